@@ -1,0 +1,127 @@
+"""Rendering a real corpus chorale: MusicXML, engraved SVG pages, timemap, audio, piano roll.
+
+Engine-only: no Django is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from generation.music.notes import Note, Part, Piece, piece_from_music21, piece_from_musicxml
+from generation.render.audio import (
+    RELEASE_SECONDS,
+    SoundfontMissing,
+    find_soundfont,
+    render_audio,
+)
+from generation.render.notation import render_notation
+from generation.render.pianoroll_image import render_pianoroll
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def chorale() -> Piece:
+    from music21 import corpus
+
+    return piece_from_music21(corpus.parse("bach/bwv66.6"), title="BWV 66.6")
+
+
+@pytest.fixture(scope="module")
+def notation(chorale, tmp_path_factory):
+    out = tmp_path_factory.mktemp("notation")
+    return render_notation(chorale, out)
+
+
+def test_musicxml_parses_back_with_the_same_notes(chorale, notation):
+    back = piece_from_musicxml(notation["musicxml"])
+    assert back.note_count == chorale.note_count
+    assert sorted(n.pitch for n in back.all_notes()) == sorted(n.pitch for n in chorale.all_notes())
+
+
+def test_every_engraved_page_is_an_svg_file(notation):
+    assert notation["pages"] >= 1
+    assert len(notation["svg"]) == notation["pages"]
+    for i, path in enumerate(notation["svg"], start=1):
+        assert path.name == f"score-{i}.svg"
+        text = path.read_text()
+        assert "<svg" in text
+        # the music font is embedded, nothing is fetched from the web
+        assert "@import" not in text and "https://" not in text
+
+
+def test_timemap_follows_the_music_in_time(chorale, notation):
+    timemap = json.loads(notation["timemap"].read_text())
+    assert len(timemap) > 10
+    stamps = [entry["tstamp"] for entry in timemap]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert any(entry.get("on") for entry in timemap)
+    # the last event is near the end of the music at the score's tempo (ms)
+    assert abs(stamps[-1] / 1000 - chorale.duration_seconds) < 2.0
+
+
+def test_a_rerender_removes_stale_pages(tmp_path, chorale):
+    (tmp_path / "score-7.svg").write_text("<svg/>")
+    result = render_notation(chorale, tmp_path)
+    assert not (tmp_path / "score-7.svg").exists()
+    assert sorted(p.name for p in tmp_path.glob("score-*.svg")) == sorted(
+        p.name for p in result["svg"]
+    )
+
+
+@pytest.mark.parametrize("fmt", ["ogg", "mp3"])
+def test_audio_has_the_music_length_and_is_not_silent(chorale, tmp_path, fmt):
+    result = render_audio(chorale, tmp_path / f"track.{fmt}", fmt=fmt)
+    data, rate = sf.read(str(result.path), dtype="float32")
+    assert rate == 44100 and data.ndim == 2 and data.shape[1] == 2
+    decoded_seconds = len(data) / rate
+    assert abs(decoded_seconds - chorale.duration_seconds) <= 0.5 + RELEASE_SECONDS
+    assert decoded_seconds >= chorale.duration_seconds - 0.5
+    rms = float(np.sqrt(np.mean(np.square(data))))
+    assert rms > 0.02  # -34 dBFS; silence would be ~0
+    assert result.rms > 0.02
+    # the music plays through: every second of the piece has sound in it
+    for second in range(int(chorale.duration_seconds)):
+        window = data[second * rate : (second + 1) * rate]
+        assert np.abs(window).max() > 0.01, f"silent at {second} s"
+
+
+def test_audio_renders_from_a_midi_file_and_plays_drums(tmp_path):
+    from generation.music.notes import write_midi
+
+    beat = [Note(float(i), 36 if i % 2 == 0 else 38, 0.25, 100) for i in range(8)]
+    piece = Piece(parts=[Part(notes=beat, is_drum=True, name="drums")], tempos=[(0.0, 120.0)])
+    midi = write_midi(piece, tmp_path / "drums.mid")
+    result = render_audio(midi, tmp_path / "drums.ogg")
+    data, rate = sf.read(str(result.path), dtype="float32")
+    assert 4.0 - 0.5 <= len(data) / rate <= 4.0 + 0.5 + RELEASE_SECONDS
+    assert float(np.sqrt(np.mean(np.square(data)))) > 0.01
+
+
+def test_a_missing_soundfont_is_a_clear_error(tmp_path, monkeypatch):
+    import generation.render.audio as audio
+
+    monkeypatch.setenv("SOUNDFONT_PATH", str(tmp_path / "nope.sf2"))
+    monkeypatch.setattr(audio, "SOUNDFONT_CANDIDATES", ())
+    with pytest.raises(SoundfontMissing, match="SOUNDFONT_PATH"):
+        find_soundfont()
+
+
+def test_soundfont_path_from_the_environment_wins(monkeypatch):
+    from pathlib import Path
+
+    if not Path("/usr/share/sounds/sf2/TimGM6mb.sf2").exists():
+        pytest.skip("TimGM6mb not installed")
+    monkeypatch.setenv("SOUNDFONT_PATH", "/usr/share/sounds/sf2/TimGM6mb.sf2")
+    assert find_soundfont().name == "TimGM6mb.sf2"
+
+
+def test_piano_roll_is_a_png(chorale, tmp_path):
+    path = render_pianoroll(chorale, tmp_path / "roll.png", boundary_beat=8.0)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 5000  # an image with notes, not an empty canvas
