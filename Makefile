@@ -1,0 +1,82 @@
+# Cadenza — the two commands are `make run` and `make test`; the rest are for developers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+INSTALL_STAMP := $(VENV)/.installed
+APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei
+APT_TEST := $(APT_RUN) chromium postgresql
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help run test system-deps system-deps-test venv setup bench evaluate train-transformer train-cyclegan build-dataset lint format clean
+
+help:
+	@echo "make run    - set up and start the studio on http://$(HOST):$(PORT)"
+	@echo "make test   - set up and run every test (browser tests included)"
+	@echo "make bench | evaluate | build-dataset | train-transformer | train-cyclegan | lint"
+
+# --- set-up (idempotent: apt only when a package is missing, pip only when pyproject changed)
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+system-deps:
+	$(call apt_install,$(APT_RUN))
+
+system-deps-test:
+	$(call apt_install,$(APT_TEST))
+
+$(INSTALL_STAMP): pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(INSTALL_STAMP)
+
+venv: $(INSTALL_STAMP)
+
+setup: system-deps venv
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py collectstatic --noinput -v 0
+
+run: setup
+	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) exec scripts/run_studio.sh
+
+test: system-deps-test venv
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# --- developer targets --------------------------------------------------------------------
+bench: setup
+	$(PY) manage.py bench
+
+evaluate: venv
+	$(PY) manage.py evaluate_models
+
+build-dataset: venv
+	$(PY) manage.py build_dataset
+
+train-transformer: venv
+	$(PY) manage.py train_transformer
+
+train-cyclegan: venv
+	$(PY) manage.py train_cyclegan --pair $(PAIR)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf staticfiles test-artifacts .pytest_cache
