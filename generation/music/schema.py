@@ -1,0 +1,97 @@
+"""Small readers of the musical attribute schema (`attributes_schema.json`).
+
+The JSON file is the single source of truth for attribute names, band names and band edges;
+this module only reads it. It never computes edges that the file leaves `null` (density and
+register edges are written into the JSON by the dataset builder).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).with_name("attributes_schema.json")
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """Return the parsed schema (cached; callers must not mutate it)."""
+    with SCHEMA_PATH.open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+STYLES: tuple[str, ...] = tuple(load_schema()["styles"])
+
+
+def band_names(attr: str) -> tuple[str, ...]:
+    """Allowed values of a band or category attribute, in schema order (low to high).
+
+    Raises KeyError for an attribute the schema does not define or one without values.
+    """
+    return tuple(load_schema()["attributes"][attr]["values"])
+
+
+def band_edges(attr: str) -> tuple[float, ...] | None:
+    """Numeric edges of a band attribute, or None while the schema leaves them unset."""
+    edges = load_schema()["attributes"][attr].get("edges")
+    return None if edges is None else tuple(edges)
+
+
+def tempo_band(bpm: float) -> str:
+    """Tempo band for a tempo in BPM, by the schema edges (slow < 90 <= moderate < 120 <= fast).
+
+    A value on an edge belongs to the band above it.
+    """
+    edges = band_edges("tempo_band")
+    assert edges is not None, "tempo_band edges are fixed in the schema"
+    return band_names("tempo_band")[bisect.bisect_right(edges, bpm)]
+
+
+def _numeric_band(attr: str, value: float) -> str | None:
+    edges = band_edges(attr)
+    if edges is None:
+        return None
+    return band_names(attr)[bisect.bisect_right(edges, value)]
+
+
+def density_band(x: float) -> str | None:
+    """Density band (sparse/moderate/dense) for note onsets per quarter-note beat.
+
+    A value on an edge belongs to the band above it. Returns None while the schema's edges are
+    still unset (before the first `manage.py build_dataset`).
+    """
+    return _numeric_band("density_band", x)
+
+
+def register_band(x: float) -> str | None:
+    """Register band (low/middle/high) for a mean MIDI pitch; edge values go to the band above.
+
+    Returns None while the schema's edges are still unset.
+    """
+    return _numeric_band("register_band", x)
+
+
+def write_band_edges(edges: dict[str, list[float]], path: Path | None = None) -> None:
+    """Write numeric edges of band attributes into the schema file (only `edges` change).
+
+    Used once by `manage.py build_dataset` to freeze the density and register tertiles; the
+    cached schema is dropped so that readers in this process see the new edges.
+    """
+    import re
+
+    path = path or SCHEMA_PATH
+    text = path.read_text(encoding="utf-8")
+    for attr, values in edges.items():
+        # Replace only this attribute's edges, keeping the file's hand-written layout.
+        pattern = re.compile(r'("%s"\s*:\s*\{[^{}]*?"edges"\s*:\s*)(null|\[[^\]]*\])'
+                             % re.escape(attr))
+        literal = "[" + ", ".join(repr(round(float(v), 4)) for v in values) + "]"
+        text, n = pattern.subn(lambda m, lit=literal: m.group(1) + lit, text, count=1)
+        if n != 1:
+            raise KeyError(f"no edges field for {attr!r} in {path}")
+    json.loads(text)  # refuse to write a file that no longer parses
+    path.write_text(text, encoding="utf-8")
+    load_schema.cache_clear()
