@@ -1,0 +1,813 @@
+"""The mood reader: free text (English, Chinese, mixed, emoji) -> valence/arousal -> musical attributes.
+
+`interpret_mood(text)` reads a mood description with a hand-written bilingual lexicon
+(`mood_lexicon.tsv`, beside this file) and a few rules, and returns a `Mood`: valence and
+arousal in [-1, 1], the musical attributes of `generation/music/attributes_schema.json`, an
+optional style hint, a one-sentence explanation and the words it did not know. Nothing is
+downloaded and no model is loaded; a call takes well under a millisecond per word.
+
+Reading
+    English is lowercased and split into words; multi-word phrases ("on top of the world")
+    are matched first, longest first, then single words, trying simple lemmas (plural,
+    -ing, -ed, -ly, -er/-est, -ness) when the word itself is not listed. Chinese has no
+    spaces, so each run of Chinese characters is scanned left to right taking the longest
+    entry that matches (lexicon words, function words, style cues). Emoji are looked up
+    with variation selectors and skin tones removed. Mixed text is read piece by piece.
+
+Rules
+    * Negation ("not", "never", "no longer", "n't", "不", "没有", "不再", "一点也不") applies to
+      the next mood word within three content words of the same clause: valence flips and
+      shrinks (`-0.5 * v` by default; "一点也不" flips harder, "不太" softer), arousal
+      shrinks and flips more weakly (`-0.3 * a`), and the negated word counts less (x0.6)
+      because saying what a mood is not is weaker evidence than saying what it is.
+      Set idioms keep their own entries ("no hope", "没有希望", "不安", "不错").
+    * Intensifiers ("very", "so", "extremely", "很", "非常", "特别", "极其") multiply the next
+      mood word's valence (and its arousal at half strength); diminishers ("a bit",
+      "slightly", "有点", "淡淡") shrink it the same way. Values are clipped to [-1, 1].
+    * After a contrast word ("but", "但是", "可是") the later words weigh 1.5x: the clause
+      after "but" is usually the one the writer means.
+    * Each "!" raises arousal (up to +0.25 for three or more).
+    * Valence and arousal are weighted means of the hits, each weighted by `0.25 + |value|`
+      so strong words outweigh mild scenery words.
+    * A recognised style (hymn -> chorale, jig -> celtic, ...) pulls arousal towards that
+      style's habit (a chorale is slow, a reel is fast) with the weight of one mild word.
+    * If no mood word is recognised, valence and arousal stay 0 (plus any "!"), which
+      gives major, moderate tempo, and the explanation says so.
+
+Mapping valence v and arousal a to attributes
+    mode           major if v >= 0.08, minor if v <= -0.08; in the dead zone between, minor
+                   only when a >= 0.5 (balanced feelings at high energy read as tension),
+                   otherwise major (the neutral default).
+    energy e       a + 0.3 * min(v, 0): arousal, pulled down by unpleasantness, because
+                   sad music is slower than its arousal alone suggests (a lament is slow).
+    tempo_bpm      piecewise linear in e: e = -1 -> 60, e = 0 -> 105 (the middle of the
+                   schema's moderate band), e = +1 -> 160; rounded to an int.
+    tempo_band     from tempo_bpm through the schema edges (slow < 90 <= moderate < 120 <= fast),
+                   so slow means e < -1/3 and fast means e >= 3/11.
+    density_band   sparse if e < -1/3, dense if e >= 3/11, else moderate (follows tempo).
+    register_band  from r = (v + a) / 2: low if r < -0.25, high if r > 0.25, else middle
+                   (dark and heavy sits low, bright and lively sits high).
+    dynamics       from a: pp < -0.6 <= p < -0.3 <= mp < 0 <= mf < 0.3 <= f < 0.65 <= ff.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from generation.music.schema import STYLES, band_names, tempo_band
+
+MAX_MOOD_CHARS = 500
+LEXICON_PATH = Path(__file__).with_name("mood_lexicon.tsv")
+
+# Valence closer to zero than this is "no clear leaning" for the choice of mode.
+MODE_DEAD_ZONE = 0.08
+# Tempo: arousal -1 / 0 / +1 map to these BPM (piecewise linear between them).
+BPM_CALM, BPM_NEUTRAL, BPM_EXCITED = 60, 105, 160
+SADNESS_SLOWS = 0.3  # how much negative valence slows the tempo (see tempo_energy)
+NEGATION_WINDOW = 3  # content words a negator reaches forward
+NEGATED_WEIGHT = 0.6
+CONTRAST_WEIGHT = 1.5
+STYLE_PRIOR_WEIGHT = 0.6
+
+# --- Function words (rules, not affect data) -------------------------------------------------
+
+# Negators map to how strongly they flip valence.
+_NEGATORS_EN: dict[str, float] = {
+    w: 0.5
+    for w in (
+        "not no never nothing none nobody neither nor without cannot ain't "
+        "can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't shouldn't "
+        "couldn't haven't hasn't hadn't dont cant isnt doesnt didnt arent wasnt wouldnt couldnt"
+    ).split()
+}
+_NEGATORS_EN.update(
+    {
+        "no longer": 0.5,
+        "not at all": 0.7,
+        "not very": 0.4,
+        "not so": 0.4,
+        "not that": 0.4,
+        "not too": 0.4,
+        "hardly": 0.4,
+        "far from": 0.6,
+    }
+)
+_NEGATORS_ZH: dict[str, float] = {
+    "不": 0.5,
+    "没": 0.5,
+    "没有": 0.5,
+    "不再": 0.5,
+    "不是": 0.5,
+    "不要": 0.5,
+    "别": 0.5,
+    "毫无": 0.6,
+    "无法": 0.5,
+    "从不": 0.5,
+    "从来不": 0.5,
+    "从没": 0.5,
+    "并不": 0.5,
+    "并没有": 0.5,
+    "一点也不": 0.7,
+    "一点都不": 0.7,
+    "根本不": 0.7,
+    "不太": 0.4,
+    "不怎么": 0.4,
+    "没那么": 0.4,
+    "没有那么": 0.4,
+    "不那么": 0.4,
+    "不算": 0.4,
+    "再也不": 0.6,
+}
+# Intensifiers (> 1) and diminishers (< 1) scale the next mood word.
+_SCALERS_EN: dict[str, float] = {
+    "very": 1.4,
+    "so": 1.4,
+    "really": 1.4,
+    "extremely": 1.8,
+    "incredibly": 1.7,
+    "super": 1.5,
+    "totally": 1.4,
+    "absolutely": 1.6,
+    "deeply": 1.5,
+    "utterly": 1.7,
+    "truly": 1.3,
+    "too": 1.3,
+    "quite": 1.2,
+    "terribly": 1.6,
+    "awfully": 1.5,
+    "such": 1.3,
+    "most": 1.3,
+    "insanely": 1.7,
+    "overwhelmingly": 1.7,
+    "completely": 1.5,
+    "pretty": 1.2,
+    "full of": 1.3,
+    "soo": 1.5,
+    "sooo": 1.6,
+    "veryvery": 1.6,
+    "more": 1.2,
+    "ever": 1.1,
+    "a bit": 0.6,
+    "a little": 0.6,
+    "a little bit": 0.55,
+    "a tad": 0.6,
+    "slightly": 0.5,
+    "somewhat": 0.6,
+    "kind of": 0.6,
+    "kinda": 0.6,
+    "sort of": 0.6,
+    "mildly": 0.5,
+    "barely": 0.4,
+    "faintly": 0.5,
+    "rather": 0.8,
+    "a touch": 0.6,
+}
+_SCALERS_ZH: dict[str, float] = {
+    "很": 1.25,
+    "非常": 1.6,
+    "特别": 1.5,
+    "极其": 1.8,
+    "极": 1.7,
+    "十分": 1.5,
+    "太": 1.5,
+    "真": 1.3,
+    "真的": 1.3,
+    "超": 1.6,
+    "超级": 1.7,
+    "好想": 1.3,
+    "最": 1.5,
+    "更": 1.3,
+    "更加": 1.4,
+    "越来越": 1.3,
+    "挺": 1.2,
+    "蛮": 1.2,
+    "相当": 1.4,
+    "如此": 1.4,
+    "这么": 1.3,
+    "那么": 1.2,
+    "格外": 1.5,
+    "无比": 1.7,
+    "万分": 1.7,
+    "多么": 1.4,
+    "好多": 1.2,
+    "从来没有这么": 1.5,
+    "从没这么": 1.5,
+    "没有这么": 1.4,
+    "满怀": 1.3,
+    "充满": 1.3,
+    "有点": 0.6,
+    "有点儿": 0.6,
+    "有一点": 0.6,
+    "有一点点": 0.5,
+    "一点": 0.6,
+    "一点点": 0.5,
+    "稍微": 0.6,
+    "稍": 0.6,
+    "略": 0.6,
+    "略微": 0.6,
+    "微微": 0.6,
+    "淡淡": 0.6,
+    "些许": 0.6,
+    "有些": 0.6,
+    "还算": 0.8,
+}
+# "好" is "good" on its own but "so" before a mood word ("好开心").
+_CONTEXTUAL_SCALERS_ZH: dict[str, float] = {"好": 1.4}
+_CONTRAST_EN = {"but", "however", "yet", "though", "although"}
+_CONTRAST_ZH = {"但", "但是", "可是", "却", "不过", "然而", "可"}
+# Phrases that look negated but are not ("can't stop smiling" is very positive).
+_PASS_EN = {
+    "can't stop",
+    "cannot stop",
+    "couldn't stop",
+    "can't help",
+    "no doubt",
+    "not only",
+    "never ever",
+    "nothing but",
+    "at all",
+    "no matter",
+}
+_STOP_EN = set(
+    """a an the of in on at to for with by from and or as is are was were be been being am
+    i i'm im me my mine myself you you're your yours we we're our us they they're their them
+    he she him her his it it's its this that these those there here some something someone
+    somewhere thing things all everyone everything everywhere just about into over under up
+    down out off through along after before until while when where what which who whom how
+    then than have has had having do does did feel feeling feels felt get getting got make
+    making made music song tune piece sound sounds mood vibe vibes let lets let's want wants
+    would could should can will may might must today tonight now day days time long far away
+    again one little every each ready guess way much own across around against i've i'd i'll
+    like also only anymore any if because since maybe perhaps please something
+    mostly almost enough even another other others them both lot lots bit way many few
+    said say says go goes going went come comes coming came look looks looking""".split()
+)
+_STOP_ZH = set(
+    """的 了 地 得 着 过 是 在 我 你 他 她 它 们 我们 你们 他们 这 那 这个 那个 这样 那样 一 个 一个 一首
+    和 与 及 跟 同 上 下 里 中 吧 啊 呀 吗 呢 啦 哦 嘛 哈 就 都 也 还 又 把 被 给 从 到 向 对 像
+    有 一样 般 似的 今天 明天 昨天 现在 时候 时 感觉 觉得 心情 让 使 会 能 要 想 终于 音乐 曲子
+    歌 首 段 天 日 些 什么 怎么 如何 为 为了 因为 所以 然后 而 并 且 之 其 恐怕 好像 只好 正好
+    最好 大家 国家 积累 美国 已经 正在 刚刚 一直 总是 依然 仍然 还是 就是 只是 又是 一起
+    自己 人 里面 外面 上面 下面 之中 之间 当 当时 每 每天 了吧 不断 不停 不仅 不得不 弹奏 演奏
+    唱 听""".split()
+)
+
+# --- Style cues: term -> (style, weight). Matched in both scripts; a term may also carry affect.
+_STYLE_CUES: dict[str, tuple[str, float]] = {}
+
+
+def _cues(style: str, terms: str, weight: float = 1.0) -> None:
+    for term in terms.split(","):
+        term = term.strip()
+        if term:
+            _STYLE_CUES[term] = (style, weight)
+
+
+_cues(
+    "chorale",
+    "hymn, hymns, chorale, chorales, church, chapel, organ, bach, lutheran, "
+    "choir, 赞美诗, 圣歌, 教堂, 唱诗班, 众赞歌, 巴赫, 管风琴, 礼拜, 赞歌",
+)
+_cues(
+    "renaissance",
+    "madrigal, madrigals, motet, motets, cathedral, medieval, renaissance, "
+    "palestrina, monteverdi, lute, polyphony, gregorian, 文艺复兴, 牧歌, 经文歌, 中世纪, "
+    "大教堂, 鲁特琴, 复调, 圣咏",
+)
+_cues(
+    "german_folk",
+    "volkslied, volkslieder, bavarian, bavaria, german, germany, polka, "
+    "alps, alpine, yodel, oktoberfest, lederhosen, german folk, beer garden, 德国, 德意志, "
+    "巴伐利亚, 波尔卡, 阿尔卑斯, 啤酒节",
+)
+_cues(
+    "chinese_folk",
+    "chinese, china, erhu, guzheng, pipa, pentatonic, jiangnan, 中国, 江南, "
+    "小调, 江南小调, 二胡, 古筝, 琵琶, 笛子, 竹笛, 五声, 戏曲, 京剧, 丝竹, 高山流水, 茉莉花, "
+    "民乐, 古琴",
+)
+_cues("chinese_folk", "民歌, 民谣", weight=0.5)
+_cues(
+    "celtic",
+    "irish, ireland, celtic, scottish, scotland, jig, jigs, reel, reels, fiddle, "
+    "fiddles, hornpipe, bagpipe, bagpipes, tin whistle, 爱尔兰, 苏格兰, 凯尔特, 吉格, 吉格舞, "
+    "风笛, 锡口笛",
+)
+_cues("celtic", "pub, 酒吧", weight=0.5)
+assert {style for style, _ in _STYLE_CUES.values()} <= set(STYLES)
+
+# How each style bends arousal when it is recognised (a chorale is slow, a reel is fast).
+_STYLE_AROUSAL: dict[str, float] = {
+    "chorale": -0.45,
+    "renaissance": -0.2,
+    "german_folk": 0.15,
+    "chinese_folk": -0.1,
+    "celtic": 0.45,
+}
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN_RE = re.compile(
+    rf"(?P<cjk>[{_CJK}]+)"
+    rf"|(?P<word>(?:(?![{_CJK}])[^\W\d_])+(?:'(?:(?![{_CJK}])[^\W\d_])+)*)"
+    r"|(?P<bang>!+)"
+    r"|(?P<brk>[,.;:?\u3001\u3002\u2026\u300c\u300d()\[\]\"/\n-]+)"
+    r"|(?P<other>\S)"
+)
+# Stripped before lookup: variation selectors, zero-width joiner, skin-tone modifiers.
+_EMOJI_NOISE_RE = re.compile("[\ufe0e\ufe0f\u200d\U0001f3fb-\U0001f3ff]")
+
+
+class MoodError(ValueError):
+    """The mood text cannot be read (empty, too long, or with neither words nor emoji)."""
+
+
+@dataclass(frozen=True)
+class Mood:
+    """What the mood reader made of a text. `attributes` uses the schema's names and values."""
+
+    valence: float
+    arousal: float
+    attributes: dict[str, Any]
+    style_hint: str | None
+    explanation: str
+    unknown_words: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object served by the API and printed by `manage.py interpret_mood`."""
+        return {
+            "valence": self.valence,
+            "arousal": self.arousal,
+            "attributes": dict(self.attributes),
+            "style_hint": self.style_hint,
+            "explanation": self.explanation,
+            "unknown_words": list(self.unknown_words),
+        }
+
+
+# --- Lexicon ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    role: str  # affect | neg | scale | contrast | stop | pass | style
+    valence: float = 0.0
+    arousal: float = 0.0
+    factor: float = 1.0
+    style: str | None = None
+    style_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Tables:
+    en_words: dict[str, _Entry]
+    en_phrases: dict[tuple[str, ...], _Entry]
+    zh: dict[str, _Entry]
+    emoji: dict[str, tuple[float, float]]
+    max_phrase: int
+    max_zh: int
+
+
+def _read_lexicon(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    out: dict[str, dict[str, tuple[float, float]]] = {"en": {}, "zh": {}, "emoji": {}}
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#") or line.startswith("lang\t"):
+                continue
+            lang, term, v, a = line.split("\t")
+            valence, arousal = float(v), float(a)
+            if lang not in out or not (-1 <= valence <= 1 and -1 <= arousal <= 1):
+                raise ValueError(f"{path.name}:{line_no}: bad entry {line!r}")
+            out[lang][term] = (valence, arousal)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    lex = _read_lexicon(LEXICON_PATH)
+    en: dict[str, _Entry] = {}
+    zh: dict[str, _Entry] = {}
+    for term, (v, a) in lex["en"].items():
+        en[term] = _Entry("affect", v, a)
+    for term, (v, a) in lex["zh"].items():
+        zh[term] = _Entry("affect", v, a)
+
+    def put(table: dict[str, _Entry], term: str, entry: _Entry) -> None:
+        table[term] = entry
+
+    for term in _STOP_EN:
+        put(en, term, _Entry("stop"))
+    for term in _STOP_ZH:
+        put(zh, term, _Entry("stop"))
+    for term in _PASS_EN:
+        put(en, term, _Entry("pass"))
+    for term, f in _SCALERS_EN.items():
+        put(en, term, _Entry("scale", factor=f))
+    for term, f in _SCALERS_ZH.items():
+        put(zh, term, _Entry("scale", factor=f))
+    for term in _CONTRAST_EN:
+        put(en, term, _Entry("contrast"))
+    for term in _CONTRAST_ZH:
+        put(zh, term, _Entry("contrast"))
+    for term, f in _NEGATORS_EN.items():
+        put(en, term, _Entry("neg", factor=f))
+    for term, f in _NEGATORS_ZH.items():
+        put(zh, term, _Entry("neg", factor=f))
+    for term, (style, w) in _STYLE_CUES.items():
+        table = zh if re.search(f"[{_CJK}]", term) else en
+        old = table.get(term)
+        if old is not None and old.role == "affect":
+            table[term] = _Entry("affect", old.valence, old.arousal, style=style, style_weight=w)
+        else:
+            table[term] = _Entry("style", style=style, style_weight=w)
+
+    words = {k: e for k, e in en.items() if " " not in k}
+    phrases = {tuple(k.split()): e for k, e in en.items() if " " in k}
+    return _Tables(
+        en_words=words,
+        en_phrases=phrases,
+        zh=zh,
+        emoji={_EMOJI_NOISE_RE.sub("", k): va for k, va in lex["emoji"].items()},
+        max_phrase=max(len(p) for p in phrases),
+        max_zh=max(len(k) for k in zh),
+    )
+
+
+def _lemma_candidates(word: str) -> list[str]:
+    """The word, then plausible base forms (crude, but only ever checked against the lexicon)."""
+    out = [word]
+    w = re.sub(r"(.)\1{2,}", r"\1", word)  # "sooo" -> "so", "happyyy" -> "happy"
+    if w != word:
+        out += [w, re.sub(r"(.)\1{2,}", r"\1\1", word)]
+    if w.endswith("'s"):
+        out.append(w[:-2])
+    if len(w) <= 3:
+        return out
+
+    def undouble(stem: str) -> list[str]:
+        c = [stem, stem + "e"]
+        if len(stem) > 2 and stem[-1] == stem[-2]:
+            c.append(stem[:-1])
+        if stem.endswith("ck"):
+            c.append(stem[:-1])
+        if stem.endswith("i"):
+            c.append(stem[:-1] + "y")
+        return c
+
+    for suffix in ("ing", "ed", "est", "er"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            out += undouble(w[: -len(suffix)])
+    if w.endswith("ies"):
+        out.append(w[:-3] + "y")
+    if w.endswith("es"):
+        out.append(w[:-2])
+    if w.endswith("s") and not w.endswith("ss"):
+        out.append(w[:-1])
+    if w.endswith("ily"):
+        out.append(w[:-3] + "y")
+    if w.endswith("ly"):
+        out += [w[:-2], w[:-1] + "e"]
+    if w.endswith("ness"):
+        out += undouble(w[:-4])
+    return out
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Unit:
+    surface: str
+    entry: _Entry | None  # None: unknown word
+    count: int = 1  # for "!" runs
+
+
+def _english_units(words: list[str], t: _Tables) -> list[_Unit]:
+    units: list[_Unit] = []
+    i = 0
+    while i < len(words):
+        matched = False
+        for n in range(min(t.max_phrase, len(words) - i), 1, -1):
+            span = words[i : i + n]
+            cands = [_lemma_candidates(w) for w in span]
+            for _key, entry in _phrase_lookup(span, cands, t):
+                units.append(_Unit(" ".join(span), entry))
+                i += n
+                matched = True
+                break
+            if matched:
+                break
+        if matched:
+            continue
+        word = words[i]
+        entry = None
+        for cand in _lemma_candidates(word):
+            entry = t.en_words.get(cand)
+            if entry is not None:
+                break
+        if entry is None and word.endswith("n't"):
+            entry = _Entry("neg", factor=0.5)
+        units.append(_Unit(word, entry))
+        i += 1
+    return units
+
+
+def _phrase_lookup(span: list[str], cands: list[list[str]], t: _Tables):
+    """Yield (key, entry) for the phrase the span spells, trying lemmas of each word."""
+    # Exact spelling first, then lemmas of the last word only ("butterflies in my stomach"
+    # vs "heart pounding"): enough for the phrases in the lexicon and cheap.
+    key = tuple(span)
+    if key in t.en_phrases:
+        yield key, t.en_phrases[key]
+        return
+    for last in cands[-1][1:]:
+        key = (*span[:-1], last)
+        if key in t.en_phrases:
+            yield key, t.en_phrases[key]
+            return
+
+
+def _chinese_units(run: str, t: _Tables) -> list[_Unit]:
+    units: list[_Unit] = []
+    unknown = ""
+    i = 0
+    while i < len(run):
+        for n in range(min(t.max_zh, len(run) - i), 0, -1):
+            entry = t.zh.get(run[i : i + n])
+            if entry is not None:
+                if unknown:
+                    units.append(_Unit(unknown, None))
+                    unknown = ""
+                units.append(_Unit(run[i : i + n], entry))
+                i += n
+                break
+        else:
+            unknown += run[i]
+            i += 1
+    if unknown:
+        units.append(_Unit(unknown, None))
+    # "好" before a mood word means "so" ("好开心"); on its own it means "good".
+    for k, u in enumerate(units[:-1]):
+        nxt = units[k + 1].entry
+        if u.surface in _CONTEXTUAL_SCALERS_ZH and nxt is not None and nxt.role == "affect":
+            units[k] = _Unit(u.surface, _Entry("scale", factor=_CONTEXTUAL_SCALERS_ZH[u.surface]))
+    return units
+
+
+_BREAK = _Entry("brk")
+
+
+def _units(text: str, t: _Tables) -> list[_Unit]:
+    units: list[_Unit] = []
+    words: list[str] = []
+
+    def flush_words() -> None:
+        if words:
+            units.extend(_english_units(words, t))
+            words.clear()
+
+    for m in _TOKEN_RE.finditer(text):
+        kind, tok = m.lastgroup, m.group()
+        if kind == "word":
+            words.append(tok)
+            continue
+        flush_words()
+        if kind == "cjk":
+            units.extend(_chinese_units(tok, t))
+        elif kind == "bang":
+            units.append(_Unit(tok, _Entry("bang"), count=len(tok)))
+        elif kind == "brk":
+            units.append(_Unit(tok, _BREAK))
+        elif _is_pictograph(tok):
+            va = t.emoji.get(tok)
+            units.append(_Unit(tok, None if va is None else _Entry("affect", *va)))
+    flush_words()
+    return units
+
+
+def _is_pictograph(ch: str) -> bool:
+    return unicodedata.category(ch) == "So" or 0x1F000 <= ord(ch) <= 0x1FAFF
+
+
+def _normalise(text: str) -> str:
+    # NFKC turns full-width "！，？" and letters into ASCII; curly apostrophes join contractions.
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("`", "'")
+    return _EMOJI_NOISE_RE.sub("", text).lower()
+
+
+@dataclass
+class _Hit:
+    surface: str
+    valence: float
+    arousal: float
+    weight: float
+
+
+def _validate(text: str) -> str:
+    if not isinstance(text, str):
+        raise MoodError("Mood text must be a string.")
+    stripped = text.strip()
+    if not stripped:
+        raise MoodError("Mood text is empty: describe a mood, e.g. 'calm sea at dawn'.")
+    if len(stripped) > MAX_MOOD_CHARS:
+        raise MoodError(
+            f"Mood text is too long: {len(stripped)} characters, at most {MAX_MOOD_CHARS}."
+        )
+    # Emoji alone carry mood ("🌧️😢"), but digits and punctuation alone do not.
+    if not any(ch.isalpha() or _is_pictograph(ch) for ch in stripped):
+        raise MoodError("Mood text needs words or emoji, e.g. 'stormy night' or '🌧️😢'.")
+    return stripped
+
+
+def interpret_mood(text: str) -> Mood:
+    """Read a mood description and return its valence, arousal and musical attributes.
+
+    Raises MoodError for text that is empty or whitespace only, longer than MAX_MOOD_CHARS
+    characters (after stripping), or made of neither letters nor emoji. Never raises for
+    unknown words: they are listed in `unknown_words`, and a text with no known mood word
+    gets the neutral reading (major, moderate tempo) with an explanation that says so.
+    Deterministic: the same text always gives the same Mood.
+    """
+    stripped = _validate(text)
+    t = _tables()
+    units = _units(_normalise(stripped), t)
+
+    hits: list[_Hit] = []
+    unknown: list[str] = []
+    style_votes: dict[str, float] = {}
+    style_words: dict[str, str] = {}
+    bangs = 0
+    scale, scale_words = 1.0, []
+    neg: tuple[str, float] | None = None
+    neg_left = 0
+    contrast = 1.0
+    for u in units:
+        e = u.entry
+        role = "unknown" if e is None else e.role
+        if role in ("brk", "bang", "contrast"):
+            bangs += u.count if role == "bang" else 0
+            contrast = CONTRAST_WEIGHT if role == "contrast" else contrast
+            scale, scale_words, neg = 1.0, [], None
+            continue
+        if role == "neg":
+            neg, neg_left = (u.surface, e.factor), NEGATION_WINDOW
+            continue
+        if role == "scale":
+            scale *= e.factor
+            scale_words.append(u.surface)
+            continue
+        if role in ("stop", "pass"):
+            continue
+        if e is not None and e.style is not None:
+            style_votes[e.style] = style_votes.get(e.style, 0.0) + e.style_weight
+            style_words.setdefault(e.style, u.surface)
+        if role == "affect":
+            scale = min(scale, 2.0)
+            v = max(-1.0, min(1.0, e.valence * scale))
+            # Intensity words mostly strengthen how good or bad the feeling is; its energy
+            # follows at half strength ("so happy" is happier more than it is faster).
+            a = max(-1.0, min(1.0, e.arousal * (1 + (scale - 1) / 2)))
+            weight = contrast
+            words = [*scale_words, u.surface]
+            if neg is not None:
+                v, a = -neg[1] * v, -0.3 * a
+                weight *= NEGATED_WEIGHT
+                words.insert(0, neg[0])
+            joiner = "" if all(re.search(f"[{_CJK}]", w) for w in words) else " "
+            hits.append(_Hit(joiner.join(words), v, a, weight))
+            scale, scale_words, neg = 1.0, [], None
+            continue
+        # An unknown word or a bare style cue: the negation reaches past a few of them.
+        if role == "unknown" and u.surface not in unknown:
+            unknown.append(u.surface)
+        scale, scale_words = 1.0, []
+        if neg is not None:
+            neg_left -= 1
+            if neg_left <= 0:
+                neg = None
+
+    style = max(style_votes, key=lambda s: style_votes[s]) if style_votes else None
+    valence, arousal, arousal_weight = _weighted_means(hits)
+    if style is not None:
+        prior = _STYLE_AROUSAL[style]
+        arousal = (arousal * arousal_weight + prior * STYLE_PRIOR_WEIGHT) / (
+            arousal_weight + STYLE_PRIOR_WEIGHT
+        )
+    if bangs:
+        arousal += min(0.25, 0.1 + 0.075 * (bangs - 1))
+    valence = round(max(-1.0, min(1.0, valence)), 3)
+    arousal = round(max(-1.0, min(1.0, arousal)), 3)
+    attributes = attributes_for(valence, arousal)
+    explanation = _explain(hits, valence, arousal, attributes, style, style_words, bangs)
+    return Mood(valence, arousal, attributes, style, explanation, unknown)
+
+
+def _weighted_means(hits: list[_Hit]) -> tuple[float, float, float]:
+    """Weighted means of valence and arousal, and the total arousal weight (0 without hits)."""
+    if not hits:
+        return 0.0, 0.0, 0.0
+    wv = [h.weight * (0.25 + abs(h.valence)) for h in hits]
+    wa = [h.weight * (0.25 + abs(h.arousal)) for h in hits]
+    valence = sum(w * h.valence for w, h in zip(wv, hits, strict=True)) / sum(wv)
+    arousal = sum(w * h.arousal for w, h in zip(wa, hits, strict=True)) / sum(wa)
+    return valence, arousal, sum(wa)
+
+
+# --- Mapping ---------------------------------------------------------------------------------
+
+
+def tempo_energy(valence: float, arousal: float) -> float:
+    """The drive behind tempo and density: arousal, pulled down by negative valence.
+
+    Sad music is slower than its arousal alone suggests (a lament is slow even when the
+    grief in it is not calm), so unpleasant moods lose `SADNESS_SLOWS * |valence|`.
+    """
+    return max(-1.0, min(1.0, arousal + SADNESS_SLOWS * min(valence, 0.0)))
+
+
+def tempo_bpm_for(arousal: float) -> int:
+    """Tempo in BPM for an arousal in [-1, 1]: -1 -> 60, 0 -> 105, +1 -> 160 (piecewise linear)."""
+    a = max(-1.0, min(1.0, arousal))
+    if a < 0:
+        return round(BPM_NEUTRAL + a * (BPM_NEUTRAL - BPM_CALM))
+    return round(BPM_NEUTRAL + a * (BPM_EXCITED - BPM_NEUTRAL))
+
+
+def tempo_band_for(bpm: float) -> str:
+    """Schema tempo band of a tempo in BPM (slow < 90 <= moderate < 120 <= fast)."""
+    return tempo_band(bpm)
+
+
+def _pick(names: tuple[str, ...], edges: tuple[float, ...], x: float) -> str:
+    for name, edge in zip(names, edges, strict=False):
+        if x < edge:
+            return name
+    return names[len(edges)]
+
+
+def attributes_for(valence: float, arousal: float) -> dict[str, Any]:
+    """The schema attributes for a valence/arousal pair (the mapping in the module docstring)."""
+    if valence >= MODE_DEAD_ZONE:
+        mode = "major"
+    elif valence <= -MODE_DEAD_ZONE:
+        mode = "minor"
+    else:
+        mode = "minor" if arousal >= 0.5 else "major"
+    energy = tempo_energy(valence, arousal)
+    bpm = tempo_bpm_for(energy)
+    low_a, high_a = -1 / 3, 3 / 11  # the arousal at the tempo band edges
+    attributes = {
+        "mode": mode,
+        "tempo_bpm": bpm,
+        "tempo_band": tempo_band_for(bpm),
+        "density_band": _pick(band_names("density_band"), (low_a, high_a), energy),
+        "register_band": _pick(
+            band_names("register_band"), (-0.25, 0.25 + 1e-9), (valence + arousal) / 2
+        ),
+        "dynamics": _pick(band_names("dynamics"), (-0.6, -0.3, 0.0, 0.3, 0.65), arousal),
+    }
+    assert attributes["mode"] in band_names("mode")
+    return attributes
+
+
+def _feeling(valence: float, arousal: float) -> str:
+    lively, calm = arousal >= 3 / 11, arousal < -1 / 3
+    if valence >= MODE_DEAD_ZONE:
+        return "bright and lively" if lively else "peaceful and warm" if calm else "warm"
+    if valence <= -MODE_DEAD_ZONE:
+        return "tense and restless" if lively else "sad and subdued" if calm else "dark"
+    return "agitated" if lively else "still" if calm else "neutral"
+
+
+def _explain(
+    hits: list[_Hit],
+    valence: float,
+    arousal: float,
+    attributes: dict[str, Any],
+    style: str | None,
+    style_words: dict[str, str],
+    bangs: int,
+) -> str:
+    music = f"{attributes['mode']}, {attributes['tempo_bpm']} BPM ({attributes['tempo_band']})"
+    if hits:
+        strongest = sorted(hits, key=lambda h: -h.weight * (abs(h.valence) + abs(h.arousal)))[:3]
+        names: list[str] = []
+        for h in strongest:
+            if h.surface not in names:
+                names.append(h.surface)
+        quoted = [f"'{n}'" for n in names]
+        said = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        verb = "reads" if len(quoted) == 1 else "read"
+        sentence = f"{said} {verb} as {_feeling(valence, arousal)}: {music}."
+    else:
+        sentence = f"No mood words recognised, so the reading is neutral: {music}."
+    if style is not None:
+        sentence += f" '{style_words[style]}' suggests the {style.replace('_', ' ')} style."
+    if bangs:
+        sentence += " The exclamation marks add energy."
+    return sentence
