@@ -1,0 +1,87 @@
+"""`make run`'s process manager: the studio comes up, a killed worker is restarted, and
+SIGTERM stops everything."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from studio.testing import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _get(url: str, timeout: float = 2.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError:
+        return None, b""
+
+
+def _wait(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _supervisorctl(var: Path, *args: str) -> str:
+    return subprocess.run([str(ROOT / ".venv/bin/supervisorctl"), "-c",
+                           str(var / "supervisord.conf"), *args],
+                          capture_output=True, text=True, timeout=20).stdout
+
+
+def test_the_studio_starts_restarts_a_killed_worker_and_stops_cleanly(tmp_path):
+    var = tmp_path / "var"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
+    env.update({"STUDIO_VAR_DIR": str(var), "HOST": "127.0.0.1", "PORT": str(port),
+                "WORKERS": "1", "STUDIO_REDIS_PORT": str(free_port())})
+    subprocess.run([str(ROOT / ".venv/bin/python"), "manage.py", "migrate", "--noinput",
+                    "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    proc = subprocess.Popen([str(ROOT / "scripts/run_studio.sh")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        first_line = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in first_line
+        base = f"http://127.0.0.1:{port}"
+        status, body = _wait(lambda: (lambda r: r if r[0] == 200 else None)(_get(base + "/healthz")),
+                             60, "/healthz to answer 200")
+        health = json.loads(body)
+        assert health["database"] and health["channel_layer"]
+        status, body = _get(base + "/")
+        assert status == 200 and b"Sign up" in body
+
+        def worker_pid():
+            out = _supervisorctl(var, "pid", "worker:worker-0")
+            return int(out.strip()) if out.strip().isdigit() and int(out.strip()) > 0 else None
+
+        old = _wait(worker_pid, 30, "the worker to start")
+        os.kill(old, signal.SIGKILL)
+        new = _wait(lambda: (lambda p: p if p and p != old else None)(worker_pid()), 30,
+                    "supervisord to restart the killed worker")
+        assert new != old
+        _wait(lambda: "RUNNING" in _supervisorctl(var, "status", "worker:worker-0"), 30,
+              "the new worker to be RUNNING")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    assert proc.returncode == 0
+    assert _get(f"http://127.0.0.1:{port}/healthz", timeout=1)[0] is None, "daphne still up"
