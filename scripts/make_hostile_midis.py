@@ -93,9 +93,10 @@ def small_song(ntracks: int = 1, notes: int = 8) -> bytes:
 
 
 def huge_file(size: int = 1_200_000) -> bytes:
-    """A structurally fine file over 1 MB (a long text meta event), for the size limit."""
-    text = b"x" * (size - 200)
-    body = b"\x00\xff\x01" + vlq(len(text)) + text + notes_body(4)
+    """A structurally fine file over 1 MB (text meta events of 100 kB each), for the size
+    limit."""
+    text = b"\x00\xff\x01" + vlq(100_000) + b"x" * 100_000
+    body = text * (size // len(text) + 1) + notes_body(4)
     return header(1, 1) + track(body)
 
 
