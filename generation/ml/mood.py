@@ -27,8 +27,9 @@ Rules
     * After a contrast word ("but", "但是", "可是") the later words weigh 1.5x: the clause
       after "but" is usually the one the writer means.
     * Each "!" raises arousal (up to +0.25 for three or more).
-    * Valence and arousal are weighted means of the hits, each weighted by `0.25 + |value|`
-      so strong words outweigh mild scenery words.
+    * Valence and arousal are weighted means of the hits, each weighted by
+      `(0.1 + |value|) ** 3`, so that emotion words ("grief", "furious") outweigh the mild
+      connotations of scenery words ("train", "childhood", "garden") several times over.
     * A recognised style (hymn -> chorale, jig -> celtic, ...) pulls arousal towards that
       style's habit (a chorale is slow, a reel is fast) with the weight of one mild word.
     * If no mood word is recognised, valence and arousal stay 0 (plus any "!"), which
@@ -72,7 +73,7 @@ SADNESS_SLOWS = 0.3  # how much negative valence slows the tempo (see tempo_ener
 NEGATION_WINDOW = 3  # content words a negator reaches forward
 NEGATED_WEIGHT = 0.6
 CONTRAST_WEIGHT = 1.5
-STYLE_PRIOR_WEIGHT = 0.6
+STYLE_PRIOR_WEIGHT = 0.6  # a style counts like one word of arousal +-0.75 (weights are cubic)
 
 # --- Function words (rules, not affect data) -------------------------------------------------
 
@@ -245,7 +246,8 @@ _STOP_EN = set(
     again one little every each ready guess way much own across around against i've i'd i'll
     like also only anymore any if because since maybe perhaps please something
     mostly almost enough even another other others them both lot lots bit way many few
-    said say says go goes going went come comes coming came look looks looking""".split()
+    said say says go goes going went come comes coming came look looks looking melody
+    melodies track""".split()
 )
 _STOP_ZH = set(
     """的 了 地 得 着 过 是 在 我 你 他 她 它 们 我们 你们 他们 这 那 这个 那个 这样 那样 一 个 一个 一首
@@ -254,7 +256,7 @@ _STOP_ZH = set(
     歌 首 段 天 日 些 什么 怎么 如何 为 为了 因为 所以 然后 而 并 且 之 其 恐怕 好像 只好 正好
     最好 大家 国家 积累 美国 已经 正在 刚刚 一直 总是 依然 仍然 还是 就是 只是 又是 一起
     自己 人 里面 外面 上面 下面 之中 之间 当 当时 每 每天 了吧 不断 不停 不仅 不得不 弹奏 演奏
-    唱 听""".split()
+    唱 听 去 来 后 前 心 再 才 只 很多 旋律 乐曲 曲""".split()
 )
 
 # --- Style cues: term -> (style, weight). Matched in both scripts; a term may also carry affect.
@@ -711,8 +713,8 @@ def _weighted_means(hits: list[_Hit]) -> tuple[float, float, float]:
     """Weighted means of valence and arousal, and the total arousal weight (0 without hits)."""
     if not hits:
         return 0.0, 0.0, 0.0
-    wv = [h.weight * (0.25 + abs(h.valence)) for h in hits]
-    wa = [h.weight * (0.25 + abs(h.arousal)) for h in hits]
+    wv = [h.weight * (0.1 + abs(h.valence)) ** 3 for h in hits]
+    wa = [h.weight * (0.1 + abs(h.arousal)) ** 3 for h in hits]
     valence = sum(w * h.valence for w, h in zip(wv, hits, strict=True)) / sum(wv)
     arousal = sum(w * h.arousal for w, h in zip(wa, hits, strict=True)) / sum(wa)
     return valence, arousal, sum(wa)

@@ -1,0 +1,400 @@
+"""The mood reader: text in English / Chinese / emoji -> valence, arousal, musical attributes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from collections import Counter
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generation.ml.mood import (
+    MAX_MOOD_CHARS,
+    Mood,
+    MoodError,
+    attributes_for,
+    interpret_mood,
+    tempo_band_for,
+)
+from generation.ml.mood_eval import evaluate_mood, language_of, load_prompts, split_for
+from generation.music.schema import STYLES, band_names
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = ROOT / "tests" / "data" / "mood_prompts.json"
+ATTRIBUTE_KEYS = {"mode", "tempo_bpm", "tempo_band", "density_band", "register_band", "dynamics"}
+
+
+def mood(text: str) -> Mood:
+    return interpret_mood(text)
+
+
+# --- Negation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "plain, negated",
+    [
+        ("happy", "not happy"),
+        ("calm", "never calm"),
+        ("hopeful", "I don't feel hopeful"),
+        ("开心", "不开心"),
+        ("快乐", "一点也不快乐"),
+        ("希望", "没有希望"),
+    ],
+)
+def test_negation_turns_a_pleasant_word_unpleasant(plain, negated):
+    assert mood(plain).valence > 0
+    assert mood(negated).valence < 0
+    assert mood(negated).attributes["mode"] == "minor"
+
+
+@pytest.mark.parametrize(
+    "text", ["I'm not sad anymore", "not scared", "不再害怕", "没有那么难过了"]
+)
+def test_negating_an_unpleasant_word_reads_as_relief(text):
+    assert mood(text).valence > 0
+    assert mood(text).attributes["mode"] == "major"
+
+
+def test_never_calm_is_more_restless_than_calm():
+    assert mood("never calm").arousal > mood("calm").arousal
+
+
+def test_negation_does_not_reach_past_a_comma():
+    # "not" belongs to the first clause; "happy" after the comma stays happy.
+    assert mood("not tonight, happy").valence > 0
+
+
+def test_cant_stop_smiling_is_not_negated():
+    assert mood("can't stop smiling").valence > 0
+
+
+# --- Intensifiers, diminishers, exclamation marks -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base, stronger", [("sad", "very sad"), ("angry", "extremely angry"), ("难过", "非常难过")]
+)
+def test_intensifiers_make_an_unpleasant_word_more_unpleasant(base, stronger):
+    assert mood(stronger).valence < mood(base).valence
+
+
+@pytest.mark.parametrize("base, stronger", [("happy", "so happy"), ("开心", "特别开心")])
+def test_intensifiers_make_a_pleasant_word_more_pleasant(base, stronger):
+    assert mood(stronger).valence > mood(base).valence
+
+
+@pytest.mark.parametrize(
+    "base, weaker", [("sad", "a bit sad"), ("anxious", "slightly anxious"), ("难过", "有点难过")]
+)
+def test_diminishers_soften_a_word(base, weaker):
+    assert mood(base).valence < mood(weaker).valence < 0
+
+
+def test_hao_before_a_mood_word_means_so_and_alone_means_good():
+    assert mood("好开心").valence > mood("开心").valence
+    assert mood("今天很好").valence > 0
+
+
+def test_exclamation_marks_raise_arousal():
+    assert mood("happy!!!").arousal > mood("happy!").arousal > mood("happy").arousal
+    assert "exclamation" in mood("happy!!!").explanation
+
+
+def test_a_clause_after_but_weighs_more():
+    assert mood("sad but hopeful").valence > mood("hopeful but sad").valence
+
+
+# --- Languages, emoji, unknown words ------------------------------------------------------
+
+
+def test_english_lemmas_are_found():
+    for word in ("smiling", "laughed", "storms", "gently", "happiest", "panicking"):
+        assert mood(word).unknown_words == [], word
+
+
+def test_chinese_is_read_by_longest_match():
+    m = mood("孤独的雨夜")
+    assert m.attributes["mode"] == "minor"
+    assert m.unknown_words == []
+    assert "雨夜" in m.explanation  # the two-character word, not 雨 and 夜 apart
+
+
+@pytest.mark.parametrize(
+    "text, mode",
+    [("今天很happy", "major"), ("雨夜 rainy night, lonely", "minor"), ("so 开心 today!!", "major")],
+)
+def test_mixed_english_and_chinese(text, mode):
+    m = mood(text)
+    assert m.attributes["mode"] == mode
+    assert m.unknown_words == []
+
+
+def test_emoji_carry_mood_alone():
+    rain = mood("🌧️😢")
+    party = mood("🎉🎉")
+    assert rain.attributes["mode"] == "minor" and rain.valence < 0
+    assert party.attributes["mode"] == "major" and party.attributes["tempo_band"] == "fast"
+
+
+def test_emoji_variation_selectors_and_skin_tones_do_not_matter():
+    assert mood("☀️").valence == mood("☀").valence > 0
+    assert mood("👍🏽").valence == mood("👍").valence > 0
+
+
+def test_unknown_words_are_listed_without_stop_words():
+    m = mood("the zorblax of the quuxish sea")
+    assert m.unknown_words == ["zorblax", "quuxish"]
+    m = mood("古筝弹奏的咕噜咕噜")
+    assert "的" not in "".join(m.unknown_words)
+    assert m.unknown_words == ["咕噜咕噜"]
+
+
+def test_text_with_no_known_word_reads_as_neutral_and_says_so():
+    m = mood("xyzzy plugh 🦄")
+    assert (m.valence, m.arousal) == (0.0, 0.0)
+    assert m.attributes["mode"] == "major"
+    assert m.attributes["tempo_band"] == "moderate"
+    assert m.unknown_words == ["xyzzy", "plugh", "🦄"]
+    assert "No mood words recognised" in m.explanation
+
+
+def test_the_explanation_names_the_words_that_decided():
+    m = mood("stormy night at sea, restless")
+    assert "'stormy'" in m.explanation and "'restless'" in m.explanation
+    assert "tense" in m.explanation and "fast" in m.explanation
+
+
+# --- Input checks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\n\t ", "12345", "!!! ???", "a" * (MAX_MOOD_CHARS + 1)]
+)
+def test_unreadable_text_is_refused_with_a_clear_message(text):
+    with pytest.raises(MoodError) as e:
+        interpret_mood(text)
+    assert isinstance(e.value, ValueError)
+    assert str(e.value).startswith("Mood text")
+
+
+def test_text_of_exactly_the_limit_is_read():
+    text = ("calm sea " * 100)[:MAX_MOOD_CHARS]
+    assert len(text) == MAX_MOOD_CHARS
+    assert interpret_mood(text).attributes["tempo_band"] == "slow"
+
+
+def test_surrounding_whitespace_does_not_count_towards_the_limit():
+    interpret_mood("  " + "a" * MAX_MOOD_CHARS + "  ")
+
+
+# --- Style hints --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, style",
+    [
+        ("like a hymn", "chorale"),
+        ("music for church", "chorale"),
+        ("a chorale", "chorale"),
+        ("a jig at the pub", "celtic"),
+        ("a reel on the fiddle", "celtic"),
+        ("something Irish", "celtic"),
+        ("江南小调", "chinese_folk"),
+        ("二胡", "chinese_folk"),
+        ("中国的春天", "chinese_folk"),
+        ("a madrigal", "renaissance"),
+        ("a motet in a cathedral", "renaissance"),
+        ("medieval night", "renaissance"),
+        ("中世纪大教堂", "renaissance"),
+        ("a Volkslied", "german_folk"),
+        ("Bavarian beer", "german_folk"),
+        ("German folk song", "german_folk"),
+        ("a happy polka", "german_folk"),
+        ("德国民歌", "german_folk"),
+        ("stormy night at sea", None),
+    ],
+)
+def test_style_hints(text, style):
+    assert mood(text).style_hint == style
+    assert style is None or style in STYLES
+
+
+def test_styles_bend_the_tempo():
+    assert mood("a hymn").attributes["tempo_band"] == "slow"
+    assert mood("a reel").attributes["tempo_band"] == "fast"
+
+
+def test_a_lullaby_is_slow_and_soft():
+    attrs = mood("a lullaby").attributes
+    assert attrs["tempo_band"] == "slow"
+    assert attrs["dynamics"] in ("pp", "p")
+    assert attrs["density_band"] == "sparse"
+
+
+# --- Mapping and shape --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bpm, band", [(30, "slow"), (89.9, "slow"), (90, "moderate"), (119, "moderate"), (120, "fast")]
+)
+def test_tempo_band_follows_the_schema_edges(bpm, band):
+    assert tempo_band_for(bpm) == band
+
+
+def test_attributes_use_only_schema_values_across_the_whole_plane():
+    seen = Counter()
+    for v in [x / 10 for x in range(-10, 11)]:
+        for a in [x / 10 for x in range(-10, 11)]:
+            attrs = attributes_for(v, a)
+            assert set(attrs) == ATTRIBUTE_KEYS
+            for name in ATTRIBUTE_KEYS - {"tempo_bpm"}:
+                assert attrs[name] in band_names(name), (name, attrs[name])
+            assert 60 <= attrs["tempo_bpm"] <= 160
+            assert attrs["tempo_band"] == tempo_band_for(attrs["tempo_bpm"])
+            seen.update(attrs[k] for k in ATTRIBUTE_KEYS - {"tempo_bpm"})
+    # Every band and dynamic level is reachable somewhere in the plane.
+    for name in ATTRIBUTE_KEYS - {"tempo_bpm"}:
+        assert all(seen[value] for value in band_names(name)), name
+
+
+def test_mode_dead_zone_is_resolved_by_energy():
+    assert attributes_for(0.0, 0.0)["mode"] == "major"
+    assert attributes_for(0.05, 0.8)["mode"] == "minor"
+    assert attributes_for(0.2, 0.8)["mode"] == "major"
+
+
+def test_tempo_grows_with_arousal_and_sadness_slows_it():
+    assert attributes_for(0.5, -0.8)["tempo_bpm"] < attributes_for(0.5, 0.0)["tempo_bpm"]
+    assert attributes_for(0.5, 0.0)["tempo_bpm"] < attributes_for(0.5, 0.8)["tempo_bpm"]
+    assert attributes_for(-0.8, -0.2)["tempo_bpm"] < attributes_for(0.8, -0.2)["tempo_bpm"]
+
+
+def test_json_shape():
+    d = mood("stormy night at sea, restless 🌊").to_dict()
+    assert list(d) == [
+        "valence",
+        "arousal",
+        "attributes",
+        "style_hint",
+        "explanation",
+        "unknown_words",
+    ]
+    assert set(d["attributes"]) == ATTRIBUTE_KEYS
+    assert isinstance(d["attributes"]["tempo_bpm"], int)
+    assert isinstance(d["explanation"], str) and d["explanation"]
+    assert isinstance(d["unknown_words"], list)
+    assert json.loads(json.dumps(d)) == d
+
+
+def test_mood_is_frozen_and_deterministic():
+    m = mood("快乐的节日")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.valence = 0.0  # type: ignore[misc]
+    assert mood("快乐的节日") == m
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_reads_in_range_or_is_refused_cleanly(text):
+    try:
+        m = interpret_mood(text)
+    except MoodError:
+        return
+    assert -1 <= m.valence <= 1 and -1 <= m.arousal <= 1
+    assert m.attributes["mode"] in ("major", "minor")
+    assert m.attributes["tempo_band"] == tempo_band_for(m.attributes["tempo_bpm"])
+
+
+# --- The management command ---------------------------------------------------------------
+
+
+def test_command_prints_one_json_object_with_chinese_unescaped():
+    out = StringIO()
+    call_command("interpret_mood", "悲伤的夜晚", stdout=out)
+    text = out.getvalue()
+    assert "悲伤" in text  # ensure_ascii=False
+    d = json.loads(text)
+    assert d["attributes"]["mode"] == "minor"
+    assert d == interpret_mood("悲伤的夜晚").to_dict()
+
+
+def test_command_refuses_empty_text_with_status_2():
+    with pytest.raises(CommandError) as e:
+        call_command("interpret_mood", "   ")
+    assert e.value.returncode == 2
+    assert "empty" in str(e.value)
+
+
+def test_manage_py_exits_2_with_one_line_on_stderr():
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "interpret_mood", "x" * (MAX_MOOD_CHARS + 1)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "too long" in proc.stderr
+
+
+# --- The labelled prompts and accuracy ----------------------------------------------------
+
+
+def test_the_prompt_set_is_large_varied_and_split_by_hash():
+    prompts = load_prompts(PROMPTS)  # also checks each split against the hash
+    assert len(prompts) >= 160
+    languages = Counter(language_of(p["text"]) for p in prompts)
+    assert languages["zh"] >= 60 and languages["mixed"] >= 5
+    assert (
+        sum(
+            1
+            for p in prompts
+            if any(ord(c) > 0x2500 and not "\u4e00" <= c <= "\u9fff" for c in p["text"])
+        )
+        >= 10
+    )  # emoji
+    for p in prompts:
+        assert p["mode"] in band_names("mode") and p["tempo_band"] in band_names("tempo_band")
+        assert p["split"] == split_for(p["text"])
+    share = sum(p["split"] == "heldout" for p in prompts) / len(prompts)
+    assert 0.4 <= share <= 0.6
+
+
+@pytest.fixture(scope="module")
+def accuracy():
+    return evaluate_mood(PROMPTS)
+
+
+def test_held_out_mode_accuracy(accuracy):
+    heldout = accuracy["heldout"]
+    assert heldout["n"] >= 80
+    assert set(heldout["by_language"]) >= {"en", "zh", "mixed"}
+    assert heldout["mode"] >= 0.90, heldout
+
+
+# Measured 0.844 (n=109) at the first look and 0.825 (n=137, after 54 more prompts) at the
+# last; the tune half reads 0.94. The gap is the lexicon's author having seen the tune half,
+# and the held-out half was not used to close it. Strict: this fails loudly once it passes.
+@pytest.mark.xfail(strict=True, reason="held-out tempo-band accuracy is 0.825, below the 0.85 goal")
+def test_held_out_tempo_band_accuracy(accuracy):
+    heldout = accuracy["heldout"]
+    assert heldout["tempo_band"] >= 0.85, heldout
+
+
+def test_tune_accuracy_is_reported_per_language(accuracy):
+    tune = accuracy["tune"]
+    assert tune["n"] >= 80
+    assert {"en", "zh"} <= set(tune["by_language"])
+    # Only the tune half's mistakes are listed, never the held-out half's.
+    texts = {p["text"] for p in load_prompts(PROMPTS) if p["split"] == "heldout"}
+    assert all(e["text"] not in texts for e in accuracy["errors"]["tune"])
