@@ -1,18 +1,263 @@
-"""Placeholder consumers until the jobs work lands (the names are what studio.asgi routes)."""
+"""Channels consumers: the background ``generation`` worker and the job progress websocket.
+
+The worker (``manage.py runworker generation``):
+- Every process has one ``WorkerRuntime``. It starts when studio.asgi is imported by
+  ``runworker generation`` (runworker has no start-up hook, and a consumer instance only
+  exists after the first message, so waiting for one would leave an idle worker silent).
+- A daemon thread beats the heartbeat every STUDIO_HEARTBEAT_SECONDS (<= 5 s), idle or
+  busy, and runs ``services.recover_jobs`` at start and every
+  STUDIO_RECOVERY_INTERVAL_SECONDS.
+- A ``job.run`` message only names a job; the consumer claims it (one conditional UPDATE)
+  and runs the pipeline in its handler thread, which is not the heartbeat's, so beats go on
+  during a long model run. The handler blocks until the job ends, one job at a time.
+- SIGTERM/SIGINT: the running job is given back to the queue (its attempt not counted),
+  the heartbeat row removed, and the process exits with status 0.
+"""
+
+from __future__ import annotations
 
 import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
 
+from asgiref.sync import async_to_sync
 from channels.consumer import SyncConsumer
-from channels.generic.websocket import WebsocketConsumer
+from channels.generic.websocket import JsonWebsocketConsumer
+from django.conf import settings
+from django.db import close_old_connections
+
+from generation import pipeline, services
+from generation.models import Job
 
 log = logging.getLogger(__name__)
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    return (
+        isinstance(exc, MemoryError)
+        or name == "OutOfMemoryError"
+        or "out of memory" in str(exc).lower()
+    )
+
+
+class WorkerRuntime:
+    """The state of one worker process: its id, its job, its heartbeat thread."""
+
+    def __init__(self) -> None:
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.current_job_id: int | None = None
+        self.stopping = threading.Event()
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self, *, install_signals: bool = True) -> None:
+        """Start the heartbeat/recovery thread and warm the models (once per process)."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+        if install_signals and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
+        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        log.info("worker %s started", self.worker_id)
+
+    def _warm_up(self) -> None:
+        pipeline.warm_up()
+        close_old_connections()
+
+    def _heartbeat_loop(self) -> None:
+        interval = min(5, int(getattr(settings, "STUDIO_HEARTBEAT_SECONDS", 5)))
+        recovery_every = int(getattr(settings, "STUDIO_RECOVERY_INTERVAL_SECONDS", 5))
+        last_recovery = 0.0
+        while not self.stopping.is_set():
+            try:
+                job_id = self.current_job_id
+                services.beat(worker_id=self.worker_id, busy=job_id is not None, job_id=job_id)
+                if time.monotonic() - last_recovery >= recovery_every:
+                    last_recovery = time.monotonic()
+                    counts = services.recover_jobs()
+                    if any(counts.values()):
+                        log.info("recovery: %s", counts)
+            except Exception:  # a database hiccup must not stop the beating
+                log.exception("heartbeat/recovery pass failed")
+            finally:
+                close_old_connections()
+            self.stopping.wait(interval)
+
+    def _on_signal(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        log.info("worker %s: signal %s, shutting down", self.worker_id, signum)
+        # The main thread runs the event loop, where Django refuses database calls; do the
+        # hand-back in a plain thread and wait for it.
+        helper = threading.Thread(target=self.shutdown, name="shutdown")
+        helper.start()
+        helper.join(timeout=20)
+        logging.shutdown()
+        # Threads blocked in a model run cannot be interrupted; the job is already back in
+        # the queue, so leave without waiting for them.
+        os._exit(0)
+
+    def shutdown(self) -> None:
+        """Give the running job back to the queue and stop beating."""
+        self.stopping.set()
+        job_id = self.current_job_id
+        try:
+            if job_id is not None and services.requeue_job(
+                job_id=job_id,
+                worker_id=self.worker_id,
+                reason="waiting for a worker (the previous one shut down)",
+            ):
+                log.info("job %s re-queued on shutdown", job_id)
+            services.forget_worker(worker_id=self.worker_id)
+        except Exception:
+            log.exception("clean shutdown could not reach the database")
+        finally:
+            close_old_connections()
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def run_job(self, job_id: int) -> str:
+        """Claim and run one job; returns what happened ("skipped", "done", "failed",
+        "stopped"). Never raises: one bad job must not take the worker down."""
+        if self.stopping.is_set():
+            return "skipped"
+        job = services.claim_job(job_id=job_id, worker_id=self.worker_id)
+        if job is None:
+            log.info("job %s not claimable (taken, cancelled or finished)", job_id)
+            return "skipped"
+        self.current_job_id = job.id
+        staging = Path(settings.MEDIA_ROOT) / "staging" / f"job-{job.id}-{self.worker_id}"
+        try:
+            services.beat(worker_id=self.worker_id, busy=True, job_id=job.id)
+            return self._execute(job, staging)
+        finally:
+            self.current_job_id = None
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                services.beat(worker_id=self.worker_id, busy=False)
+            except Exception:
+                log.exception("heartbeat after job %s failed", job_id)
+
+    def _execute(self, job: Job, staging: Path) -> str:
+        def progress(percent: int, stage: str) -> bool:
+            if self.stopping.is_set():
+                return False
+            return services.report_progress(
+                job_id=job.id, worker_id=self.worker_id, progress=percent, stage=stage
+            )
+
+        timings: dict[str, float] = {}
+        input_path = Path(settings.MEDIA_ROOT) / job.input_file if job.input_file else None
+        started = time.perf_counter()
+        try:
+            variants = pipeline.run_pipeline(
+                kind=job.kind,
+                params=job.parameters,
+                input_path=input_path,
+                staging=staging,
+                progress=progress,
+                timings=timings,
+            )
+            timings["total"] = time.perf_counter() - started
+            if (
+                services.finish_job(
+                    job_id=job.id,
+                    worker_id=self.worker_id,
+                    variants=variants,
+                    stage_seconds=timings,
+                )
+                is None
+            ):
+                log.info("job %s finished here but was no longer ours; discarded", job.id)
+                return "stopped"
+            return "done"
+        except pipeline.Cancelled:
+            log.info("job %s stopped at a stage boundary (cancelled or handed back)", job.id)
+            return "stopped"
+        except (pipeline.InvalidJob, pipeline.EngineUnavailable) as exc:
+            services.fail_job(job_id=job.id, worker_id=self.worker_id, message=str(exc))
+            return "failed"
+        except Exception as exc:
+            if _is_out_of_memory(exc):
+                message = (
+                    "The generator ran out of memory for this request; try fewer bars "
+                    "or fewer variants."
+                )
+            else:
+                message = "Something went wrong while making this track; it was not retried."
+            log.error("job %s failed: %s\n%s", job.id, exc, traceback.format_exc())
+            services.fail_job(job_id=job.id, worker_id=self.worker_id, message=message)
+            return "failed"
+
+
+runtime = WorkerRuntime()
+
+
+def _started_by_runworker() -> bool:
+    argv = sys.argv
+    return len(argv) >= 3 and argv[1] == "runworker" and "generation" in argv[2:]
+
+
 class GenerationWorker(SyncConsumer):
-    def job_run(self, message):
-        log.info("job.run received for %s (no pipeline yet)", message.get("job_id"))
+    """Consumes ``job.run`` messages on the ``generation`` channel."""
+
+    def job_run(self, message: dict) -> None:
+        runtime.start(install_signals=False)  # no-op when the import already started it
+        try:
+            job_id = int(message["job_id"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignoring malformed job.run message %r", message)
+            return
+        try:
+            outcome = runtime.run_job(job_id)
+            log.info("job %s: %s", job_id, outcome)
+        finally:
+            close_old_connections()
 
 
-class JobProgressConsumer(WebsocketConsumer):
-    def connect(self):
-        self.close(code=4404)
+class JobProgressConsumer(JsonWebsocketConsumer):
+    """``/ws/jobs/<id>/``: the owner hears the job's progress and final state.
+
+    Anyone else (or an anonymous visitor) is refused at the handshake, exactly as for a
+    job that does not exist, so ids reveal nothing.
+    """
+
+    def connect(self) -> None:
+        user = self.scope.get("user")
+        job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        job = None
+        if user is not None and user.is_authenticated:
+            job = Job.objects.filter(id=job_id, owner=user).first()
+        if job is None:
+            self.close(code=4404)
+            return
+        self.group = job.group_name
+        async_to_sync(self.channel_layer.group_add)(self.group, self.channel_name)
+        self.accept()
+        # the current state at once, so a page opened after the job ended still hears it
+        self.send_json({"type": "state", **services.job_state(job)})
+
+    def disconnect(self, code) -> None:
+        group = getattr(self, "group", None)
+        if group:
+            async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
+
+    def receive_json(self, content, **kwargs) -> None:
+        """Clients only listen; anything they send is ignored."""
+
+    def job_progress(self, event: dict) -> None:
+        self.send_json({"type": "state", **event["state"]})
+
+
+if _started_by_runworker():
+    runtime.start()

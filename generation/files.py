@@ -1,0 +1,122 @@
+"""Serving a track's files: access checked like the API, HTTP Range for audio, a download
+name, ``X-Content-Type-Options: nosniff``. MEDIA_ROOT is never listed or served directly.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.utils.text import slugify
+
+from generation.models import Track
+
+CHUNK_BYTES = 64 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+# kind -> (content type, disposition when not asked to download)
+FILE_KINDS: dict[str, tuple[str, str]] = {
+    "midi": ("audio/midi", "attachment"),
+    "musicxml": ("application/vnd.recordare.musicxml+xml", "attachment"),
+    "svg": ("image/svg+xml", "inline"),
+    "timemap": ("application/json", "inline"),
+    "audio": ("", "inline"),  # type from the extension
+    "pianoroll": ("image/png", "inline"),
+}
+_AUDIO_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}
+
+
+def track_file_path(track: Track, kind: str, page: int = 1) -> Path:
+    """The file of ``kind`` for ``track`` on disk, or Http404. Paths come from the Track row
+    (written by the worker), and are checked to stay under MEDIA_ROOT all the same."""
+    if kind not in FILE_KINDS:
+        raise Http404("no such file")
+    value = (track.files or {}).get(kind)
+    if isinstance(value, list):
+        if not 1 <= page <= len(value):
+            raise Http404("no such page")
+        value = value[page - 1]
+    if not value:
+        raise Http404("no such file")
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / value).resolve()
+    if root not in path.parents or not path.is_file():
+        raise Http404("no such file")
+    return path
+
+
+def _file_iterator(path: Path, start: int, length: int):
+    with path.open("rb") as f:
+        f.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = f.read(min(CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
+    """One ``bytes=`` range -> (start, end inclusive); None when absent or not one simple
+    range (then the whole file is sent, as RFC 9110 allows); "unsatisfiable" for 416."""
+    match = _RANGE.match(header.strip()) if header else None
+    if not match:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # the last N bytes
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return (max(0, size - length), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return (start, min(end, size - 1))
+
+
+def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpResponse:
+    """The response for one file of a track the caller may see (access is checked by the
+    caller, the same way as for the track's metadata)."""
+    path = track_file_path(track, kind, page)
+    size = path.stat().st_size
+    content_type, disposition = FILE_KINDS[kind]
+    if kind == "audio":
+        content_type = _AUDIO_TYPES.get(path.suffix, "application/octet-stream")
+    if request.GET.get("download"):
+        disposition = "attachment"
+    base = slugify(track.title)[:60] or f"track-{track.pk}"
+    suffix = f"-{page}" if kind == "svg" else ""
+    filename = f"{base}{suffix}{path.suffix}"
+
+    wanted = parse_range(request.headers.get("Range", ""), size)
+    if wanted == "unsatisfiable":
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+    elif wanted is None:
+        response = StreamingHttpResponse(
+            _file_iterator(path, 0, size), status=200, content_type=content_type
+        )
+        response["Content-Length"] = str(size)
+    else:
+        start, end = wanted
+        length = end - start + 1
+        response = StreamingHttpResponse(
+            _file_iterator(path, start, length), status=206, content_type=content_type
+        )
+        response["Content-Length"] = str(length)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = (
+        "public, max-age=3600"
+        if track.visibility == Track.Visibility.PUBLIC
+        else "private, max-age=0"
+    )
+    return response

@@ -1,0 +1,472 @@
+"""The job pipeline: the one small adapter between the jobs layer and the engine.
+
+    validate input -> mood -> model -> MIDI -> MusicXML/SVG/timemap, audio, piano roll
+
+Everything the engine offers is reached through the functions here, imported lazily, so a
+missing or broken engine piece becomes ``EngineUnavailable`` with a message a person can
+read (the job fails with it) instead of an ImportError that kills the worker.
+
+This module knows nothing about job rows; ``services`` and the worker call it. It imports
+Django only for settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from generation.music.notes import Piece, write_midi
+
+log = logging.getLogger(__name__)
+
+KINDS = ("compose", "continue", "transfer")
+MAX_BARS = 64
+MAX_VARIANTS = 4
+MAX_MOOD_CHARS = 500
+ATTRIBUTE_KEYS = ("mode", "tempo_bpm", "tempo_band", "density_band", "register_band", "dynamics")
+
+
+class InvalidJob(ValueError):
+    """The request cannot become a job; the message says why, for the person who sent it."""
+
+
+class EngineUnavailable(RuntimeError):
+    """A part of the engine this job needs is not installed or failed to load."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine access (lazy, cached per process)
+# ---------------------------------------------------------------------------------------------
+def _engine_function(module: str, name: str, what: str) -> Callable[..., Any]:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        log.warning("engine piece %s missing: %s", module, exc)
+        raise EngineUnavailable(f"The {what} is not available on this server yet.") from exc
+    func = getattr(mod, name, None)
+    if func is None:
+        raise EngineUnavailable(f"The {what} is not available on this server yet.")
+    return func
+
+
+def styles() -> tuple[str, ...]:
+    from generation.music.schema import STYLES
+
+    return tuple(STYLES)
+
+
+def interpret_mood(text: str):
+    """``generation.ml.mood.interpret_mood``; its MoodError (a ValueError with a message for
+    people) becomes InvalidJob."""
+    func = _engine_function("generation.ml.mood", "interpret_mood", "mood reader")
+    try:
+        return func(text)
+    except ValueError as exc:
+        raise InvalidJob(str(exc)) from exc
+
+
+def validate_midi(data: bytes):
+    """``generation.music.validate.validate_midi``; its MidiValidationError becomes
+    InvalidJob with the music layer's one-line message."""
+    func = _engine_function("generation.music.validate", "validate_midi", "MIDI reader")
+    try:
+        return func(data, max_bytes=getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000))
+    except Exception as exc:
+        if type(exc).__name__ == "MidiValidationError":
+            raise InvalidJob(str(exc)) from exc
+        raise
+
+
+_models: dict[str, Any] = {}
+_models_lock = threading.Lock()
+
+
+def device() -> str:
+    """STUDIO_DEVICE resolved by the engine's own rule (auto: CUDA when present)."""
+    from generation.ml.device import select_device
+
+    return str(select_device(getattr(settings, "STUDIO_DEVICE", None)))
+
+
+def compose_module() -> str:
+    """Where compose/continue_piece/load_default_model live. Tests of the job machinery
+    point this at a small module (STUDIO_COMPOSE_MODULE) when they must not depend on a
+    trained checkpoint; everything around the model stays the real path."""
+    return (
+        getattr(settings, "STUDIO_COMPOSE_MODULE", "")
+        or os.environ.get("STUDIO_COMPOSE_MODULE", "")
+        or "generation.ml.compose"
+    )
+
+
+def composer_model():
+    """The continuation/compose model, loaded once per process onto STUDIO_DEVICE."""
+    with _models_lock:
+        if "compose" not in _models:
+            load = _engine_function(compose_module(), "load_default_model", "composition model")
+            started = time.perf_counter()
+            try:
+                _models["compose"] = load(device=device())
+            except TypeError:  # a loader that takes the device positionally
+                _models["compose"] = load(device())
+            except FileNotFoundError as exc:
+                raise EngineUnavailable("The composition model has not been trained yet.") from exc
+            log.info(
+                "composition model loaded on %s in %.1f s", device(), time.perf_counter() - started
+            )
+        return _models["compose"]
+
+
+def warm_up() -> None:
+    """Load what can be loaded before the first job (called at worker start)."""
+    try:
+        composer_model()
+    except Exception as exc:  # a missing model fails the jobs that need it, not the worker
+        log.warning("worker starts without the composition model: %s", exc)
+
+
+def model_version(model: Any) -> str:
+    for attr in ("version", "model_version", "checkpoint_hash"):
+        value = getattr(model, attr, None)
+        if value:
+            return str(value)[:80]
+    return type(model).__name__ if model is not None else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of a request (runs at submission, before anything is queued)
+# ---------------------------------------------------------------------------------------------
+def _number(params: dict, key: str, default, low, high, kind=float):
+    raw = params.get(key, default)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise InvalidJob(f"{key} must be a number.") from None
+    if kind is float and value != value:  # NaN
+        raise InvalidJob(f"{key} must be a number.")
+    if not (low <= value <= high):
+        raise InvalidJob(f"{key} must be between {low} and {high}.")
+    return value
+
+
+def clean_parameters(kind: str, params: dict[str, Any], midi_bytes: bytes | None) -> dict:
+    """Check a request and return the parameters a job stores.
+
+    Promises: unknown kinds, styles, attribute names/values, out-of-range numbers, a missing
+    or invalid MIDI file (through the music layer's validation) all raise InvalidJob; a seed
+    is always chosen here so a track can be made again. The mood text is read by the mood
+    reader and its attributes stored (explicit attributes win over the mood's).
+    """
+    if kind not in KINDS:
+        raise InvalidJob(f"kind must be one of {', '.join(KINDS)}.")
+    params = dict(params or {})
+    clean: dict[str, Any] = {"kind": kind}
+    known = styles()
+
+    style = (params.get("style") or "").strip() if isinstance(params.get("style"), str) else ""
+    if params.get("style") not in (None, "") and not isinstance(params.get("style"), str):
+        raise InvalidJob("style must be a name.")
+    if style and style not in known:
+        raise InvalidJob(f"style must be one of {', '.join(known)}.")
+
+    attributes = params.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise InvalidJob("attributes must be an object.")
+    attributes = _clean_attributes(attributes)
+
+    clean["bars"] = _number(params, "bars", 16, 1, MAX_BARS, int)
+    clean["variants"] = _number(params, "variants", 1, 1, MAX_VARIANTS, int)
+    clean["temperature"] = _number(params, "temperature", 1.0, 0.1, 2.0)
+    clean["top_p"] = _number(params, "top_p", 0.95, 0.1, 1.0)
+    seed = _number(params, "seed", None, 0, 2**31 - 1, int)
+    clean["seed"] = seed if seed is not None else random.SystemRandom().randrange(2**31)
+
+    mood = params.get("mood") or ""
+    if not isinstance(mood, str):
+        raise InvalidJob("mood must be text.")
+    mood = mood.strip()
+    if len(mood) > MAX_MOOD_CHARS:
+        raise InvalidJob(f"The mood text is too long (at most {MAX_MOOD_CHARS} characters).")
+    if mood:
+        reading = interpret_mood(mood)
+        mood_attributes = _clean_attributes(
+            dict(getattr(reading, "attributes", {}) or {}), strict=False
+        )
+        clean["mood"] = mood
+        clean["mood_attributes"] = mood_attributes
+        attributes = {**mood_attributes, **attributes}
+        hint = getattr(reading, "style_hint", None)
+        if not style and hint in known:
+            style = hint
+    clean["attributes"] = attributes
+    clean["style"] = style
+
+    if kind == "compose":
+        if midi_bytes:
+            raise InvalidJob("compose takes no MIDI file; use continue or transfer.")
+    else:
+        if not midi_bytes:
+            raise InvalidJob(f"{kind} needs a MIDI file in the field 'midi'.")
+        max_bytes = getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000)
+        if len(midi_bytes) > max_bytes:
+            raise InvalidJob(f"The MIDI file is too large (at most {max_bytes // 1000} kB).")
+        validated = validate_midi(midi_bytes)
+        summary = validated.summary() if hasattr(validated, "summary") else {}
+        clean["input_summary"] = summary if isinstance(summary, dict) else {"text": str(summary)}
+    if kind == "transfer":
+        to_style = params.get("to_style") or ""
+        if to_style not in known:
+            raise InvalidJob(f"to_style must be one of {', '.join(known)}.")
+        clean["to_style"] = to_style
+        clean["variants"] = 1  # the style transfer is deterministic: one result
+    return clean
+
+
+def _clean_attributes(attributes: dict[str, Any], strict: bool = True) -> dict[str, Any]:
+    """Keep the schema's attributes with allowed values; ``strict`` rejects anything else."""
+    from generation.music.schema import load_schema
+
+    schema = load_schema()["attributes"]
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key not in ATTRIBUTE_KEYS or key not in schema:
+            if strict:
+                raise InvalidJob(f"Unknown attribute {key!r}.")
+            continue
+        spec = schema[key]
+        if spec.get("type") == "number":
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                if strict:
+                    raise InvalidJob(f"{key} must be a number.") from None
+                continue
+            if not (spec["min"] <= number <= spec["max"]):
+                if strict:
+                    raise InvalidJob(f"{key} must be between {spec['min']} and {spec['max']}.")
+                continue
+            out[key] = number
+        else:
+            if value not in spec["values"]:
+                if strict:
+                    raise InvalidJob(f"{key} must be one of {', '.join(spec['values'])}.")
+                continue
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a job
+# ---------------------------------------------------------------------------------------------
+class Cancelled(Exception):
+    """The job stopped being ours (cancelled by its owner, or re-queued elsewhere)."""
+
+
+@dataclass
+class Variant:
+    """One rendered variant in a staging folder, ready to become a Track."""
+
+    number: int
+    folder: Path
+    files: dict[str, Any]  # names relative to ``folder``; "svg" is a list of pages
+    title: str
+    seed: int
+    model_version: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    duration_seconds: float = 0.0
+
+
+# progress(percent, stage) -> False when the job is no longer ours (stop between stages)
+Progress = Callable[[int, str], bool]
+
+
+def _check(progress: Progress, percent: int, stage: str) -> None:
+    if not progress(percent, stage):
+        raise Cancelled(stage)
+
+
+def _bars_for_run(bars: int) -> int:
+    """Tests set STUDIO_TEST_FAST_ENGINE to generate few bars through the same path."""
+    fast = getattr(settings, "STUDIO_TEST_FAST_ENGINE", False)
+    return min(bars, 2) if fast else bars
+
+
+def generate_pieces(
+    kind: str, params: dict[str, Any], seed_piece: Piece | None, variants: int
+) -> tuple[list[Piece], str, float | None]:
+    """Run the model: ``variants`` pieces, the model version, and (for continue) the beat
+    where the model's music starts."""
+    bars = _bars_for_run(int(params.get("bars", 16)))
+    common = {
+        "style": params.get("style") or None,
+        "attributes": params.get("attributes") or {},
+        "bars": bars,
+        "temperature": float(params.get("temperature", 1.0)),
+        "top_p": float(params.get("top_p", 0.95)),
+    }
+    seed = int(params.get("seed", 0))
+    pieces: list[Piece] = []
+    boundary: float | None = None
+    if kind == "transfer":
+        # the CycleGAN is deterministic: one variant, whatever was asked
+        transfer = _engine_function(
+            "generation.ml.transfer", "transfer_style", "style transfer model"
+        )
+        try:
+            result = transfer(seed_piece, to_style=params["to_style"])
+        except ValueError as exc:  # TransferError: unknown style or no trained route
+            raise InvalidJob(str(exc)) from exc
+        except FileNotFoundError as exc:
+            raise EngineUnavailable("The style transfer models have not been trained yet.") from exc
+        piece = getattr(result, "piece", result)
+        version = getattr(result, "model_version", "") or "cyclegan"
+        return [piece], str(version)[:80], None
+    model = composer_model()
+    module = compose_module()
+    if kind == "compose":
+        compose = _engine_function(module, "compose", "composition model")
+        for i in range(variants):
+            pieces.append(compose(model, seed=seed + i, **common))
+    else:
+        cont = _engine_function(module, "continue_piece", "composition model")
+        boundary = seed_piece.end_beat if seed_piece is not None else None
+        for i in range(variants):
+            pieces.append(cont(model, seed_piece, seed=seed + i, **common))
+    return pieces, model_version(model), boundary
+
+
+def _measure(piece: Piece) -> dict[str, Any]:
+    try:
+        from generation.music.attributes import measure_attributes
+
+        return {
+            k: v
+            for k, v in measure_attributes(piece).items()
+            if isinstance(v, str | int | float | bool)
+        }
+    except Exception as exc:  # attributes are a description, never a reason to fail a job
+        log.warning("could not measure attributes: %s", exc)
+        return {}
+
+
+def audio_format() -> str:
+    # MP3 plays in every browser (Safari included); OGG is available through settings.
+    return getattr(settings, "STUDIO_AUDIO_FORMAT", "mp3")
+
+
+def render_variant(
+    piece: Piece, folder: Path, *, boundary_beat: float | None, timings: dict[str, float]
+) -> dict[str, Any]:
+    """Write MIDI, MusicXML, SVG pages, timemap, audio and piano roll into ``folder``."""
+    from generation.render.audio import render_audio
+    from generation.render.notation import render_notation
+    from generation.render.pianoroll_image import render_pianoroll
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    write_midi(piece, folder / "track.mid")
+    notation = render_notation(piece, folder)
+    t1 = time.perf_counter()
+    fmt = audio_format()
+    audio = render_audio(
+        piece,
+        folder / f"track.{fmt}",
+        soundfont=getattr(settings, "SOUNDFONT_PATH", None) or None,
+        fmt=fmt,
+    )
+    t2 = time.perf_counter()
+    render_pianoroll(piece, folder / "pianoroll.png", boundary_beat=boundary_beat)
+    t3 = time.perf_counter()
+    timings["notation"] = timings.get("notation", 0.0) + (t1 - t0)
+    timings["audio"] = timings.get("audio", 0.0) + (t2 - t1)
+    timings["pianoroll"] = timings.get("pianoroll", 0.0) + (t3 - t2)
+    return {
+        "files": {
+            "midi": "track.mid",
+            "musicxml": "score.musicxml",
+            "svg": [p.name for p in notation["svg"]],
+            "timemap": "timemap.json",
+            "audio": audio.path.name,
+            "pianoroll": "pianoroll.png",
+        },
+        "duration_seconds": audio.duration_seconds,
+    }
+
+
+def run_pipeline(
+    *,
+    kind: str,
+    params: dict[str, Any],
+    input_path: Path | None,
+    staging: Path,
+    progress: Progress,
+    timings: dict[str, float],
+    title: str = "",
+) -> list[Variant]:
+    """Run a whole job into ``staging`` and return its variants (not yet Tracks).
+
+    Raises InvalidJob (bad input), EngineUnavailable (engine piece missing), Cancelled
+    (``progress`` said stop), or whatever the engine raised (a bug or out of memory).
+    """
+    _check(progress, 2, "reading the input")
+    seed_piece: Piece | None = None
+    if kind in ("continue", "transfer"):
+        if input_path is None or not input_path.is_file():
+            raise InvalidJob("The uploaded MIDI file is missing.")
+        seed_piece = validate_midi(input_path.read_bytes()).piece
+    _check(progress, 8, "reading the mood")
+    variants = int(params.get("variants", 1))
+    _check(progress, 10, "composing" if kind != "transfer" else "transferring the style")
+    t0 = time.perf_counter()
+    pieces, version, boundary = generate_pieces(kind, params, seed_piece, variants)
+    timings["model"] = time.perf_counter() - t0
+    out: list[Variant] = []
+    seed = int(params.get("seed", 0))
+    base_title = title or _default_title(kind, params)
+    for i, piece in enumerate(pieces, start=1):
+        _check(
+            progress,
+            60 + int(35 * (i - 1) / max(1, len(pieces))),
+            f"writing the score and audio ({i} of {len(pieces)})",
+        )
+        piece.title = base_title if len(pieces) == 1 else f"{base_title} ({i})"
+        folder = staging / f"variant-{i}"
+        rendered = render_variant(piece, folder, boundary_beat=boundary, timings=timings)
+        out.append(
+            Variant(
+                number=i,
+                folder=folder,
+                files=rendered["files"],
+                title=piece.title,
+                seed=seed + i - 1,
+                model_version=version,
+                attributes=_measure(piece),
+                duration_seconds=rendered["duration_seconds"],
+            )
+        )
+    _check(progress, 97, "saving")
+    return out
+
+
+def _default_title(kind: str, params: dict[str, Any]) -> str:
+    mood = (params.get("mood") or "").strip()
+    if kind == "transfer":
+        return f"Seed in the style of {params.get('to_style', '').replace('_', ' ')}"
+    if kind == "continue":
+        return "Continuation" + (f": {mood[:60]}" if mood else "")
+    if mood:
+        return mood[:80]
+    style = (params.get("style") or "").replace("_", " ")
+    return f"New {style} piece".replace("  ", " ") if style else "New piece"

@@ -1,0 +1,543 @@
+"""Every state change of a job, a track and a worker happens here, and only here.
+
+The channel message is a doorbell; the database row is the truth:
+- ``submit_job`` writes a queued Job and rings the doorbell on commit (a full or unreachable
+  channel leaves it queued; recovery rings again).
+- ``claim_job`` is one conditional UPDATE queued -> running; a second delivery of the same
+  job claims nothing.
+- ``report_progress`` / ``finish_job`` / ``fail_job`` change only a job that is still
+  running *on the calling worker*, so a worker that lost its job (cancelled, or re-queued
+  after it looked dead) can never write over the job's next run.
+- ``recover_jobs`` (worker start and every few seconds, in every worker; all its updates are
+  conditional so workers running it at once do not double anything) re-rings queued jobs
+  nobody claimed, re-queues running jobs whose worker stopped beating, and fails a job that
+  has been tried ``STUDIO_MAX_ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from generation.models import Job, Track, WorkerHeartbeat
+from generation.pipeline import InvalidJob, Variant, clean_parameters
+
+log = logging.getLogger(__name__)
+
+GENERATION_CHANNEL = "generation"
+RESEND_BATCH = 20  # doorbells rung again per recovery pass, at most (rate limit)
+NEVER_SENT_GRACE_SECONDS = 2  # let submit's own on-commit send happen first
+
+
+class QuotaExceeded(Exception):
+    """A limit was reached (answer 429); the message says which, for people."""
+
+
+class InvalidTransition(Exception):
+    """The job or track is not in a state that allows this (answer 409)."""
+
+
+__all__ = [
+    "InvalidJob",
+    "InvalidTransition",
+    "QuotaExceeded",
+    "submit_job",
+    "claim_job",
+    "report_progress",
+    "finish_job",
+    "fail_job",
+    "cancel_job",
+    "requeue_job",
+    "recover_jobs",
+    "beat",
+    "forget_worker",
+    "live_worker_count",
+    "delete_track",
+    "delete_user_content",
+    "set_visibility",
+    "storage_used_bytes",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------------------------
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def media_root() -> Path:
+    return Path(settings.MEDIA_ROOT)
+
+
+def _remove_folder(relative: str) -> None:
+    """Remove a folder under MEDIA_ROOT; refuses anything that would leave it."""
+    root = media_root().resolve()
+    target = (root / relative).resolve()
+    if root not in target.parents:
+        log.error("refusing to remove %s: outside MEDIA_ROOT", target)
+        return
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def job_folder(job_id: int) -> str:
+    return f"jobs/{job_id}"
+
+
+def _remove_job_files(job_id: int, track_dirs: list[str]) -> None:
+    for folder in track_dirs:
+        _remove_folder(folder)
+    _remove_folder(job_folder(job_id))
+
+
+def _channel_layer():
+    from channels.layers import get_channel_layer
+
+    return get_channel_layer()
+
+
+def ring_doorbell(job_id: int) -> bool:
+    """Put ``job.run`` for ``job_id`` on the generation channel; True when it was sent.
+
+    A full channel or an unreachable Redis is logged, not raised: the job stays queued and
+    recovery rings again later.
+    """
+    from channels.exceptions import ChannelFull
+
+    try:
+        async_to_sync(_channel_layer().send)(
+            GENERATION_CHANNEL, {"type": "job.run", "job_id": job_id}
+        )
+    except ChannelFull:
+        log.warning("generation channel full; job %s stays queued for recovery", job_id)
+        return False
+    except Exception as exc:
+        log.warning("could not send job %s to the channel (%s); recovery will", job_id, exc)
+        return False
+    Job.objects.filter(id=job_id, status=Job.Status.QUEUED).update(last_sent_at=timezone.now())
+    return True
+
+
+def job_state(job: Job) -> dict[str, Any]:
+    """What the API and the websocket say about a job."""
+    track_ids = list(job.tracks.order_by("variant").values_list("id", flat=True))
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": job.progress,
+        "stage": job.stage,
+        "error": job.error or None,
+        "attempts": job.attempts,
+        "tracks": track_ids,
+        "track": track_ids[0] if track_ids else None,
+    }
+
+
+def _announce(job_id: int) -> None:
+    """Tell the job's websocket group its state (best effort: progress is not state)."""
+    job = Job.objects.filter(id=job_id).first()
+    if job is None:
+        return
+    try:
+        async_to_sync(_channel_layer().group_send)(
+            job.group_name, {"type": "job.progress", "state": job_state(job)}
+        )
+    except Exception as exc:
+        log.debug("progress event for job %s not sent: %s", job_id, exc)
+
+
+def _announce_on_commit(job_id: int) -> None:
+    transaction.on_commit(lambda: _announce(job_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# submission and limits
+# ---------------------------------------------------------------------------------------------
+def storage_used_bytes(*, user) -> int:
+    tracks = Track.objects.filter(owner=user).aggregate(total=Sum("size_bytes"))["total"] or 0
+    inputs = sum(
+        int(p.get("input_bytes", 0))
+        for p in Job.objects.filter(owner=user, status__in=Job.ACTIVE).values_list(
+            "parameters", flat=True
+        )
+    )
+    return int(tracks) + inputs
+
+
+def _check_limits(user, incoming_bytes: int) -> None:
+    per_user = _setting("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 3)
+    if Job.objects.filter(owner=user, status__in=Job.ACTIVE).count() >= per_user:
+        raise QuotaExceeded(
+            f"You already have {per_user} jobs waiting or running; wait for one to finish."
+        )
+    cap = _setting("STUDIO_USER_STORAGE_MB", 200) * 1024 * 1024
+    if storage_used_bytes(user=user) + incoming_bytes >= cap:
+        raise QuotaExceeded("Your storage is full; delete some tracks to make room.")
+    queue_cap = _setting("STUDIO_MAX_QUEUE", 50)
+    if Job.objects.filter(status=Job.Status.QUEUED).count() >= queue_cap:
+        raise QuotaExceeded("The studio is busy right now; please try again in a few minutes.")
+
+
+def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None) -> Job:
+    """Validate a request, write a queued Job, and ring the doorbell once it is committed.
+
+    Raises InvalidJob (nothing queued), QuotaExceeded (nothing queued), or EngineUnavailable
+    when the mood reader / MIDI reader the request needs is missing.
+    """
+    # validation (mood reader, MIDI parse) runs before the transaction: SQLite takes its
+    # write lock at BEGIN, and other writers should not wait for a MIDI parse
+    clean = clean_parameters(kind, params, midi_bytes)
+    if midi_bytes:
+        clean["input_bytes"] = len(midi_bytes)
+    return _create_job(user=user, kind=kind, clean=clean, midi_bytes=midi_bytes)
+
+
+@transaction.atomic
+def _create_job(*, user, kind: str, clean: dict[str, Any], midi_bytes: bytes | None) -> Job:
+    _check_limits(user, len(midi_bytes or b""))
+    job = Job.objects.create(owner=user, kind=kind, parameters=clean, stage="waiting for a worker")
+    if midi_bytes:
+        relative = f"{job_folder(job.id)}/input.mid"
+        path = media_root() / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(midi_bytes)
+        job.input_file = relative
+        job.save(update_fields=["input_file"])
+    job_id = job.id
+    transaction.on_commit(lambda: ring_doorbell(job_id))
+    log.info("job %s submitted by user %s (%s)", job_id, user.pk, kind)
+    return job
+
+
+# ---------------------------------------------------------------------------------------------
+# the worker's side
+# ---------------------------------------------------------------------------------------------
+@transaction.atomic
+def claim_job(*, job_id: int, worker_id: str) -> Job | None:
+    """Take a queued job for ``worker_id``: one conditional UPDATE. None if someone else has
+    it, it was cancelled, or it is done (a duplicate delivery)."""
+    now = timezone.now()
+    claimed = Job.objects.filter(id=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING,
+        worker_id=worker_id,
+        heartbeat_at=now,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        progress=0,
+        stage="starting",
+        error="",
+    )
+    if claimed != 1:
+        return None
+    _announce_on_commit(job_id)
+    return Job.objects.get(id=job_id)
+
+
+@transaction.atomic
+def report_progress(*, job_id: int, worker_id: str, progress: int, stage: str) -> bool:
+    """Record progress; False when the job is no longer running on this worker (stop)."""
+    updated = Job.objects.filter(id=job_id, status=Job.Status.RUNNING, worker_id=worker_id).update(
+        progress=max(0, min(100, int(progress))), stage=stage[:80], heartbeat_at=timezone.now()
+    )
+    if updated:
+        _announce_on_commit(job_id)
+    return updated == 1
+
+
+def _variant_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def finish_job(
+    *,
+    job_id: int,
+    worker_id: str,
+    variants: list[Variant],
+    stage_seconds: dict[str, float] | None = None,
+) -> list[Track] | None:
+    """Turn staged variants into Tracks and mark the job done, exactly once.
+
+    The job must still be running on ``worker_id``; otherwise nothing is written and None is
+    returned (the caller discards its staging). Tracks of an earlier run of the job are
+    deleted with their files first, so a retry replaces rather than duplicates.
+    """
+    moved: list[Path] = []
+    try:
+        with transaction.atomic():
+            done = Job.objects.filter(
+                id=job_id, status=Job.Status.RUNNING, worker_id=worker_id
+            ).update(
+                status=Job.Status.DONE,
+                progress=100,
+                stage="done",
+                error="",
+                finished_at=timezone.now(),
+                heartbeat_at=timezone.now(),
+                stage_seconds=stage_seconds or {},
+            )
+            if done != 1:
+                return None
+            job = Job.objects.get(id=job_id)
+            old = list(job.tracks.all())
+            old_dirs = [t.media_dir for t in old]
+            Track.objects.filter(id__in=[t.id for t in old]).delete()
+            transaction.on_commit(lambda: [_remove_folder(d) for d in old_dirs])
+            tracks: list[Track] = []
+            for v in variants:
+                track = Track.objects.create(
+                    owner_id=job.owner_id,
+                    job=job,
+                    variant=v.number,
+                    title=v.title[:200],
+                    parameters=job.parameters,
+                    attributes=v.attributes,
+                    model_version=v.model_version,
+                    seed=v.seed,
+                    duration_seconds=v.duration_seconds,
+                    size_bytes=_variant_size(v.folder),
+                )
+                target = media_root() / track.media_dir
+                if target.exists():  # left by a crash between move and commit long ago
+                    shutil.rmtree(target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(v.folder), str(target))
+                moved.append(target)
+                track.files = _prefix_files(v.files, track.media_dir)
+                track.save(update_fields=["files"])
+                tracks.append(track)
+            _announce_on_commit(job_id)
+    except Exception:
+        for folder in moved:  # rows rolled back: their files must go too
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    log.info("job %s done: %d track(s)", job_id, len(tracks))
+    return tracks
+
+
+def _prefix_files(files: dict[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in files.items():
+        if isinstance(value, list):
+            out[key] = [f"{prefix}/{name}" for name in value]
+        else:
+            out[key] = f"{prefix}/{value}"
+    return out
+
+
+@transaction.atomic
+def fail_job(*, job_id: int, message: str, worker_id: str | None = None) -> bool:
+    """Mark an active job failed with a message for people; remove its files. With
+    ``worker_id``, only if it is still running there."""
+    qs = Job.objects.filter(id=job_id, status__in=Job.ACTIVE)
+    if worker_id is not None:
+        qs = qs.filter(status=Job.Status.RUNNING, worker_id=worker_id)
+    failed = qs.update(
+        status=Job.Status.FAILED, error=message[:2000], stage="failed", finished_at=timezone.now()
+    )
+    if failed:
+        track_dirs = [t.media_dir for t in Track.objects.filter(job_id=job_id)]
+        Track.objects.filter(job_id=job_id).delete()
+        transaction.on_commit(lambda: _remove_job_files(job_id, track_dirs))
+        _announce_on_commit(job_id)
+        log.info("job %s failed: %s", job_id, message)
+    return failed == 1
+
+
+@transaction.atomic
+def requeue_job(*, job_id: int, worker_id: str, reason: str) -> bool:
+    """Give a running job back to the queue because its worker is shutting down; the
+    attempt is not counted (the job did nothing wrong)."""
+    updated = Job.objects.filter(id=job_id, status=Job.Status.RUNNING, worker_id=worker_id).update(
+        status=Job.Status.QUEUED,
+        worker_id="",
+        heartbeat_at=None,
+        last_sent_at=None,
+        progress=0,
+        stage=reason[:80],
+        attempts=F("attempts") - 1,
+    )
+    if updated:
+        transaction.on_commit(lambda: ring_doorbell(job_id))
+        _announce_on_commit(job_id)
+    return updated == 1
+
+
+@transaction.atomic
+def cancel_job(*, job_id: int, user) -> Job:
+    """Cancel the user's waiting or running job (a running one stops at its next stage).
+
+    Raises Job.DoesNotExist for someone else's job and InvalidTransition for a finished one.
+    """
+    job = Job.objects.get(id=job_id, owner=user)
+    cancelled = Job.objects.filter(id=job_id, status__in=Job.ACTIVE).update(
+        status=Job.Status.CANCELLED, stage="cancelled", finished_at=timezone.now()
+    )
+    if not cancelled:
+        raise InvalidTransition(f"This job is already {job.get_status_display().lower()}.")
+    track_dirs = [t.media_dir for t in Track.objects.filter(job_id=job_id)]
+    Track.objects.filter(job_id=job_id).delete()
+    transaction.on_commit(lambda: _remove_job_files(job_id, track_dirs))
+    _announce_on_commit(job_id)
+    job.refresh_from_db()
+    return job
+
+
+# ---------------------------------------------------------------------------------------------
+# heartbeats and recovery
+# ---------------------------------------------------------------------------------------------
+def beat(*, worker_id: str, busy: bool, job_id: int | None = None) -> None:
+    """Record that ``worker_id`` is alive (and refresh its running job's heartbeat)."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = WorkerHeartbeat.objects.filter(worker_id=worker_id).update(
+            last_beat=now, busy=busy, job_id=job_id
+        )
+        if not updated:
+            WorkerHeartbeat.objects.create(
+                worker_id=worker_id, last_beat=now, busy=busy, job_id=job_id
+            )
+        if job_id is not None:
+            Job.objects.filter(id=job_id, status=Job.Status.RUNNING, worker_id=worker_id).update(
+                heartbeat_at=now
+            )
+
+
+def forget_worker(*, worker_id: str) -> None:
+    """A worker that exits cleanly removes its heartbeat so /healthz stops counting it."""
+    WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
+
+
+def live_worker_count(*, now: datetime | None = None) -> int:
+    """Workers that beat within the stale limit (what /healthz reports)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=_setting("STUDIO_STALE_WORKER_SECONDS", 30))
+    return WorkerHeartbeat.objects.filter(last_beat__gte=cutoff).count()
+
+
+def recover_jobs(*, now: datetime | None = None) -> dict[str, int]:
+    """One recovery pass; returns counts ``{"requeued", "failed", "resent"}``.
+
+    - a running job whose heartbeat is older than STUDIO_STALE_WORKER_SECONDS is re-queued,
+      or failed with a clear message once it has had STUDIO_MAX_ATTEMPTS attempts;
+    - a queued job whose doorbell was never sent, or was sent more than
+      STUDIO_RESEND_AFTER_SECONDS ago and nobody claimed it, is sent again, at most
+      RESEND_BATCH per pass and at most once per job per STUDIO_RESEND_AFTER_SECONDS.
+    """
+    now = now or timezone.now()
+    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    stale_cutoff = now - timedelta(seconds=_setting("STUDIO_STALE_WORKER_SECONDS", 30))
+    max_attempts = _setting("STUDIO_MAX_ATTEMPTS", 3)
+    stale = Job.objects.filter(status=Job.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=stale_cutoff) | Q(heartbeat_at__isnull=True)
+    )
+    for job in stale.only("id", "attempts", "worker_id", "heartbeat_at"):
+        with transaction.atomic():
+            same = Job.objects.filter(
+                id=job.id,
+                status=Job.Status.RUNNING,
+                worker_id=job.worker_id,
+                heartbeat_at=job.heartbeat_at,
+            )
+            if job.attempts >= max_attempts:
+                message = (
+                    f"This job stopped unexpectedly {job.attempts} times (the worker "
+                    "running it stopped responding), so it was not tried again."
+                )
+                if same.update(
+                    status=Job.Status.FAILED, error=message, stage="failed", finished_at=now
+                ):
+                    job_id = job.id
+                    transaction.on_commit(lambda job_id=job_id: _remove_job_files(job_id, []))
+                    _announce_on_commit(job.id)
+                    counts["failed"] += 1
+                    log.warning("job %s failed after %s attempts", job.id, job.attempts)
+            elif same.update(
+                status=Job.Status.QUEUED,
+                worker_id="",
+                heartbeat_at=None,
+                last_sent_at=None,
+                progress=0,
+                stage="waiting for a worker (retrying)",
+            ):
+                _announce_on_commit(job.id)
+                counts["requeued"] += 1
+                log.warning("job %s re-queued: worker %s stopped beating", job.id, job.worker_id)
+
+    resend_cutoff = now - timedelta(seconds=_setting("STUDIO_RESEND_AFTER_SECONDS", 60))
+    never_cutoff = now - timedelta(seconds=NEVER_SENT_GRACE_SECONDS)
+    waiting = (
+        Job.objects.filter(status=Job.Status.QUEUED)
+        .filter(
+            Q(last_sent_at__isnull=True, created_at__lt=never_cutoff)
+            | Q(last_sent_at__isnull=True, started_at__isnull=False)  # re-queued: send at once
+            | Q(last_sent_at__lt=resend_cutoff)
+        )
+        .order_by("created_at")
+    )
+    for job in waiting.only("id", "last_sent_at")[:RESEND_BATCH]:
+        # take the right to ring with a conditional update, so two recovering workers do not
+        # both ring for the same job in the same window
+        if not Job.objects.filter(
+            id=job.id, status=Job.Status.QUEUED, last_sent_at=job.last_sent_at
+        ).update(last_sent_at=now):
+            continue
+        if ring_doorbell(job.id):
+            counts["resent"] += 1
+        else:
+            Job.objects.filter(id=job.id, last_sent_at=now).update(last_sent_at=job.last_sent_at)
+            break  # the channel is full or unreachable: stop ringing for this pass
+    # heartbeats of workers long gone are noise in the admin
+    WorkerHeartbeat.objects.filter(last_beat__lt=now - timedelta(days=1)).delete()
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# tracks and accounts
+# ---------------------------------------------------------------------------------------------
+@transaction.atomic
+def delete_track(*, track_id: int, user) -> None:
+    """Delete the user's track and its files. Raises Track.DoesNotExist for anyone else."""
+    track = Track.objects.get(id=track_id, owner=user)
+    folder = track.media_dir
+    track.delete()
+    transaction.on_commit(lambda: _remove_folder(folder))
+
+
+@transaction.atomic
+def set_visibility(*, track_id: int, user, visibility: str) -> Track:
+    """Change who can see a track. Raises Track.DoesNotExist / InvalidJob."""
+    if visibility not in Track.Visibility.values:
+        raise InvalidJob(f"visibility must be one of {', '.join(Track.Visibility.values)}.")
+    track = Track.objects.get(id=track_id, owner=user)
+    track.visibility = visibility
+    track.save(update_fields=["visibility"])
+    return track
+
+
+@transaction.atomic
+def delete_user_content(*, user) -> None:
+    """Cancel the user's active jobs and remove all their jobs' and tracks' files (the rows
+    go with the user)."""
+    jobs = list(Job.objects.filter(owner=user).values_list("id", flat=True))
+    Job.objects.filter(owner=user, status__in=Job.ACTIVE).update(
+        status=Job.Status.CANCELLED, stage="cancelled", finished_at=timezone.now()
+    )
+    track_dirs = [t.media_dir for t in Track.objects.filter(owner=user)]
+
+    def remove() -> None:
+        for folder in track_dirs:
+            _remove_folder(folder)
+        for job_id in jobs:
+            _remove_folder(job_folder(job_id))
+
+    transaction.on_commit(remove)

@@ -1,0 +1,168 @@
+"""Helpers for the jobs tests: rendered track files, real worker processes, waiting.
+
+Worker processes are real ``manage.py runworker generation`` processes on the test run's
+Redis and the test database file (SQLite in WAL mode, shared with this process), with the
+recovery timings shortened through the same environment variables a deployment uses, and the
+model step done by ``tests.jobs_engine`` (see its docstring) so no trained checkpoint is
+needed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from channels.layers import channel_layers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# shortened recovery timings, for the worker processes and for this process alike
+FAST = {
+    "STUDIO_HEARTBEAT_SECONDS": 1,
+    "STUDIO_RECOVERY_INTERVAL_SECONDS": 1,
+    "STUDIO_STALE_WORKER_SECONDS": 3,
+    "STUDIO_RESEND_AFTER_SECONDS": 3,
+    "STUDIO_CHANNEL_EXPIRY": 2,
+}
+
+
+def wait_for(
+    predicate: Callable[[], object], seconds: float, what: str, every: float = 0.2
+) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def use_fast_timings(settings, redis_url: str | None = None) -> None:
+    """Point this process's settings at the shortened timings and channel expiry."""
+    for name, value in FAST.items():
+        if name != "STUDIO_CHANNEL_EXPIRY":
+            setattr(settings, name, value)
+    config = dict(settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    config["expiry"] = FAST["STUDIO_CHANNEL_EXPIRY"]
+    if redis_url:
+        config["hosts"] = [{"address": redis_url, "socket_timeout": None}]
+    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": config}}
+    channel_layers.backends.clear()
+
+
+def flush_generation_channel() -> None:
+    """Drop doorbells left on the shared Redis by earlier tests."""
+    from asgiref.sync import async_to_sync
+
+    async_to_sync(channel_layers["default"].flush)()
+    channel_layers.backends.clear()
+
+
+class Worker:
+    """One ``runworker generation`` process, its log in a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runworker", "generation"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def wait(self, seconds: float) -> int:
+        return self.proc.wait(seconds)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture
+def worker_factory(settings, tmp_path):
+    """Start real workers on the test database; all are killed at the end of the test."""
+    from django.db import connection
+
+    db_name = connection.settings_dict["NAME"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update({k: str(v) for k, v in FAST.items()})
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{db_name}",
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "REDIS_URL": os.environ["REDIS_URL"],
+            "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
+            "STUDIO_DEVICE": "cpu",
+            "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "studio.settings",
+            "DJANGO_LOG_LEVEL": "INFO",
+        }
+    )
+    started: list[Worker] = []
+
+    def start(*, delay: float = 0.0, wait_ready: bool = True) -> Worker:
+        from generation.models import WorkerHeartbeat
+
+        worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay))
+        before = set(WorkerHeartbeat.objects.values_list("worker_id", flat=True))
+        worker = Worker(worker_env, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        if wait_ready:
+            # ready = its first heartbeat is in the database
+            wait_for(
+                lambda: (
+                    set(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) - before
+                    or worker.proc.poll() is not None
+                ),
+                60,
+                "the worker's first heartbeat",
+            )
+            assert worker.proc.poll() is None, worker.log()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def render_template_variant(folder: Path) -> dict:
+    """Render a small real piece once (MIDI, score, SVG, timemap, audio, piano roll)."""
+    from generation.music.notes import Note, Part, Piece
+    from generation.pipeline import render_variant
+
+    notes = [Note(float(i), 60 + (i * 5) % 12, 1.0, 80) for i in range(8)]
+    piece = Piece(parts=[Part(notes=notes, name="Melody")], tempos=[(0.0, 120.0)], title="Template")
+    return render_variant(piece, folder, boundary_beat=None, timings={})
+
+
+def copy_variant(template: Path, staging: Path) -> Path:
+    shutil.copytree(template, staging)
+    return staging
+
+
+def kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
