@@ -247,7 +247,7 @@ _STOP_EN = set(
     like also only anymore any if because since maybe perhaps please something
     mostly almost enough even another other others them both lot lots bit way many few
     said say says go goes going went come comes coming came look looks looking melody
-    melodies track""".split()
+    melodies track always sometimes often usually tomorrow yesterday""".split()
 )
 _STOP_ZH = set(
     """的 了 地 得 着 过 是 在 我 你 他 她 它 们 我们 你们 他们 这 那 这个 那个 这样 那样 一 个 一个 一首
