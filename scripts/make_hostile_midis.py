@@ -304,6 +304,11 @@ def hostile_files() -> dict[str, tuple[bytes, str, str]]:
                                         for i in range(250_000))),
         "250,000 pitch bends", "too many MIDI events")
 
+    add("program_change_per_note.mid", header(0, 1) + track(b"".join(
+        bytes([0x00, 0xC0 | (i % 16), i, 0x00, 0x90 | (i % 16), 60, 80, 0x10, 0x80 | (i % 16),
+               60, 0]) for i in range(100))),
+        "one track, 100 notes each with its own instrument: 100 parts", TOO_MANY_TRACKS)
+
     # -- nothing to play --------------------------------------------------------------------
     add("empty_tracks_only.mid", header(1, 3) + track(b"") * 3,
         "3 tracks holding only end-of-track", NO_NOTES)

@@ -156,6 +156,23 @@ def test_a_million_notes_are_refused_by_count_before_any_parse(monkeypatch):
     assert time.perf_counter() - start < HANG_GUARD_S
 
 
+@pytest.mark.parametrize(("name", "words"), [
+    ("over_10_minutes.mid", "longer than 10 minutes"),
+    ("only_note_offs.mid", "no notes"),
+    ("notes_20001.mid", "too many notes"),
+])
+def test_the_checks_after_the_parse_hold_even_if_the_scan_let_a_file_through(
+        name, words, monkeypatch):
+    def lenient_scan(data, limits=None):
+        return MidiScan(format=1, declared_tracks=1, ticks_per_beat=480, notes=1,
+                        tempo_changes=0, events=1, max_tick=0, estimated_seconds=0.0,
+                        trailing_bytes=0)
+
+    monkeypatch.setattr(validate_module, "scan_midi", lenient_scan)
+    with pytest.raises(MidiValidationError, match=words):
+        validate_midi((HOSTILE_DIR / name).read_bytes())
+
+
 def test_something_that_is_not_bytes_is_not_a_midi_file():
     with pytest.raises(MidiValidationError, match="not a MIDI file"):
         validate_midi("MThd")  # type: ignore[arg-type]

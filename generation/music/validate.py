@@ -52,7 +52,7 @@ class MidiValidationError(ValueError):
 class MidiLimits:
     """What an upload may contain. The defaults are the product's limits."""
 
-    max_tracks: int = 64  # MIDI track chunks declared in the header
+    max_tracks: int = 64  # MIDI track chunks in the header, and instrument parts after the parse
     max_notes: int = 20_000  # sounding note-ons (velocity > 0), all tracks together
     max_seconds: float = 600.0  # from the first beat to the end of the last note
     max_tempo_changes: int = 1_000  # set_tempo events, all tracks together
@@ -534,6 +534,10 @@ def validate_midi(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
         raise MidiValidationError(NO_NOTES)
     if piece.note_count > limits.max_notes:
         raise MidiValidationError(too_many_notes(limits))
+    if len(piece.parts) > limits.max_tracks:
+        # pretty_midi starts a new part for each (track, channel, program), so a file with few
+        # track chunks can still unfold into thousands of parts; the musician calls them tracks
+        raise MidiValidationError(too_many_tracks(limits))
     if piece.duration_seconds > limits.max_seconds:
         raise MidiValidationError(too_long(limits))
     return ValidatedMidi(piece=piece, scan=scan, info=summarize(piece))
