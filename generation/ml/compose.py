@@ -1,0 +1,246 @@
+"""The engine API the worker calls: ``compose(...)`` from attributes, ``continue_piece(...)``
+from a seed, both returning ``GeneratedPiece`` variants. No Django here.
+
+Promises:
+- ``compose`` writes ``bars`` new bars conditioned on the style and the attribute bands
+  (mode, density_band, register_band); the meter is sampled by the model for the style unless
+  given; the tempo is written from ``tempo_bpm`` (a rendering parameter, not learned).
+- ``continue_piece`` returns the seed's own notes verbatim (the same Note objects' values, not
+  re-quantized) in the seed's own parts, followed by ``bars`` new bars that start at the first
+  bar line after the seed's last note-off (``boundary_beat``), in the seed's meter, tempo and
+  key; mode, density and register are measured from the seed (unless given) and the style is
+  the one under which the model finds the seed most likely (unless given). Drums are kept and
+  not continued. A seed longer than the model's context is continued from its last bars.
+- The same seed and settings give the same notes, alone or as one variant among several.
+- Every result carries ``model_version`` (the first 12 hex digits of the weights' sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from generation.ml.device import select_device
+from generation.ml.sampling import SampleSettings, _window, sample
+from generation.music.notes import Note, Part, Piece
+from generation.music.tokenizer import Tokenizer
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CHECKPOINT = REPO_ROOT / "generation" / "checkpoints" / "transformer"
+
+# General MIDI programs a freshly composed piece is written for, per style and track.
+STYLE_PROGRAMS: dict[str, list[int]] = {
+    "chorale": [19, 19, 19, 19],  # church organ
+    "renaissance": [52, 52, 52, 52, 52, 52],  # choir aahs
+    "german_folk": [0],  # acoustic grand piano
+    "chinese_folk": [73],  # flute
+    "celtic": [40],  # violin
+}
+DEFAULT_ATTRIBUTES = {"mode": "major", "density_band": "moderate", "register_band": "middle"}
+
+
+@dataclass
+class GeneratedPiece:
+    """One variant. ``piece`` holds the whole result (seed + new bars for a continuation)."""
+
+    piece: Piece
+    seed: int  # the sampling seed that reproduces it
+    variant: int  # 1-based
+    model_version: str
+    style: str
+    attributes: dict  # the conditioning used: mode, density_band, register_band
+    boundary_beat: float = 0.0  # where the new music starts (0 for compose)
+    new_bars: int = 0
+    tokens: list[int] = field(default_factory=list, repr=False)  # the new tokens
+
+
+@dataclass
+class MusicEngine:
+    """A loaded checkpoint: model, tokenizer, device and version."""
+
+    model: torch.nn.Module
+    tok: Tokenizer
+    device: torch.device
+    version: str
+    directory: Path
+    meta: dict
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def model_version(weights_path: str | Path) -> str:
+    """First 12 hex digits of the sha256 of the weights file."""
+    h = hashlib.sha256()
+    with Path(weights_path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def load_model(directory: str | Path = DEFAULT_CHECKPOINT,
+               device: str | torch.device | None = None) -> MusicEngine:
+    from generation.ml.train_transformer import load_checkpoint
+
+    directory = Path(directory)
+    dev = device if isinstance(device, torch.device) else select_device(device)
+    model, tok, meta = load_checkpoint(directory, dev)
+    return MusicEngine(model, tok, dev, model_version(directory / "model.safetensors"),
+                       directory, meta)
+
+
+_DEFAULT: dict[str, MusicEngine] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def load_default_model(device: str | None = None) -> MusicEngine:
+    """The committed checkpoint, loaded once per process and device."""
+    key = str(select_device(device))
+    with _DEFAULT_LOCK:
+        if key not in _DEFAULT:
+            _DEFAULT[key] = load_model(DEFAULT_CHECKPOINT, key)
+        return _DEFAULT[key]
+
+
+def _seeds(seed: int | None, variants: int) -> list[int]:
+    base = secrets.randbelow(2**31) if seed is None else int(seed)
+    return [(base + i) % (2**63) for i in range(variants)]
+
+
+def _bands(attributes: dict | None, fallback: dict) -> dict:
+    out = dict(fallback)
+    for key in ("mode", "density_band", "register_band"):
+        if attributes and attributes.get(key):
+            out[key] = attributes[key]
+    return out
+
+
+def _check(tok: Tokenizer, style: str, bands: dict) -> None:
+    c = tok.config
+    if style not in c.styles:
+        raise ValueError(f"unknown style {style!r}; one of {', '.join(c.styles)}")
+    for key, allowed in (("mode", c.modes), ("density_band", c.density_bands),
+                         ("register_band", c.register_bands)):
+        if bands[key] not in allowed:
+            raise ValueError(f"{key} must be one of {', '.join(allowed)}")
+
+
+def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.0,
+            top_p: float = 0.95, seed: int | None = None, variants: int = 1,
+            tempo_bpm: float | None = None, meter: tuple[int, int] | None = None,
+            model: MusicEngine | None = None) -> list[GeneratedPiece]:
+    """New pieces of ``bars`` bars from the style and attribute bands (see module doc)."""
+    engine = model or load_default_model()
+    tok = engine.tok
+    bands = _bands(attributes, DEFAULT_ATTRIBUTES)
+    _check(tok, style, bands)
+    if bars < 1 or variants < 1:
+        raise ValueError("bars and variants must be at least 1")
+    tempo = float(tempo_bpm or (attributes or {}).get("tempo_bpm") or 100.0)
+    prompt = tok.prefix(style, bands["mode"], bands["density_band"], bands["register_band"],
+                        meter or (4, 4))
+    if meter is None:
+        prompt = prompt[:-1]  # let the model pick a meter that suits the style
+    seeds = _seeds(seed, variants)
+    settings = SampleSettings(bars=bars, temperature=temperature, top_p=top_p)
+    with engine.lock, torch.no_grad():
+        outs = sample(engine.model, tok, [prompt] * variants, seeds, settings, engine.device)
+    programs = STYLE_PROGRAMS.get(style, [0])
+    results = []
+    for i, (s, new) in enumerate(zip(seeds, outs, strict=True)):
+        piece = tok.decode(prompt + new, programs=programs, tempo_bpm=tempo,
+                           title=f"{style.replace('_', ' ')} {i + 1}")
+        piece.parts = [p for p in piece.parts if p.notes] or piece.parts[:1]
+        piece = _with_estimated_key(piece)
+        results.append(GeneratedPiece(piece, s, i + 1, engine.version, style, bands,
+                                      0.0, new.count(tok.bar), new))
+    return results
+
+
+def _with_estimated_key(piece: Piece) -> Piece:
+    from generation.music.key import estimate_key
+
+    if piece.note_count:
+        piece.key = estimate_key(piece)
+    return piece
+
+
+def guess_style(engine: MusicEngine, body: list[int], meter: tuple[int, int],
+                bands: dict) -> str:
+    """The style under whose prefix the model finds the seed's tokens most likely."""
+    tok = engine.tok
+    body = body[: engine.model.config.block_size - tok.PREFIX_LEN]
+    rows = [tok.prefix(s, bands["mode"], bands["density_band"], bands["register_band"], meter)
+            + body for s in tok.config.styles]
+    idx = torch.tensor(rows, device=engine.device)
+    with torch.no_grad():
+        logits, _ = engine.model(idx[:, :-1])
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    target = idx[:, 1:]
+    scores = logp.gather(-1, target[..., None])[..., 0][:, tok.PREFIX_LEN - 1:].sum(dim=1)
+    return tok.config.styles[int(torch.argmax(scores))]
+
+
+def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
+                   top_p: float = 0.95, seed: int | None = None, variants: int = 1,
+                   style: str | None = None, attributes: dict | None = None,
+                   model: MusicEngine | None = None) -> list[GeneratedPiece]:
+    """The seed followed by ``bars`` new bars, ``variants`` times (see module doc)."""
+    from generation.music.attributes import measure_attributes
+
+    engine = model or load_default_model()
+    tok = engine.tok
+    if bars < 1 or variants < 1:
+        raise ValueError("bars and variants must be at least 1")
+    pitched = [p for p in seed_piece.parts if not p.is_drum]
+    if not any(p.notes for p in pitched):
+        raise ValueError("the seed has no pitched notes to continue")
+    modelled = replace(seed_piece, parts=pitched)
+    measured = measure_attributes(modelled)
+    fallback = {k: measured.get(k) or DEFAULT_ATTRIBUTES[k] for k in DEFAULT_ATTRIBUTES}
+    bands = _bands(attributes, fallback)
+    first_meter = seed_piece.time_signature
+    body = tok.encode(modelled)  # raises UnsupportedPiece (a ValueError) on odd meters
+    lines = tok.bar_lines(modelled)
+    last_ts = lines[-1][1]
+    boundary = (lines[-1][0] + tok.timesig_steps[last_ts]) / tok.q
+    last_meter = tuple(tok.config.time_signatures[last_ts])
+    if style is None:
+        style = guess_style(engine, body, first_meter, bands)
+    _check(tok, style, bands)
+    prompt = tok.prefix(style, bands["mode"], bands["density_band"], bands["register_band"],
+                        first_meter) + body
+    limit = engine.model.config.block_size
+    if len(prompt) > limit - 32:
+        prompt = _window(tok, prompt, limit)  # the seed's last bars, with the meter in force
+    n_tracks = min(len(pitched), tok.config.max_tracks)
+    seeds = _seeds(seed, variants)
+    settings = SampleSettings(bars=bars, temperature=temperature, top_p=top_p,
+                              max_tracks=n_tracks)
+    with engine.lock, torch.no_grad():
+        outs = sample(engine.model, tok, [prompt] * variants, seeds, settings, engine.device)
+    results = []
+    for i, (s, new) in enumerate(zip(seeds, outs, strict=True)):
+        cont = tok.decode(new, meter_map=[(0.0, *last_meter)], start_beat=boundary,
+                          programs=[p.program for p in pitched[:n_tracks]])
+        parts = [Part(notes=sorted(p.notes), program=p.program, is_drum=p.is_drum,
+                      name=p.name) for p in seed_piece.parts]
+        pitched_idx = [j for j, p in enumerate(seed_piece.parts) if not p.is_drum]
+        for t, part in enumerate(cont.parts):
+            target = parts[pitched_idx[min(t, len(pitched_idx) - 1)]]
+            target.notes.extend(Note(n.onset, n.pitch, n.duration, n.velocity)
+                                for n in part.notes)
+        sigs = list(seed_piece.time_signatures)
+        for beat, num, den in cont.time_signatures:
+            current = [x for x in sigs if x[0] <= beat + 1e-9][-1]
+            if (current[1], current[2]) != (num, den):
+                sigs.append((beat, num, den))
+        piece = Piece(parts=parts, tempos=list(seed_piece.tempos), time_signatures=sigs,
+                      key=measured.get("key") or seed_piece.key,
+                      title=(seed_piece.title or "seed") + " (continued)")
+        results.append(GeneratedPiece(piece, s, i + 1, engine.version, style, bands,
+                                      boundary, new.count(tok.bar), new))
+    return results
