@@ -260,6 +260,10 @@ def hostile_files() -> dict[str, tuple[bytes, str, str]]:
                                                            + notes_body(2)),
         "a song-position message inside a track", UNREADABLE_EVENT)
 
+    add("sysex_high_data_byte.mid", header(1, 1) + track(b"\x00\xf0\x03\x7e\x90\xf7"
+                                                         + notes_body(4)),
+        "a sysex carrying a status byte inside its data", UNREADABLE_EVENT)
+
     # -- meta contents ----------------------------------------------------------------------
     add("tempo_zero.mid", header(1, 1) + track(tempo(0, 0) + notes_body(4)),
         "a tempo of 0 microseconds per beat", "invalid tempo")
@@ -281,6 +285,18 @@ def hostile_files() -> dict[str, tuple[bytes, str, str]]:
     add("key_signature_bad_mode.mid",
         header(1, 1) + track(b"\x00\xff\x59\x02\x02\x05" + notes_body(4)),
         "a key signature with mode 5", "invalid key signature")
+
+    # Malformed meta events the scan does not inspect: mido itself fails on them, in the
+    # child process, and the caller hears the generic "damaged" sentence.
+    add("sequence_number_one_byte.mid", header(1, 1) + track(b"\x00\xff\x00\x01\x05"
+                                                             + notes_body(4)),
+        "a sequence-number meta event of 1 byte (mido: IndexError)", "could not be read")
+    add("smpte_offset_bad_rate.mid",
+        header(1, 1) + track(b"\x00\xff\x54\x05\xe1\x00\x00\x00\x00" + notes_body(4)),
+        "an SMPTE offset with frame-rate code 7 (mido: KeyError)", "could not be read")
+    add("channel_prefix_empty.mid", header(1, 1) + track(b"\x00\xff\x20\x00"
+                                                         + notes_body(4)),
+        "a channel-prefix meta event with no data (mido: IndexError)", "could not be read")
 
     # -- too much ---------------------------------------------------------------------------
     bomb = b"\x00\x90\x3c\x40" + b"\x00\x3c\x40" * 330_000

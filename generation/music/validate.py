@@ -5,6 +5,8 @@ Every upload path calls ``validate_midi(data)``. It returns a ``ValidatedMidi`` 
 a musician understands. For any bytes at all it promises:
 
 - no other exception escapes (a library failure becomes "This MIDI file is damaged ...");
+  the one exception is OSError when the machine cannot start a process at all, which is an
+  operations problem, not the file's;
 - the caller never waits much longer than ``MidiLimits.parse_timeout_s`` for the parse;
 - no library parse gets more than ``MidiLimits.parse_memory_mb`` of address space.
 
@@ -22,7 +24,13 @@ It works in two stages:
    kills it after ``parse_timeout_s`` of wall time. The Piece comes back as JSON.
 
 After the parse the notes themselves are checked: no notes (zero-length or never-ended notes
-do not count), or longer than ``max_seconds``, is refused.
+do not count), longer than ``max_seconds``, or more instrument parts than ``max_tracks`` is
+refused. Drum tracks and multi-track files are accepted; drums only is valid and says so.
+
+Decisions: SMPTE (frame-based) timing is refused rather than converted (pretty_midi cannot
+read it); bytes after the last declared track are ignored; a sysex cancels running status
+(stricter than mido), a meta event does not (as mido reads it). The call blocks for about
+0.3 s when the file reaches the parse: call it from a thread in async code.
 
 Free of Django; ``python -m generation.music.validate FILE`` prints the summary as JSON.
 """
@@ -237,6 +245,12 @@ def _scan_track(data: bytes, start: int, end: int, track_index: int, counts: _Co
             length, pos = _read_vlq(data, pos, end)
             if pos + length > end:
                 raise MidiValidationError(ENDS_MID_TRACK)
+            # inside a sysex only the framing bytes F0 (first) and F7 (last) may be >= 0x80
+            body = data[pos:pos + length]
+            body = body[1:] if body[:1] == b"\xf0" else body
+            body = body[:-1] if body[-1:] == b"\xf7" else body
+            if body and max(body) >= 0x80:
+                raise MidiValidationError(BAD_EVENT)
             pos += length
             running = None  # a sysex cancels running status
         elif status >= 0xF0:
