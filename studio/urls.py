@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from studio import views
+from studio import views, views_mood
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/mood/", views_mood.mood_interpret, name="api-mood"),
+    path("", include("generation.urls")),
 ]
