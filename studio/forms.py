@@ -1,0 +1,199 @@
+"""Forms of the studio pages. They check what a person typed and say what is wrong next to
+the field; the jobs layer (``generation.pipeline.clean_parameters``) checks again, so a
+request that gets past a form is still never queued when it is bad."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from generation import pipeline
+from generation.models import Track
+from generation.music.schema import STYLES, band_names, tempo_band
+from studio.models import RATING_MAX, RATING_MIN
+
+WAYS = [
+    ("compose", "From a mood"),
+    ("continue", "Continue my MIDI"),
+    ("transfer", "Change its style"),
+]
+
+
+def _style_label(style: str) -> str:
+    return style.replace("_", " ").capitalize()
+
+
+STYLE_CHOICES = [(s, _style_label(s)) for s in STYLES]
+FROM_MOOD = ("", "As the mood suggests")
+
+
+def _band_choices(attr: str) -> list[tuple[str, str]]:
+    return [FROM_MOOD, *[(v, v.capitalize()) for v in band_names(attr)]]
+
+
+class ComposeForm(forms.Form):
+    """The compose page: three ways in, the mood's attributes, shared options."""
+
+    way = forms.ChoiceField(choices=WAYS, initial="compose", widget=forms.RadioSelect,
+                            label="How do you want to start?")
+    mood = forms.CharField(
+        label="Mood", required=False, max_length=pipeline.MAX_MOOD_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off",
+                                     "placeholder": "stormy night at sea, restless"}),
+        help_text="English or Chinese, words or emoji.")
+    midi = forms.FileField(label="MIDI file", required=False,
+                           widget=forms.ClearableFileInput(attrs={"accept": ".mid,.midi,audio/midi"}),
+                           help_text="A .mid file up to 1 MB.")
+    to_style = forms.ChoiceField(label="Target style", required=False,
+                                 choices=[("", "Choose a style"), *STYLE_CHOICES])
+    # the mood's attributes, each one changeable; empty means "as the mood says"
+    mode = forms.ChoiceField(label="Mode", required=False, choices=_band_choices("mode"))
+    tempo_bpm = forms.IntegerField(label="Tempo (beats per minute)", required=False,
+                                   min_value=30, max_value=240)
+    density_band = forms.ChoiceField(label="Note density", required=False,
+                                     choices=_band_choices("density_band"))
+    register_band = forms.ChoiceField(label="Register", required=False,
+                                      choices=_band_choices("register_band"))
+    style = forms.ChoiceField(label="Style", required=False, choices=[FROM_MOOD, *STYLE_CHOICES])
+    # shared options
+    bars = forms.IntegerField(label="Length in bars", initial=16, min_value=1,
+                              max_value=pipeline.MAX_BARS)
+    temperature = forms.FloatField(
+        label="Temperature", initial=1.0, min_value=0.1, max_value=2.0,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text="Lower is safer, higher is more adventurous.")
+    variants = forms.IntegerField(label="Variants", initial=1, min_value=1,
+                                  max_value=pipeline.MAX_VARIANTS,
+                                  help_text="How many versions to make (1-4).")
+    seed = forms.IntegerField(label="Random seed", required=False, min_value=0,
+                              max_value=2**31 - 1,
+                              help_text="The same seed and settings make the same music.")
+
+    ATTRIBUTE_FIELDS = ("mode", "tempo_bpm", "density_band", "register_band")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.midi_bytes: bytes | None = None
+        self.midi_summary: dict[str, Any] | None = None
+        self.mood_reading = None
+
+    def clean_mood(self) -> str:
+        text = (self.cleaned_data.get("mood") or "").strip()
+        if text:
+            from generation.ml.mood import MoodError, interpret_mood
+
+            try:
+                self.mood_reading = interpret_mood(text)
+            except MoodError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return text
+
+    def clean_midi(self):
+        upload = self.cleaned_data.get("midi")
+        if not upload:
+            return upload
+        from django.conf import settings
+
+        limit = getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000)
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The MIDI file is too large (at most {limit // 1000} kB).")
+        data = upload.read()
+        try:
+            validated = pipeline.validate_midi(data)
+        except pipeline.InvalidJob as exc:
+            raise forms.ValidationError(str(exc)) from None
+        except pipeline.EngineUnavailable as exc:
+            raise forms.ValidationError(str(exc)) from None
+        self.midi_bytes = data
+        summary = validated.summary() if hasattr(validated, "summary") else {}
+        self.midi_summary = summary if isinstance(summary, dict) else {}
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        way = data.get("way")
+        if way == "compose" and not data.get("mood") and "mood" not in self.errors:
+            self.add_error("mood", "Describe a mood, e.g. “calm sea at dawn”.")
+        if way in ("continue", "transfer") and not self.midi_bytes and "midi" not in self.errors:
+            self.add_error("midi", "Choose a MIDI file to start from.")
+        if way == "transfer" and not data.get("to_style"):
+            self.add_error("to_style", "Choose the style to move it into.")
+        return data
+
+    def job_request(self) -> tuple[str, dict[str, Any], bytes | None]:
+        """kind, parameters and MIDI bytes for ``generation.services.submit_job``."""
+        data = self.cleaned_data
+        kind = data["way"]
+        attributes: dict[str, Any] = {}
+        for name in ("mode", "density_band", "register_band"):
+            if data.get(name):
+                attributes[name] = data[name]
+        if data.get("tempo_bpm"):
+            attributes["tempo_bpm"] = data["tempo_bpm"]
+            # the band follows an explicit tempo, so the two never disagree
+            attributes["tempo_band"] = tempo_band(data["tempo_bpm"])
+        params: dict[str, Any] = {
+            "bars": data["bars"], "temperature": data["temperature"],
+            "variants": data["variants"], "attributes": attributes,
+            "style": data.get("style") or "",
+        }
+        if data.get("seed") is not None:
+            params["seed"] = data["seed"]
+        if data.get("mood"):
+            params["mood"] = data["mood"]
+        if kind == "transfer":
+            params["to_style"] = data["to_style"]
+        return kind, params, (self.midi_bytes if kind != "compose" else None)
+
+    @classmethod
+    def initial_from_parameters(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Form values that repeat an earlier request (regenerate with changes, try again)."""
+        attrs = params.get("attributes") or {}
+        mood_attrs = params.get("mood_attributes") or {}
+        # only what the person chose themselves goes back into the attribute fields
+        chosen = {k: v for k, v in attrs.items() if mood_attrs.get(k) != v}
+        initial: dict[str, Any] = {
+            "way": params.get("kind") if params.get("kind") == "compose" else "compose",
+            "mood": params.get("mood", ""),
+            "bars": params.get("bars", 16),
+            "temperature": params.get("temperature", 1.0),
+            "variants": params.get("variants", 1),
+            "style": params.get("style", ""),
+        }
+        for name in ("mode", "density_band", "register_band", "tempo_bpm"):
+            if name in chosen:
+                initial[name] = int(chosen[name]) if name == "tempo_bpm" else chosen[name]
+        return initial
+
+
+class RatingForm(forms.Form):
+    """Three axes, 1-5, and an optional comment."""
+
+    SCORE_CHOICES = [(i, str(i)) for i in range(RATING_MIN, RATING_MAX + 1)]
+
+    overall = forms.TypedChoiceField(label="Overall musical quality", choices=SCORE_CHOICES,
+                                     coerce=int, widget=forms.RadioSelect)
+    mood_match = forms.TypedChoiceField(label="Match to the requested mood",
+                                        choices=SCORE_CHOICES, coerce=int,
+                                        widget=forms.RadioSelect)
+    style_match = forms.TypedChoiceField(label="Fit to the requested style",
+                                         choices=SCORE_CHOICES, coerce=int,
+                                         widget=forms.RadioSelect)
+    comment = forms.CharField(label="Comment", required=False, max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class VisibilityForm(forms.Form):
+    visibility = forms.ChoiceField(label="Who can listen", choices=Track.Visibility.choices,
+                                   widget=forms.RadioSelect)
+
+
+class TransferForm(forms.Form):
+    to_style = forms.ChoiceField(label="New style", choices=STYLE_CHOICES)
+
+
+class ReportForm(forms.Form):
+    reason = forms.CharField(label="What is wrong with this track?", max_length=1000,
+                             widget=forms.Textarea(attrs={"rows": 3}))

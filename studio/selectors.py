@@ -1,0 +1,125 @@
+"""Reads for the studio pages: who may see which track, the gallery, rating summaries.
+
+Visibility rules (the same for pages and files):
+- the owner always sees their track, whatever its visibility or moderation;
+- by id, anyone else sees only a public track that staff have not hidden;
+- by share token, anyone sees an unlisted or public track that is not hidden; a private
+  track's token leads nowhere, so making a track private revokes its link at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
+
+from generation.models import Job, Track
+from studio.models import MIN_RATINGS_FOR_AVERAGE, Rating, Report, TrackModeration
+
+GALLERY_PAGE_SIZE = 12
+GALLERY_ORDERS = ("newest", "top")
+
+
+def _hidden() -> Exists:
+    return Exists(TrackModeration.objects.filter(track=OuterRef("pk"), hidden=True))
+
+
+def not_hidden(qs: QuerySet[Track]) -> QuerySet[Track]:
+    return qs.annotate(is_hidden=_hidden()).filter(is_hidden=False)
+
+
+def track_for_page(*, user, track_id: int) -> Track:
+    """The track at ``/tracks/<id>/`` for ``user``, or Track.DoesNotExist."""
+    qs = Track.objects.select_related("job", "owner")
+    if user is not None and user.is_authenticated:
+        if user.is_staff:
+            return qs.get(id=track_id)
+        mine = qs.filter(id=track_id, owner=user).first()
+        if mine is not None:
+            return mine
+    return not_hidden(qs.filter(visibility=Track.Visibility.PUBLIC)).get(id=track_id)
+
+
+def track_for_share(*, token: str) -> Track:
+    """The track behind ``/s/<token>/``, or Track.DoesNotExist (private, hidden, unknown)."""
+    return not_hidden(Track.objects.shared(token).select_related("job", "owner")).get()
+
+
+def gallery_page(*, order: str = "newest", page: int | str = 1) -> Page:
+    """One page of public, visible tracks.
+
+    ``newest``: all of them, newest first. ``top``: only tracks with at least
+    MIN_RATINGS_FOR_AVERAGE ratings, best mean overall score first (ties: more ratings, then
+    newer). Each track carries ``rating_count`` and ``rating_mean``.
+    """
+    qs = not_hidden(Track.objects.filter(visibility=Track.Visibility.PUBLIC)
+                    .select_related("owner"))
+    qs = qs.annotate(rating_count=Count("ratings"), rating_mean=Avg("ratings__overall"))
+    if order == "top":
+        qs = qs.filter(rating_count__gte=MIN_RATINGS_FOR_AVERAGE).order_by(
+            "-rating_mean", "-rating_count", "-created_at", "-id")
+    else:
+        qs = qs.order_by("-created_at", "-id")
+    return Paginator(qs, GALLERY_PAGE_SIZE).get_page(page)
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    """How a track has been rated. Means are None until there are enough ratings."""
+
+    count: int
+    overall: float | None
+    mood_match: float | None
+    style_match: float | None
+
+    @property
+    def shown(self) -> bool:
+        return self.overall is not None
+
+
+def rating_summary(track: Track) -> RatingSummary:
+    agg = Rating.objects.filter(track=track).aggregate(
+        n=Count("id"), overall=Avg("overall"), mood=Avg("mood_match"), style=Avg("style_match"))
+    if agg["n"] < MIN_RATINGS_FOR_AVERAGE:
+        return RatingSummary(agg["n"], None, None, None)
+    return RatingSummary(agg["n"], round(agg["overall"], 1), round(agg["mood"], 1),
+                         round(agg["style"], 1))
+
+
+def rating_of(*, user, track: Track) -> Rating | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return Rating.objects.filter(track=track, user=user).first()
+
+
+def my_tracks(*, user, page: int | str = 1) -> Page:
+    return Paginator(Track.objects.filter(owner=user).order_by("-created_at", "-id"),
+                     GALLERY_PAGE_SIZE * 2).get_page(page)
+
+
+def my_active_jobs(*, user) -> QuerySet[Job]:
+    """The user's jobs still waiting or running, oldest first."""
+    return Job.objects.filter(owner=user, status__in=Job.ACTIVE).order_by("created_at")
+
+
+def my_recent_failed_jobs(*, user, limit: int = 5) -> QuerySet[Job]:
+    return Job.objects.filter(owner=user, status=Job.Status.FAILED).order_by(
+        "-created_at")[:limit]
+
+
+def reported_tracks() -> QuerySet[Track]:
+    """Tracks with open reports (staff view), most reported first."""
+    open_reports = Q(reports__resolved=False)
+    return (Track.objects.annotate(open_reports=Count("reports", filter=open_reports),
+                                   is_hidden=_hidden())
+            .filter(open_reports__gt=0).select_related("owner")
+            .prefetch_related("reports").order_by("-open_reports", "-created_at"))
+
+
+def hidden_tracks() -> QuerySet[Track]:
+    return Track.objects.filter(moderation__hidden=True).select_related("owner", "moderation")
+
+
+def open_reports_for(track: Track) -> QuerySet[Report]:
+    return Report.objects.filter(track=track, resolved=False)

@@ -1,0 +1,27 @@
+"""The product pages (included by studio.urls at "")."""
+
+from django.urls import path
+
+from studio import views_pages as v
+
+app_name = "studio"
+
+urlpatterns = [
+    path("compose/", v.compose, name="compose"),
+    path("jobs/<int:job_id>/", v.job_progress, name="job"),
+    path("jobs/<int:job_id>/cancel/", v.job_cancel, name="job-cancel"),
+    path("tracks/", v.my_tracks, name="my-tracks"),
+    path("tracks/<int:track_id>/", v.track_page, name="track"),
+    path("tracks/<int:track_id>/delete/", v.track_delete, name="track-delete"),
+    path("tracks/<int:track_id>/visibility/", v.track_visibility, name="track-visibility"),
+    path("tracks/<int:track_id>/rate/", v.track_rate, name="track-rate"),
+    path("tracks/<int:track_id>/report/", v.track_report, name="track-report"),
+    path("tracks/<int:track_id>/regenerate/", v.track_regenerate, name="track-regenerate"),
+    path("tracks/<int:track_id>/continue/", v.track_continue, name="track-continue"),
+    path("tracks/<int:track_id>/transfer/", v.track_transfer, name="track-transfer"),
+    path("s/<str:token>/", v.shared_track, name="shared"),
+    path("s/<str:token>/rate/", v.shared_rate, name="shared-rate"),
+    path("gallery/", v.gallery, name="gallery"),
+    path("moderation/", v.moderation, name="moderation"),
+    path("moderation/<int:track_id>/", v.moderation_action, name="moderation-action"),
+]

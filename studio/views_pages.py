@@ -1,0 +1,512 @@
+"""The studio's pages: compose, job progress, track (with sharing and rating), gallery,
+my tracks, moderation. Views are thin: forms check input, ``generation.services`` and
+``studio.services`` change state, ``studio.selectors`` decide who sees what.
+
+Whatever a person may not see answers 404, exactly like something that does not exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from generation import pipeline, services
+from generation.models import Job, Track
+from studio import selectors
+from studio import services as studio_services
+from studio.forms import ComposeForm, RatingForm, ReportForm, TransferForm, VisibilityForm
+from studio.models import MIN_RATINGS_FOR_AVERAGE
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _file_url(track: Track, kind: str, *, token: str | None = None, page: int | None = None,
+              download: bool = False) -> str:
+    """URL of one of a track's files, through the jobs API's access-checked file views.
+    With a share token the URL works for anyone holding the link (and stops when revoked)."""
+    if token:
+        url = reverse("generation:api-shared-file", args=[token, kind])
+    else:
+        url = reverse("generation:api-track-file", args=[track.id, kind])
+    query = []
+    if page:
+        query.append(f"page={page}")
+    if download:
+        query.append("download=1")
+    return url + ("?" + "&".join(query) if query else "")
+
+
+def track_files(track: Track, token: str | None = None) -> dict[str, Any]:
+    """Every file URL the track page needs; keys absent when the track lacks the file."""
+    files = track.files or {}
+    out: dict[str, Any] = {}
+    for kind in ("midi", "musicxml", "audio"):
+        if files.get(kind):
+            out[kind] = _file_url(track, kind, token=token)
+            out[f"{kind}_download"] = _file_url(track, kind, token=token, download=True)
+    for kind in ("timemap", "pianoroll"):
+        if files.get(kind):
+            out[kind] = _file_url(track, kind, token=token)
+    out["svg_pages"] = [_file_url(track, "svg", token=token, page=i)
+                        for i in range(1, len(files.get("svg") or []) + 1)]
+    audio_name = files.get("audio") or ""
+    out["audio_type"] = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}.get(
+        Path(audio_name).suffix, "")
+    out["audio_ext"] = Path(audio_name).suffix.lstrip(".").upper()
+    return out
+
+
+def _job_poll_url(job: Job) -> str:
+    try:
+        return reverse("generation:api-job", args=[job.id])
+    except NoReverseMatch:  # the API is not wired: the page still works by reloading
+        return ""
+
+
+def _style_name(style: str | None) -> str:
+    return (style or "").replace("_", " ").capitalize()
+
+
+def _describe_parameters(track: Track) -> list[tuple[str, str]]:
+    """The request behind a track, as label/value pairs for people."""
+    p = track.parameters or {}
+    kind = p.get("kind") or (track.job.kind if track.job_id and track.job else "")
+    rows: list[tuple[str, str]] = [("Made by", dict(Job.Kind.choices).get(kind, kind or "?"))]
+    if p.get("mood"):
+        rows.append(("Mood", p["mood"]))
+    if p.get("style"):
+        rows.append(("Style", _style_name(p["style"])))
+    if p.get("to_style"):
+        rows.append(("Target style", _style_name(p["to_style"])))
+    attrs = p.get("attributes") or {}
+    for key, label in (("mode", "Mode"), ("tempo_bpm", "Tempo"), ("density_band", "Density"),
+                       ("register_band", "Register"), ("dynamics", "Dynamics")):
+        if key in attrs:
+            value = attrs[key]
+            rows.append((label, f"{round(float(value))} BPM" if key == "tempo_bpm" else value))
+    for key, label in (("bars", "Length"), ("temperature", "Temperature"),
+                       ("variants", "Variants")):
+        if key in p:
+            rows.append((label, f"{p[key]} bars" if key == "bars" else str(p[key])))
+    return rows
+
+
+def _mood_reading(track: Track) -> list[tuple[str, str]]:
+    mood = (track.parameters or {}).get("mood_attributes") or {}
+    out = []
+    for key, label in (("mode", "Mode"), ("tempo_bpm", "Tempo"), ("tempo_band", "Tempo band"),
+                       ("density_band", "Density"), ("register_band", "Register"),
+                       ("dynamics", "Dynamics")):
+        if key in mood:
+            value = mood[key]
+            out.append((label, f"{round(float(value))} BPM" if key == "tempo_bpm" else value))
+    return out
+
+
+def _render_track(request: HttpRequest, track: Track, *, token: str | None,
+                  status: int = 200, rating_form: RatingForm | None = None,
+                  transfer_form: TransferForm | None = None) -> HttpResponse:
+    user = request.user
+    is_owner = user.is_authenticated and track.owner_id == user.pk
+    files = track_files(track, token)
+    own_rating = selectors.rating_of(user=user, track=track)
+    if rating_form is None:
+        initial = {}
+        if own_rating is not None:
+            initial = {"overall": own_rating.overall, "mood_match": own_rating.mood_match,
+                       "style_match": own_rating.style_match, "comment": own_rating.comment}
+        rating_form = RatingForm(initial=initial)
+    params = track.parameters or {}
+    share_url = request.build_absolute_uri(reverse("studio:shared", args=[track.share_token]))
+    og_image = ""
+    if files.get("pianoroll") and track.visibility != Track.Visibility.PRIVATE:
+        # the image a link preview shows must work for someone who has only the link
+        og_image = request.build_absolute_uri(
+            _file_url(track, "pianoroll", token=token or (
+                track.share_token if track.visibility == Track.Visibility.UNLISTED else None)))
+    is_transfer = (params.get("kind") or (track.job.kind if track.job else "")) == "transfer"
+    context = {
+        "track": track,
+        "token": token,
+        "is_owner": is_owner,
+        "files": files,
+        "parameter_rows": _describe_parameters(track),
+        "mood_rows": _mood_reading(track),
+        "measured": track.attributes or {},
+        "is_transfer": is_transfer,
+        "input_summary": params.get("input_summary") or {},
+        "source_style": _style_name(params.get("source_style") or
+                                    (track.attributes or {}).get("source_style")),
+        "summary": selectors.rating_summary(track),
+        "min_ratings": MIN_RATINGS_FOR_AVERAGE,
+        "own_rating": own_rating,
+        "rating_form": rating_form,
+        "rate_url": (reverse("studio:shared-rate", args=[token]) if token
+                     else reverse("studio:track-rate", args=[track.id])),
+        "visibility_form": VisibilityForm(initial={"visibility": track.visibility}),
+        "transfer_form": transfer_form or TransferForm(),
+        "share_url": share_url,
+        "og_image": og_image,
+        "page_url": request.build_absolute_uri(),
+        "can_report": (user.is_authenticated and not is_owner
+                       and track.visibility == Track.Visibility.PUBLIC),
+        "moderation": getattr(track, "moderation", None) if is_owner or user.is_staff else None,
+    }
+    return render(request, "studio/track.html", context, status=status)
+
+
+def _owned_track(request: HttpRequest, track_id: int) -> Track:
+    try:
+        return Track.objects.select_related("job").get(id=track_id, owner=request.user)
+    except Track.DoesNotExist:
+        raise Http404("No such track.") from None
+
+
+def _submit(request: HttpRequest, kind: str, params: dict[str, Any], midi: bytes | None,
+            on_error_redirect: str) -> HttpResponse:
+    """Submit a job from a button on the track page and go to its progress page."""
+    try:
+        job = services.submit_job(user=request.user, kind=kind, params=params, midi_bytes=midi)
+    except (pipeline.InvalidJob, pipeline.EngineUnavailable, services.QuotaExceeded) as exc:
+        messages.error(request, str(exc))
+        return redirect(on_error_redirect)
+    return redirect("studio:job", job_id=job.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# compose and progress
+# ---------------------------------------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def compose(request: HttpRequest) -> HttpResponse:
+    """GET: the form (optionally filled from an earlier track or job). POST: queue a job."""
+    status = 200
+    if request.method == "POST":
+        form = ComposeForm(request.POST, request.FILES)
+        if form.is_valid():
+            kind, params, midi = form.job_request()
+            try:
+                job = services.submit_job(user=request.user, kind=kind, params=params,
+                                          midi_bytes=midi)
+            except pipeline.InvalidJob as exc:
+                form.add_error(None, str(exc))
+                status = 400
+            except pipeline.EngineUnavailable as exc:
+                form.add_error(None, str(exc))
+                status = 503
+            except services.QuotaExceeded as exc:
+                form.add_error(None, str(exc))
+                status = 429
+            else:
+                return redirect("studio:job", job_id=job.id)
+        else:
+            status = 400
+    else:
+        initial: dict[str, Any] = {}
+        source = None
+        if request.GET.get("track"):
+            source = Track.objects.filter(owner=request.user,
+                                          id=_int(request.GET["track"])).first()
+        elif request.GET.get("job"):
+            source = Job.objects.filter(owner=request.user, id=_int(request.GET["job"])).first()
+        if source is not None:
+            initial = ComposeForm.initial_from_parameters(source.parameters or {})
+        form = ComposeForm(initial=initial)
+    return render(request, "studio/compose.html", {
+        "form": form,
+        "mood_url": "/api/mood/",
+        "inspect_url": _reverse_or_blank("generation:api-midi-inspect"),
+    }, status=status)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _reverse_or_blank(name: str, *args: Any) -> str:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+@login_required
+def job_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Progress of the owner's job; once done, its variants side by side (or the track)."""
+    job = Job.objects.filter(id=job_id, owner=request.user).first()
+    if job is None:
+        raise Http404("No such job.")
+    tracks = list(job.tracks.order_by("variant"))
+    if job.status == Job.Status.DONE and len(tracks) == 1 and request.GET.get("stay") is None:
+        return redirect("studio:track", track_id=tracks[0].id)
+    variants = [(t, track_files(t)) for t in tracks] if job.status == Job.Status.DONE else []
+    return render(request, "studio/progress.html", {
+        "job": job,
+        "variants": variants,
+        "poll_url": _job_poll_url(job),
+        "ws_path": f"/ws/jobs/{job.id}/",
+        "retry_url": reverse("studio:compose") + f"?job={job.id}",
+    })
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    try:
+        services.cancel_job(job_id=job_id, user=request.user)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None
+    except services.InvalidTransition as exc:
+        messages.info(request, str(exc))
+    return redirect("studio:job", job_id=job_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# tracks
+# ---------------------------------------------------------------------------------------------
+@login_required
+def my_tracks(request: HttpRequest) -> HttpResponse:
+    page = selectors.my_tracks(user=request.user, page=request.GET.get("page", 1))
+    return render(request, "studio/my_tracks.html", {
+        "page": page,
+        "cards": [(t, track_files(t)) for t in page.object_list],
+        "active_jobs": selectors.my_active_jobs(user=request.user),
+        "failed_jobs": selectors.my_recent_failed_jobs(user=request.user),
+    })
+
+
+def track_page(request: HttpRequest, track_id: int) -> HttpResponse:
+    try:
+        track = selectors.track_for_page(user=request.user, track_id=track_id)
+    except Track.DoesNotExist:
+        raise Http404("No such track.") from None
+    return _render_track(request, track, token=None)
+
+
+def shared_track(request: HttpRequest, token: str) -> HttpResponse:
+    """``/s/<token>/``: an unlisted or public track for anyone with the link."""
+    try:
+        track = selectors.track_for_share(token=token)
+    except Track.DoesNotExist:
+        raise Http404("This link does not lead to a track (it may have been made private).") \
+            from None
+    return _render_track(request, track, token=token)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def track_delete(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _owned_track(request, track_id)
+    if request.method == "POST":
+        services.delete_track(track_id=track.id, user=request.user)
+        messages.success(request, f"“{track}” was deleted.")
+        return redirect("studio:my-tracks")
+    return render(request, "studio/track_delete.html", {"track": track})
+
+
+@login_required
+@require_POST
+def track_visibility(request: HttpRequest, track_id: int) -> HttpResponse:
+    track = _owned_track(request, track_id)
+    form = VisibilityForm(request.POST)
+    if form.is_valid():
+        services.set_visibility(track_id=track.id, user=request.user,
+                                visibility=form.cleaned_data["visibility"])
+        label = dict(Track.Visibility.choices)[form.cleaned_data["visibility"]]
+        messages.success(request, f"Visibility changed: {label}.")
+    else:
+        messages.error(request, "Choose private, unlisted or public.")
+    return redirect(reverse("studio:track", args=[track.id]) + "#sharing")
+
+
+def _rate(request: HttpRequest, track: Track, token: str | None) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        return _render_track(request, track, token=token, status=400, rating_form=form)
+    had = selectors.rating_of(user=request.user, track=track) is not None
+    studio_services.rate_track(user=request.user, track=track, **form.cleaned_data)
+    messages.success(request, "Your rating was updated." if had else "Thank you for rating.")
+    back = reverse("studio:shared", args=[token]) if token else reverse(
+        "studio:track", args=[track.id])
+    return redirect(back + "#rating")
+
+
+@require_POST
+def track_rate(request: HttpRequest, track_id: int) -> HttpResponse:
+    try:
+        track = selectors.track_for_page(user=request.user, track_id=track_id)
+    except Track.DoesNotExist:
+        raise Http404("No such track.") from None
+    return _rate(request, track, None)
+
+
+@require_POST
+def shared_rate(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        track = selectors.track_for_share(token=token)
+    except Track.DoesNotExist:
+        raise Http404("No such track.") from None
+    return _rate(request, track, token)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def track_report(request: HttpRequest, track_id: int) -> HttpResponse:
+    try:
+        track = selectors.track_for_page(user=request.user, track_id=track_id)
+    except Track.DoesNotExist:
+        raise Http404("No such track.") from None
+    if track.visibility != Track.Visibility.PUBLIC:
+        raise Http404("Only public tracks can be reported.")
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            studio_services.report_track(user=request.user, track=track,
+                                         reason=form.cleaned_data["reason"])
+        except studio_services.NotAllowed as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Thank you: the report was sent to the moderators.")
+        return redirect("studio:track", track_id=track.id)
+    return render(request, "studio/report.html", {"track": track, "form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
+    """The same request again with a fresh seed (same settings, new music)."""
+    track = _owned_track(request, track_id)
+    params = dict(track.parameters or {})
+    kind = params.pop("kind", None) or (track.job.kind if track.job else "compose")
+    for derived in ("seed", "mood_attributes", "input_summary", "input_bytes"):
+        params.pop(derived, None)
+    if params.get("mood"):
+        # explicit choices only: the mood is read again by the same reader
+        mood_attrs = (track.parameters or {}).get("mood_attributes") or {}
+        params["attributes"] = {k: v for k, v in (params.get("attributes") or {}).items()
+                                if mood_attrs.get(k) != v}
+    midi = None
+    if kind != "compose":
+        midi = _job_input(track)
+        if midi is None:
+            messages.error(request, "The original MIDI file of this track is gone; "
+                                    "upload it again on the compose page.")
+            return redirect("studio:track", track_id=track.id)
+    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]))
+
+
+def _job_input(track: Track) -> bytes | None:
+    if not track.job or not track.job.input_file:
+        return None
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / track.job.input_file).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+def _track_midi(track: Track) -> bytes | None:
+    value = (track.files or {}).get("midi")
+    if not value:
+        return None
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / value).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+def _shared_options(track: Track) -> dict[str, Any]:
+    p = track.parameters or {}
+    return {k: p[k] for k in ("bars", "temperature", "style") if k in p}
+
+
+@login_required
+@require_POST
+def track_continue(request: HttpRequest, track_id: int) -> HttpResponse:
+    """Use this track as the seed of a continuation."""
+    track = _owned_track(request, track_id)
+    midi = _track_midi(track)
+    if midi is None:
+        raise Http404("This track has no MIDI file.")
+    params = _shared_options(track)
+    params["style"] = params.get("style") or (track.parameters or {}).get("to_style", "")
+    return _submit(request, "continue", params, midi, reverse("studio:track", args=[track.id]))
+
+
+@login_required
+@require_POST
+def track_transfer(request: HttpRequest, track_id: int) -> HttpResponse:
+    """Move this track into another style."""
+    track = _owned_track(request, track_id)
+    form = TransferForm(request.POST)
+    if not form.is_valid():
+        return _render_track(request, track, token=None, status=400, transfer_form=form)
+    midi = _track_midi(track)
+    if midi is None:
+        raise Http404("This track has no MIDI file.")
+    params = {"to_style": form.cleaned_data["to_style"]}
+    return _submit(request, "transfer", params, midi, reverse("studio:track", args=[track.id]))
+
+
+# ---------------------------------------------------------------------------------------------
+# gallery and moderation
+# ---------------------------------------------------------------------------------------------
+def gallery(request: HttpRequest) -> HttpResponse:
+    order = request.GET.get("order", "newest")
+    if order not in selectors.GALLERY_ORDERS:
+        order = "newest"
+    page = selectors.gallery_page(order=order, page=request.GET.get("page", 1))
+    cards = [(t, track_files(t)) for t in page.object_list]
+    return render(request, "studio/gallery.html", {
+        "page": page, "cards": cards, "order": order,
+        "min_ratings": MIN_RATINGS_FOR_AVERAGE,
+    })
+
+
+@staff_member_required
+def moderation(request: HttpRequest) -> HttpResponse:
+    return render(request, "studio/moderation.html", {
+        "reported": selectors.reported_tracks(),
+        "hidden": selectors.hidden_tracks(),
+    })
+
+
+@staff_member_required
+@require_POST
+def moderation_action(request: HttpRequest, track_id: int) -> HttpResponse:
+    action = request.POST.get("action")
+    try:
+        if action == "hide":
+            studio_services.hide_track(staff_user=request.user, track_id=track_id,
+                                       note=request.POST.get("note", ""))
+            messages.success(request, "The track is hidden.")
+        elif action == "show":
+            studio_services.hide_track(staff_user=request.user, track_id=track_id,
+                                       hidden=False)
+            messages.success(request, "The track is visible again.")
+        elif action == "dismiss":
+            studio_services.dismiss_reports(staff_user=request.user, track_id=track_id)
+            messages.success(request, "The reports were dismissed.")
+        else:
+            messages.error(request, "Unknown action.")
+    except Track.DoesNotExist:
+        raise Http404("No such track.") from None
+    return redirect("studio:moderation")

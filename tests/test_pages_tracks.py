@@ -1,0 +1,201 @@
+"""The track page, sharing and permissions: who sees which track, by id and by link."""
+# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from generation.models import Track
+from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db
+
+
+def _files(client, track, token=None):
+    """Fetch every file of a track the way its page links them; return status codes."""
+    if token:
+        base = lambda kind: reverse("generation:api-shared-file", args=[token, kind])  # noqa: E731
+    else:
+        base = lambda kind: reverse("generation:api-track-file", args=[track.id, kind])  # noqa: E731
+    return {kind: client.get(base(kind)).status_code
+            for kind in ("midi", "musicxml", "svg", "timemap", "audio", "pianoroll")}
+
+
+def test_the_owner_sees_a_private_track_with_score_audio_and_downloads(client, owner, make_track):
+    track = make_track(owner)
+    client.force_login(owner)
+    response = client.get(reverse("studio:track", args=[track.id]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<audio id="track-audio" controls' in html
+    assert 'data-svg-url="/api/tracks/' in html
+    assert f'data-timemap-url="/api/tracks/{track.id}/files/timemap"' in html
+    for label in (">MIDI<", ">MusicXML<", ">Audio (MP3)<"):
+        assert label in html
+    assert "Seed" in html and "test-model-1" in html
+    assert "calm morning by the sea" in html  # the mood
+    assert "Interpreted mood" in html
+    assert "Regenerate with the same settings" in html
+    assert set(_files(client, track).values()) == {200}
+
+
+def test_a_stranger_gets_404_for_private_and_unlisted_tracks_by_id(client, owner, stranger,
+                                                                   make_track):
+    private = make_track(owner)
+    unlisted = make_track(owner, visibility="unlisted")
+    for c_user in (None, stranger):
+        client.logout()
+        if c_user:
+            client.force_login(c_user)
+        for track in (private, unlisted):
+            assert client.get(reverse("studio:track", args=[track.id])).status_code == 404
+            assert set(_files(client, track).values()) == {404}
+            assert client.get(reverse("generation:api-track", args=[track.id])).status_code \
+                in (401, 404)
+
+
+def test_an_unlisted_track_opens_by_its_share_link_for_anyone(client, owner, make_track):
+    track = make_track(owner, visibility="unlisted")
+    response = client.get(reverse("studio:shared", args=[track.share_token]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"/api/shared/{track.share_token}/files/audio" in html
+    assert "Regenerate" not in html and "Sharing" not in html  # not the owner's controls
+    assert set(_files(client, track, token=track.share_token).values()) == {200}
+    # an unguessable token: a wrong one leads nowhere
+    assert client.get(reverse("studio:shared", args=["x" + track.share_token])).status_code \
+        == 404
+
+
+def test_making_a_track_private_revokes_page_files_and_api_at_once(client, owner, make_track):
+    track = make_track(owner, visibility="unlisted")
+    token = track.share_token
+    visitor = client.__class__()
+    assert visitor.get(reverse("studio:shared", args=[token])).status_code == 200
+    client.force_login(owner)
+    response = client.post(reverse("studio:track-visibility", args=[track.id]),
+                           {"visibility": "private"})
+    assert response.status_code == 302
+    assert Track.objects.get(id=track.id).visibility == "private"
+    assert visitor.get(reverse("studio:shared", args=[token])).status_code == 404
+    assert set(_files(visitor, track, token=token).values()) == {404}
+    assert visitor.get(reverse("generation:api-shared", args=[token])).status_code == 404
+    # the owner still has it
+    assert client.get(reverse("studio:track", args=[track.id])).status_code == 200
+
+
+def test_public_tracks_open_by_id_for_anyone_and_public_to_private_revokes(client, owner,
+                                                                          make_track):
+    track = make_track(owner, visibility="public")
+    visitor = client.__class__()
+    assert visitor.get(reverse("studio:track", args=[track.id])).status_code == 200
+    assert set(_files(visitor, track).values()) == {200}
+    client.force_login(owner)
+    client.post(reverse("studio:track-visibility", args=[track.id]), {"visibility": "private"})
+    assert visitor.get(reverse("studio:track", args=[track.id])).status_code == 404
+    assert set(_files(visitor, track).values()) == {404}
+    assert visitor.get(reverse("generation:api-track", args=[track.id])).status_code == 404
+
+
+def test_the_share_section_shows_a_link_with_a_copy_button_only_when_shareable(client, owner,
+                                                                             make_track):
+    track = make_track(owner)
+    client.force_login(owner)
+    html = client.get(reverse("studio:track", args=[track.id])).content.decode()
+    assert 'id="copy-share"' not in html and "Only you can open" not in html
+    assert "only you can open this track" in html
+    client.post(reverse("studio:track-visibility", args=[track.id]), {"visibility": "unlisted"})
+    html = client.get(reverse("studio:track", args=[track.id])).content.decode()
+    assert 'id="copy-share"' in html
+    assert f"http://testserver/s/{track.share_token}/" in html
+
+
+def test_open_graph_tags_carry_title_and_the_piano_roll_image(client, owner, make_track):
+    track = make_track(owner, visibility="unlisted", title="Sea at dawn")
+    html = client.get(reverse("studio:shared", args=[track.share_token])).content.decode()
+    assert '<meta property="og:title" content="Sea at dawn">' in html
+    image = f'<meta property="og:image" content="http://testserver/api/shared/{track.share_token}/files/pianoroll">'
+    assert image in html
+    image_url = f"/api/shared/{track.share_token}/files/pianoroll"
+    response = client.get(image_url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+
+
+def test_someone_else_cannot_change_visibility_or_delete(client, owner, stranger, make_track):
+    track = make_track(owner, visibility="public")
+    client.force_login(stranger)
+    assert client.post(reverse("studio:track-visibility", args=[track.id]),
+                       {"visibility": "private"}).status_code == 404
+    assert client.post(reverse("studio:track-delete", args=[track.id])).status_code == 404
+    assert client.post(reverse("studio:track-regenerate", args=[track.id])).status_code == 404
+    assert Track.objects.get(id=track.id).visibility == "public"
+
+
+def test_deleting_a_track_asks_first_then_removes_it_and_its_files(
+        client, owner, make_track, settings, django_capture_on_commit_callbacks):
+    from pathlib import Path
+
+    track = make_track(owner, visibility="unlisted")
+    folder = Path(settings.MEDIA_ROOT) / track.media_dir
+    assert folder.is_dir()
+    client.force_login(owner)
+    confirm = client.get(reverse("studio:track-delete", args=[track.id]))
+    assert confirm.status_code == 200 and b"Delete for good" in confirm.content
+    assert Track.objects.filter(id=track.id).exists()  # asking deletes nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("studio:track-delete", args=[track.id]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("studio:my-tracks")
+    assert not Track.objects.filter(id=track.id).exists()
+    assert not folder.exists()
+    assert client.get(reverse("studio:shared", args=[track.share_token])).status_code == 404
+
+
+def test_my_tracks_lists_mine_and_the_status_of_running_jobs(client, owner, stranger,
+                                                             make_track):
+    from generation.models import Job
+
+    client.force_login(owner)
+    html = client.get(reverse("studio:my-tracks")).content.decode()
+    assert "You have no tracks yet." in html
+    assert "Nothing is being made right now." in html
+    make_track(owner, title="Mine one")
+    make_track(stranger, title="Not mine", visibility="public")
+    Job.objects.create(owner=owner, kind="compose", parameters={"mood": "rainy"},
+                       status=Job.Status.RUNNING, progress=40, stage="composing")
+    html = client.get(reverse("studio:my-tracks")).content.decode()
+    assert "Mine one" in html and "Not mine" not in html
+    assert "Running" in html and "composing" in html and "40%" in html
+    assert "You have no tracks yet." not in html
+
+
+def test_my_tracks_and_compose_need_a_login(client):
+    for name in ("studio:my-tracks", "studio:compose"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_transfer_track_shows_original_and_transferred_side_by_side(client, owner,
+                                                                      make_track):
+    track = make_track(owner, kind="transfer", parameters={
+        "to_style": "celtic", "source_style": "chorale", "mood": "",
+        "input_summary": {"bars": 8, "meter": "3/4", "key": "D minor", "notes": 40}})
+    client.force_login(owner)
+    html = client.get(reverse("studio:track", args=[track.id])).content.decode()
+    assert "Original and transferred" in html
+    assert "Guessed style: <strong>Chorale</strong>" in html
+    assert "3/4" in html and "D minor" in html and "Celtic" in html
+
+
+def test_a_hidden_public_track_is_gone_for_others_but_not_its_owner(client, owner, stranger,
+                                                                    make_track):
+    from studio.models import TrackModeration
+
+    track = make_track(owner, visibility="public")
+    TrackModeration.objects.create(track=track, hidden=True)
+    client.force_login(stranger)
+    assert client.get(reverse("studio:track", args=[track.id])).status_code == 404
+    assert client.get(reverse("studio:shared", args=[track.share_token])).status_code == 404
+    client.force_login(owner)
+    response = client.get(reverse("studio:track", args=[track.id]))
+    assert response.status_code == 200 and b"Hidden by the moderators" in response.content
