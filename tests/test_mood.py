@@ -23,7 +23,13 @@ from generation.ml.mood import (
     interpret_mood,
     tempo_band_for,
 )
-from generation.ml.mood_eval import evaluate_mood, language_of, load_prompts, split_for
+from generation.ml.mood_eval import (
+    TUNING_SPLITS,
+    evaluate_mood,
+    language_of,
+    load_prompts,
+    split_for,
+)
 from generation.music.schema import STYLES, band_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -365,9 +371,37 @@ def test_the_prompt_set_is_large_varied_and_split_by_hash():
     )  # emoji
     for p in prompts:
         assert p["mode"] in band_names("mode") and p["tempo_band"] in band_names("tempo_band")
-        assert p["split"] == split_for(p["text"])
-    share = sum(p["split"] == "heldout" for p in prompts) / len(prompts)
+        assert p["split"] == "dev" or p["split"] == split_for(p["text"])
+    assert len({p["text"] for p in prompts}) == len(prompts)  # no prompt in two splits
+    hashed = [p for p in prompts if p["split"] != "dev"]
+    share = sum(p["split"] == "heldout" for p in hashed) / len(hashed)
     assert 0.4 <= share <= 0.6
+
+
+def test_the_dev_batch_is_large_and_bilingual():
+    dev = [p for p in load_prompts(PROMPTS) if p["split"] == "dev"]
+    assert len(dev) >= 120
+    languages = Counter(language_of(p["text"]) for p in dev)
+    assert languages["zh"] >= 50 and languages["en"] >= 50 and languages["mixed"] >= 3
+    # Both modes and all three tempo bands are represented.
+    assert {p["mode"] for p in dev} == {"major", "minor"}
+    assert {p["tempo_band"] for p in dev} == {"slow", "moderate", "fast"}
+
+
+def test_a_misfiled_prompt_is_refused(tmp_path):
+    text = "a sunny morning walk in the park"
+    wrong = "heldout" if split_for(text) == "tune" else "tune"
+    bad = tmp_path / "p.json"
+    bad.write_text(
+        json.dumps([{"text": text, "mode": "major", "tempo_band": "fast", "split": wrong}])
+    )
+    with pytest.raises(ValueError, match="wrong split"):
+        load_prompts(bad)
+    bad.write_text(
+        json.dumps([{"text": text, "mode": "major", "tempo_band": "fast", "split": "x"}])
+    )
+    with pytest.raises(ValueError, match="unknown split"):
+        load_prompts(bad)
 
 
 @pytest.fixture(scope="module")
@@ -391,10 +425,26 @@ def test_held_out_tempo_band_accuracy(accuracy):
     assert heldout["tempo_band"] >= 0.85, heldout
 
 
-def test_tune_accuracy_is_reported_per_language(accuracy):
-    tune = accuracy["tune"]
-    assert tune["n"] >= 80
-    assert {"en", "zh"} <= set(tune["by_language"])
-    # Only the tune half's mistakes are listed, never the held-out half's.
+def test_tune_and_dev_accuracy_are_reported_per_language(accuracy):
+    tune, dev, pooled = accuracy["tune"], accuracy["dev"], accuracy["tune+dev"]
+    assert tune["n"] >= 80 and dev["n"] >= 120
+    assert pooled["n"] == tune["n"] + dev["n"]
+    for split in (tune, dev, pooled):
+        assert {"en", "zh"} <= set(split["by_language"])
+    # Only the tuning splits' mistakes are listed, never the held-out half's.
+    assert set(accuracy["errors"]) == {"tune", "dev"}
     texts = {p["text"] for p in load_prompts(PROMPTS) if p["split"] == "heldout"}
-    assert all(e["text"] not in texts for e in accuracy["errors"]["tune"])
+    for split in ("tune", "dev"):
+        assert all(e["text"] not in texts for e in accuracy["errors"][split])
+
+
+def test_the_tuning_evaluation_never_reads_the_held_out_half(monkeypatch):
+    import generation.ml.mood_eval as mood_eval
+
+    heldout = {p["text"] for p in load_prompts(PROMPTS) if p["split"] == "heldout"}
+    seen: list[str] = []
+    real = mood_eval.interpret_mood
+    monkeypatch.setattr(mood_eval, "interpret_mood", lambda t: seen.append(t) or real(t))
+    result = mood_eval.evaluate_mood(PROMPTS, TUNING_SPLITS)
+    assert "heldout" not in result
+    assert seen and not heldout & set(seen)

@@ -1,9 +1,18 @@
 """Accuracy of the mood reader on a hand-labelled prompt set (`tests/data/mood_prompts.json`).
 
 Each prompt is `{"text", "mode", "tempo_band", "split"}` with the mode and tempo band a
-musician would choose, written before the reader was tuned. `split` is "tune" (may be looked
-at while adjusting the lexicon and rules) or "heldout" (never looked at while tuning); it is
-fixed by a hash of the text (`split_for`), so adding prompts never moves old ones.
+musician would choose, written before the reader was run on it. `split` is one of
+
+    "tune"     may be looked at while adjusting the lexicon and rules;
+    "heldout"  never looked at while tuning (not its texts, not its mistakes);
+    "dev"      a later batch of prompts, written and committed before the reader was run on
+               them, then used for tuning together with "tune" (it shows whether a change
+               helps on text the lexicon's author had not seen).
+
+"tune" and "heldout" are fixed by a hash of the text (`split_for`), so adding prompts never
+moves old ones; "dev" is given explicitly. `TUNING_SPLITS` are the ones a tuning loop may
+evaluate: `python -m generation.ml.mood_eval --tuning` scores only those, so that the
+held-out half is not even computed while the reader is being changed.
 """
 
 from __future__ import annotations
@@ -16,7 +25,8 @@ from typing import Any
 
 from generation.ml.mood import interpret_mood
 
-SPLITS = ("tune", "heldout")
+SPLITS = ("tune", "dev", "heldout")
+TUNING_SPLITS = ("tune", "dev")
 _CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_RE = re.compile("[A-Za-z]")
 
@@ -38,7 +48,9 @@ def load_prompts(path: str | Path) -> list[dict[str, Any]]:
     for p in prompts:
         if set(p) != {"text", "mode", "tempo_band", "split"}:
             raise ValueError(f"prompt with wrong keys: {p!r}")
-        if p["split"] != split_for(p["text"]):
+        if p["split"] not in SPLITS:
+            raise ValueError(f"prompt with an unknown split: {p!r}")
+        if p["split"] != "dev" and p["split"] != split_for(p["text"]):
             raise ValueError(f"prompt in the wrong split: {p['text']!r}")
     return prompts
 
@@ -52,47 +64,64 @@ def _score(rows: list[tuple[bool, bool]]) -> dict[str, Any]:
     }
 
 
-def evaluate_mood(path: str | Path) -> dict[str, Any]:
+def evaluate_mood(path: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[str, Any]:
     """Accuracy of mode and tempo band, per split and per split x language.
 
-    Returns `{"tune": {"n", "mode", "tempo_band", "by_language": {lang: {...}}},
-    "heldout": {...}, "errors": {"tune": [...]}}`; accuracies are fractions in [0, 1]
-    (None for an empty group). Only the tune split's errors are listed, so that reading the
-    result while tuning does not leak the held-out half.
+    Returns `{split: {"n", "mode", "tempo_band", "by_language": {lang: {...}}}` for each of
+    `splits`, plus `"tune+dev"` (the two tuning splits pooled) when both are asked for, and
+    `"errors": {"tune": [...], "dev": [...]}`; accuracies are fractions in [0, 1] (None for
+    an empty group). Only the tuning splits' errors are listed, never the held-out half's,
+    so that reading the result while tuning does not leak it.
     """
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown splits: {sorted(unknown)}")
     prompts = load_prompts(path)
     result: dict[str, Any] = {}
-    tune_errors: list[dict[str, Any]] = []
-    for split in SPLITS:
+    errors: dict[str, list[dict[str, Any]]] = {s: [] for s in TUNING_SPLITS if s in splits}
+    pooled: list[tuple[bool, bool]] = []
+    pooled_by_lang: dict[str, list[tuple[bool, bool]]] = {}
+    for split in splits:
         rows: list[tuple[bool, bool]] = []
         by_lang: dict[str, list[tuple[bool, bool]]] = {}
         for p in (p for p in prompts if p["split"] == split):
             got = interpret_mood(p["text"]).attributes
             row = (got["mode"] == p["mode"], got["tempo_band"] == p["tempo_band"])
             rows.append(row)
-            by_lang.setdefault(language_of(p["text"]), []).append(row)
-            if split == "tune" and not all(row):
-                tune_errors.append(
-                    {
-                        "text": p["text"],
-                        "want": [p["mode"], p["tempo_band"]],
-                        "got": [got["mode"], got["tempo_band"]],
-                    }
-                )
+            lang = language_of(p["text"])
+            by_lang.setdefault(lang, []).append(row)
+            if split in errors:
+                pooled.append(row)
+                pooled_by_lang.setdefault(lang, []).append(row)
+                if not all(row):
+                    errors[split].append(
+                        {
+                            "text": p["text"],
+                            "want": [p["mode"], p["tempo_band"]],
+                            "got": [got["mode"], got["tempo_band"]],
+                        }
+                    )
         result[split] = _score(rows) | {
             "by_language": {lang: _score(r) for lang, r in sorted(by_lang.items())}
         }
-    result["errors"] = {"tune": tune_errors}
+    if set(TUNING_SPLITS) <= set(splits):
+        result["tune+dev"] = _score(pooled) | {
+            "by_language": {lang: _score(r) for lang, r in sorted(pooled_by_lang.items())}
+        }
+    result["errors"] = errors
     return result
 
 
-if __name__ == "__main__":  # python -m generation.ml.mood_eval [path]
+if __name__ == "__main__":  # python -m generation.ml.mood_eval [--tuning] [path]
     import sys
 
+    args = sys.argv[1:]
+    tuning = "--tuning" in args
+    args = [a for a in args if a != "--tuning"]
     default = Path(__file__).resolve().parents[2] / "tests" / "data" / "mood_prompts.json"
     print(
         json.dumps(
-            evaluate_mood(sys.argv[1] if len(sys.argv) > 1 else default),
+            evaluate_mood(args[0] if args else default, TUNING_SPLITS if tuning else SPLITS),
             ensure_ascii=False,
             indent=1,
         )
