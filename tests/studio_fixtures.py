@@ -161,8 +161,13 @@ def studio_server(transactional_db, tmp_path):
     from django.db import connection
 
     db_name = connection.settings_dict["NAME"]
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update({
+        # the worker runs the real pipeline with the jobs tests' small composer
+        # (tests/jobs_engine.py) instead of a trained checkpoint
+        "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": os.environ["REDIS_URL"],
         "DJANGO_SETTINGS_MODULE": "studio.settings",
         "STUDIO_TEST_DATABASE": str(db_name),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
