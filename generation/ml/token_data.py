@@ -284,7 +284,9 @@ class WindowSampler:
         y = np.full(self.block_size, -1, dtype=np.int64)
         x[: len(seq) - 1] = seq[:-1]
         y[: len(seq) - 1] = seq[1:]
-        y[: tok.PREFIX_LEN - 1] = -1  # the prefix is given at inference, never predicted
+        # style and attribute tokens are given at inference, never predicted; the meter is
+        # predicted (compose lets the model choose a meter that suits the style)
+        y[: tok.PREFIX_LEN - 2] = -1
         return x, y
 
     def batch(self, rng: np.random.Generator, batch_size: int):

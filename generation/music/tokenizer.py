@@ -11,7 +11,7 @@ pure Python, and round-trips a Piece exactly up to the grid (see ``quantize_piec
 A sequence reads (grammar enforced by ``Grammar``)::
 
     BOS Style_s Mode_m Density_d Register_r TimeSig_n/d
-    ( Bar [TimeSig_n/d] ( Pos_p ( Track_t ( Pitch_k Vel_v Dur_d )+ )+ )* )*  [EOS]
+    ( Bar [TimeSig_n/d] ( Pos_p ( Track_t ( Pitch_k [Vel_v] Dur_d )+ )+ )* )*  [EOS]
 
 - Grid: ``positions_per_quarter`` = 12 steps per quarter note (16ths = 3, eighth-note
   triplets = 4). ``Pos`` counts steps from the bar line; bars follow the meter map, so 3/4 has
@@ -26,6 +26,10 @@ A sequence reads (grammar enforced by ``Grammar``)::
 - Durations and velocities are quantized to a fixed list of values (``duration_steps``,
   ``velocities``); durations up to 2 quarters are exact on the grid, up to 4 quarters on 16ths,
   up to 8 on eighths, up to 16 on quarters.
+- A Vel token is written only when a note's velocity differs from the previous note of its
+  track in the same bar (``default_velocity`` at each bar line): the corpus is nearly all one
+  dynamic, and a token per note for it would cost a fifth of the sequence. Resetting at every
+  bar keeps each bar self-contained, so a training window can start at any bar.
 - The prefix carries the control tokens (style and the attribute bands). Tempo is not a token:
   it is a rendering parameter taken from the mood and written at decode time.
 """
@@ -65,6 +69,7 @@ class TokenizerConfig:
     pitch_low: int = 21  # A0
     pitch_high: int = 108  # C8
     velocities: list[int] = field(default_factory=lambda: [36, 50, 64, 78, 96, 112])
+    default_velocity: int = 78  # velocity of a note without a Vel token (mf)
     duration_steps: list[int] = field(default_factory=_default_durations)
     time_signatures: list[list[int]] = field(default_factory=_default_time_signatures)
     styles: list[str] = field(default_factory=lambda: list(DEFAULT_STYLES))
@@ -250,6 +255,7 @@ class Tokenizer:
             if b > 0 and bars[b][1] != bars[b - 1][1]:
                 out.append(self.token("TimeSig", bars[b][1]))
             last_pos = last_track = None
+            bar_vel: dict[int, int] = {}
             for _, pos, track, pitch in by_bar.get(b, []):
                 if pos != last_pos:
                     out.append(self.token("Pos", pos))
@@ -259,7 +265,9 @@ class Tokenizer:
                     last_track = track
                 dur, vel = events[(b, pos, track, pitch)]
                 out.append(self.token("Pitch", pitch - c.pitch_low))
-                out.append(self.token("Vel", c.velocities.index(vel)))
+                if vel != bar_vel.get(track, c.default_velocity):
+                    out.append(self.token("Vel", c.velocities.index(vel)))
+                    bar_vel[track] = vel
                 out.append(self.token("Dur", c.duration_steps.index(dur)))
         return out
 
@@ -282,6 +290,7 @@ class Tokenizer:
         notes: dict[int, list[Note]] = {}
         sigs: list[tuple[float, int, int]] = []
         bar_start = None  # in steps
+        bar_vel: dict[int, int] = {}
         pos = track = pitch = vel = None
         start = int(round(start_beat * self.q))
         for tok in tokens:
@@ -300,6 +309,7 @@ class Tokenizer:
                 if not sigs and first_meter:
                     sigs.append((bar_start / self.q, *first_meter))
                 pos = track = pitch = vel = None
+                bar_vel: dict[int, int] = {}
             elif kind == "Pos" and bar_start is not None:
                 pos, track = self.offset(tok), None
             elif kind == "Track" and pos is not None:
@@ -308,8 +318,10 @@ class Tokenizer:
             elif kind == "Pitch" and track is not None:
                 pitch, vel = self.offset(tok) + c.pitch_low, None
             elif kind == "Vel" and pitch is not None:
-                vel = c.velocities[self.offset(tok)]
-            elif kind == "Dur" and pitch is not None and vel is not None:
+                vel = bar_vel[track] = c.velocities[self.offset(tok)]
+            elif kind == "Dur" and pitch is not None:
+                if vel is None:
+                    vel = bar_vel.get(track, c.default_velocity)
                 dur = c.duration_steps[self.offset(tok)]
                 onset = (bar_start + pos) / self.q
                 notes.setdefault(track, []).append(Note(onset, pitch, dur / self.q, vel))
@@ -358,7 +370,7 @@ class Grammar:
 
     Fed the prompt and then each sampled token, it guarantees every sequence it accepts decodes
     to a valid piece: positions inside the bar and increasing, tracks and pitches increasing
-    within a position, every note complete (Pitch Vel Dur).
+    within a position, every note complete (Pitch [Vel] Dur).
     """
 
     def __init__(self, tok: Tokenizer):
@@ -403,7 +415,7 @@ class Grammar:
         if s == "track":
             return [(r["Pitch"][0], r["Pitch"][1])]
         if s == "pitch":
-            return [r["Vel"]]
+            return [r["Vel"], r["Dur"]]
         if s == "vel":
             return [r["Dur"]]
         if s == "dur":
