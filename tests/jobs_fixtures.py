@@ -124,10 +124,14 @@ def worker_factory(settings, tmp_path):
     )
     started: list[Worker] = []
 
-    def start(*, delay: float = 0.0, wait_ready: bool = True) -> Worker:
+    def start(
+        *, delay: float = 0.0, wait_ready: bool = True, redis_url: str | None = None
+    ) -> Worker:
         from generation.models import WorkerHeartbeat
 
         worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay))
+        if redis_url:
+            worker_env["REDIS_URL"] = redis_url
         before = set(WorkerHeartbeat.objects.values_list("worker_id", flat=True))
         worker = Worker(worker_env, tmp_path / f"worker-{len(started)}.log")
         started.append(worker)

@@ -1,0 +1,154 @@
+"""Jobs run by real ``runworker generation`` processes on the run's real Redis: a request
+becomes tracks with every file; a doubled doorbell makes one set of tracks; a job whose
+doorbell expired before any worker ran still runs; the websocket tells the owner only."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+from django.test import Client
+
+from generation import services
+from generation.consumers import JobProgressConsumer
+from generation.models import Job, Track
+from generation.music.notes import piece_from_midi
+from generation.render.audio import RELEASE_SECONDS
+from tests.jobs_fixtures import (
+    flush_generation_channel,
+    use_fast_timings,
+    wait_for,
+    worker_factory,  # noqa: F401 - a fixture
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.jobs_urls"),
+]
+
+
+@pytest.fixture(autouse=True)
+def fast(settings):
+    use_fast_timings(settings)
+    flush_generation_channel()
+
+
+def api(user) -> Client:
+    out = io.StringIO()
+    call_command("issue_token", user.username, stdout=out)
+    return Client(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
+
+
+def job_status(job_id: int) -> str:
+    return Job.objects.get(id=job_id).status
+
+
+def wait_done(job_id: int, seconds: float = 60) -> Job:
+    wait_for(lambda: job_status(job_id) in Job.FINAL, seconds, f"job {job_id} to end")
+    job = Job.objects.get(id=job_id)
+    assert job.status == "done", (job.status, job.error)
+    return job
+
+
+def test_a_compose_job_becomes_three_tracks_with_every_file(owner, settings, worker_factory):
+    worker = worker_factory()
+    client = api(owner)
+    response = client.post(
+        "/api/jobs/",
+        {"kind": "compose", "mood": "calm sea at dawn", "bars": 4, "variants": 3, "seed": 5},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    job = wait_done(response.json()["id"])
+    assert job.attempts == 1 and job.progress == 100
+    assert set(job.stage_seconds) >= {"model", "notation", "audio"}
+    state = client.get(f"/api/jobs/{job.id}/").json()
+    assert len(state["tracks"]) == 3 and state["track"] == state["tracks"][0]
+    seeds = set()
+    for track in Track.objects.filter(job=job).order_by("variant"):
+        seeds.add(track.seed)
+        root = Path(settings.MEDIA_ROOT)
+        for kind, value in track.files.items():
+            for relative in value if isinstance(value, list) else [value]:
+                assert (root / relative).is_file() and (root / relative).stat().st_size > 0, kind
+        piece = piece_from_midi(root / track.files["midi"])
+        assert piece.bars == 4  # what was asked for
+        audio, rate = sf.read(str(root / track.files["audio"]), dtype="float32")
+        seconds = len(audio) / rate
+        assert (
+            piece.duration_seconds - 0.5
+            <= seconds
+            <= (piece.duration_seconds + 0.5 + RELEASE_SECONDS)
+        )
+        assert float(np.sqrt(np.mean(np.square(audio)))) > 0.02
+        assert (root / track.files["pianoroll"]).read_bytes()[:4] == b"\x89PNG"
+        metadata = client.get(f"/api/tracks/{track.id}/").json()
+        assert client.get(metadata["files"]["audio"]).status_code == 200
+    assert len(seeds) == 3
+    assert worker.proc.poll() is None  # still serving
+    assert services.live_worker_count() == 1
+
+
+def test_a_job_delivered_three_times_runs_once(owner, worker_factory):
+    worker = worker_factory(delay=1.0)
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2, "variants": 2})
+    assert services.ring_doorbell(job.id) and services.ring_doorbell(job.id)
+    job = wait_done(job.id)
+    assert job.attempts == 1
+    assert sorted(Track.objects.filter(job=job).values_list("variant", flat=True)) == [1, 2]
+    wait_for(
+        lambda: worker.log().count(f"job {job.id}: skipped") == 2,
+        20,
+        "the two extra deliveries to be skipped",
+    )
+
+
+def test_a_job_whose_message_expired_before_any_worker_ran_still_runs(owner, worker_factory):
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
+    job.refresh_from_db()
+    assert job.last_sent_at is not None  # the doorbell was rung...
+    time.sleep(3.5)  # ...and has expired (expiry 2 s), with no worker running
+    worker = worker_factory()
+    job = wait_done(job.id, 40)
+    assert job.attempts == 1 and Track.objects.filter(job=job).count() == 1
+    assert "'resent': 1" in worker.log()  # it ran because recovery rang again
+
+
+def test_the_websocket_speaks_to_the_owner_only(owner, stranger):
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
+
+    async def listen(user):
+        communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/jobs/{job.id}/")
+        communicator.scope["user"] = user
+        communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
+        connected, code = await communicator.connect()
+        if not connected:
+            return connected, code, []
+        received = [await communicator.receive_json_from(timeout=5)]
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(services.claim_job)(job_id=job.id, worker_id="w")
+        await sync_to_async(services.report_progress)(
+            job_id=job.id, worker_id="w", progress=40, stage="composing"
+        )
+        while len(received) < 3:
+            received.append(await communicator.receive_json_from(timeout=5))
+        await communicator.disconnect()
+        return connected, code, received
+
+    connected, code, _ = async_to_sync(listen)(stranger)
+    assert not connected
+    connected, _, received = async_to_sync(listen)(owner)
+    assert connected
+    assert received[0]["status"] == "queued" and received[0]["id"] == job.id
+    assert received[-1]["status"] == "running" and received[-1]["progress"] == 40
+    assert received[-1]["stage"] == "composing"
