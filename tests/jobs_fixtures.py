@@ -102,8 +102,8 @@ class Worker:
         self._log.close()
 
 
-@pytest.fixture
-def worker_factory(settings, tmp_path):
+@pytest.fixture(name="worker_factory")
+def worker_factory_fixture(settings, tmp_path):
     """Start real workers on the test database; all are killed at the end of the test."""
     from django.db import connection
 

@@ -10,7 +10,7 @@ from tests.jobs_fixtures import (
     flush_generation_channel,
     use_fast_timings,
     wait_for,
-    worker_factory,  # noqa: F401 - a fixture
+    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
