@@ -18,8 +18,10 @@ Promises:
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -244,3 +246,127 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
         results.append(GeneratedPiece(piece, s, i + 1, engine.version, style, bands,
                                       boundary, new.count(tok.bar), new))
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# File-level helpers shared by `manage.py compose`, `manage.py continue_midi` and the worker
+# ---------------------------------------------------------------------------------------------
+class ComposeInputError(ValueError):
+    """Bad user input (mood text, attributes, seed file): one line a person can read."""
+
+
+def write_variants(results: list[GeneratedPiece], out_dir: str | Path) -> dict:
+    """Write variant-1.mid ... into ``out_dir``; the JSON-able description of the files."""
+    from generation.music.notes import write_midi
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    variants = []
+    for g in results:
+        path = write_midi(g.piece, out / f"variant-{g.variant}.mid")
+        variants.append({"files": {"midi": str(path)}, "seed": g.seed, "style": g.style,
+                         "boundary_beat": g.boundary_beat, "new_bars": g.new_bars,
+                         "notes": g.piece.note_count})
+    return {"files": dict(variants[0]["files"]) if variants else {}, "variants": variants}
+
+
+def parse_attributes(text: str | None) -> dict:
+    """Attributes from a JSON object; only the schema's names are kept."""
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ComposeInputError(f"--attributes is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ComposeInputError("--attributes must be a JSON object")
+    return data
+
+
+def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
+                     attributes: dict | None = None, style: str | None = None, bars: int = 8,
+                     temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
+                     variants: int = 1, model: MusicEngine | None = None) -> dict:
+    """Mood text or attributes -> MIDI files; returns the JSON the CLI prints."""
+    seconds: dict[str, float] = {}
+    t = time.time()
+    attrs = dict(attributes or {})
+    if mood is not None:
+        from generation.ml.mood import MoodError, interpret_mood
+
+        try:
+            m = interpret_mood(mood)
+        except MoodError as exc:
+            raise ComposeInputError(str(exc)) from None
+        attrs = {**m.attributes, **attrs}
+        style = style or m.style_hint
+    seconds["mood"] = round(time.time() - t, 3)
+    t = time.time()
+    engine = model or load_default_model()
+    seconds["load_model"] = round(time.time() - t, 3)
+    style = style or "chorale"
+    _check_numbers(bars, temperature, top_p, variants)
+    t = time.time()
+    try:
+        results = compose(attrs, style, bars=bars, temperature=temperature, top_p=top_p,
+                          seed=seed, variants=variants, tempo_bpm=attrs.get("tempo_bpm"),
+                          model=engine)
+    except ValueError as exc:
+        raise ComposeInputError(str(exc)) from None
+    seconds["generate"] = round(time.time() - t, 3)
+    t = time.time()
+    out = write_variants(results, out_dir)
+    seconds["write"] = round(time.time() - t, 3)
+    return {**out, "attributes": {**attrs, **results[0].attributes}, "style": style,
+            "model_version": engine.version, "seconds": seconds}
+
+
+def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
+                       temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
+                       variants: int = 1, style: str | None = None,
+                       attributes: dict | None = None,
+                       model: MusicEngine | None = None) -> dict:
+    """A seed MIDI file (validated like an upload) -> continued MIDI files; the CLI's JSON."""
+    from generation.music.tokenizer import UnsupportedPiece
+    from generation.music.validate import MidiValidationError, validate_midi
+
+    seconds: dict[str, float] = {}
+    t = time.time()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ComposeInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        seed_piece = validate_midi(data).piece
+    except MidiValidationError as exc:
+        raise ComposeInputError(str(exc)) from None
+    seconds["validate"] = round(time.time() - t, 3)
+    t = time.time()
+    engine = model or load_default_model()
+    seconds["load_model"] = round(time.time() - t, 3)
+    _check_numbers(bars, temperature, top_p, variants)
+    t = time.time()
+    try:
+        results = continue_piece(seed_piece, bars=bars, temperature=temperature, top_p=top_p,
+                                 seed=seed, variants=variants, style=style,
+                                 attributes=attributes, model=engine)
+    except (UnsupportedPiece, ValueError) as exc:
+        raise ComposeInputError(str(exc)) from None
+    seconds["generate"] = round(time.time() - t, 3)
+    t = time.time()
+    out = write_variants(results, out_dir)
+    seconds["write"] = round(time.time() - t, 3)
+    return {**out, "attributes": results[0].attributes, "style": results[0].style,
+            "boundary_beat": results[0].boundary_beat, "model_version": engine.version,
+            "seconds": seconds}
+
+
+def _check_numbers(bars: int, temperature: float, top_p: float, variants: int) -> None:
+    if not 1 <= bars <= 64:
+        raise ComposeInputError("bars must be between 1 and 64")
+    if not 0.05 <= temperature <= 3.0:
+        raise ComposeInputError("temperature must be between 0.05 and 3")
+    if not 0.05 <= top_p <= 1.0:
+        raise ComposeInputError("top-p must be between 0.05 and 1")
+    if not 1 <= variants <= 8:
+        raise ComposeInputError("variants must be between 1 and 8")

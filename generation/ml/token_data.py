@@ -264,9 +264,19 @@ class WindowSampler:
         self.p = weights / weights.sum() if len(weights) else weights
         self.reg_edges = np.asarray(schema.band_edges("register_band"))
 
-    def row(self, w: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    def prefix_for(self, w: np.ndarray, shift: int = 0) -> list[int]:
+        """The control prefix of a window (register band after transposing by ``shift``)."""
         tok = self.tok
-        start, length, style, mode, dens, reg100, ts = (int(x) for x in w[:7])
+        _, _, style, mode, dens, reg100, ts = (int(x) for x in w[:7])
+        reg_band = int(np.searchsorted(self.reg_edges, reg100 / 100.0 + shift, side="right"))
+        return [tok.bos, tok.token("Style", style), tok.token("Mode", mode),
+                tok.token("Density", dens), tok.token("Register", reg_band), ts]
+
+    def sequence(self, w: np.ndarray, shift: int = 0) -> np.ndarray:
+        """Prefix + body tokens of a window, transposed by ``shift`` semitones (no shift when
+        that would leave the pitch range), at most block_size + 1 tokens."""
+        tok = self.tok
+        start, length = int(w[0]), int(w[1])
         body = np.asarray(self.cache.tokens[start:start + length], dtype=np.int64)
         if shift:
             p_a, p_b = tok.ranges["Pitch"]
@@ -276,10 +286,12 @@ class WindowSampler:
                 shift = 0
             else:
                 body[is_pitch] = moved
-        reg_band = int(np.searchsorted(self.reg_edges, reg100 / 100.0 + shift, side="right"))
-        prefix = [tok.bos, tok.token("Style", style), tok.token("Mode", mode),
-                  tok.token("Density", dens), tok.token("Register", reg_band), ts]
-        seq = np.concatenate([np.asarray(prefix, dtype=np.int64), body])[: self.block_size + 1]
+        prefix = np.asarray(self.prefix_for(w, shift), dtype=np.int64)
+        return np.concatenate([prefix, body])[: self.block_size + 1]
+
+    def row(self, w: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
+        tok = self.tok
+        seq = self.sequence(w, shift)
         x = np.full(self.block_size, tok.pad, dtype=np.int64)
         y = np.full(self.block_size, -1, dtype=np.int64)
         x[: len(seq) - 1] = seq[:-1]

@@ -1,0 +1,41 @@
+"""`manage.py compose --mood TEXT | --attributes JSON ... --out DIR`: new pieces as MIDI.
+
+Prints one JSON object (files, variants, attributes, model_version, seconds). Bad input exits
+with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Compose new pieces from a mood text or attributes and write variant-N.mid files."
+
+    def add_arguments(self, parser):
+        src = parser.add_mutually_exclusive_group(required=True)
+        src.add_argument("--mood", help="free mood text (any language, emoji welcome)")
+        src.add_argument("--attributes", help='JSON, e.g. {"mode": "minor"}')
+        parser.add_argument("--style", default=None)
+        parser.add_argument("--bars", type=int, default=8)
+        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--top-p", type=float, default=0.95)
+        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--variants", type=int, default=1)
+        parser.add_argument("--out", required=True, help="output folder")
+
+    def handle(self, *args, **opts):
+        from generation.ml.compose import ComposeInputError, compose_to_files, parse_attributes
+
+        try:
+            result = compose_to_files(
+                opts["out"], mood=opts["mood"], attributes=parse_attributes(opts["attributes"]),
+                style=opts["style"], bars=opts["bars"], temperature=opts["temperature"],
+                top_p=opts["top_p"], seed=opts["seed"], variants=opts["variants"])
+        except ComposeInputError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(2)
+        self.stdout.write(json.dumps(result))
