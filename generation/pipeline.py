@@ -210,6 +210,9 @@ def clean_parameters(kind: str, params: dict[str, Any], midi_bytes: bytes | None
         hint = getattr(reading, "style_hint", None)
         if not style and hint in known:
             style = hint
+    if kind == "compose" and not style:
+        # the model writes in one style; without a choice or a hint, the seed picks one
+        style = known[clean["seed"] % len(known)]
     clean["attributes"] = attributes
     clean["style"] = style
 
@@ -303,22 +306,43 @@ def _bars_for_run(bars: int) -> int:
     return min(bars, 2) if fast else bars
 
 
+@dataclass
+class Generated:
+    """One model output: the whole piece, the seed that makes it again, the model version,
+    and (continuations) the beat where the model's music starts."""
+
+    piece: Piece
+    seed: int
+    model_version: str
+    boundary_beat: float | None = None
+
+
+def _as_generated(result: Any, seed: int, version: str, boundary: float | None) -> Generated:
+    """Accept the engine's GeneratedPiece (or a bare Piece) in one shape."""
+    if isinstance(result, Piece):
+        return Generated(result, seed, version, boundary)
+    found = getattr(result, "boundary_beat", None)
+    return Generated(
+        piece=result.piece,
+        seed=int(getattr(result, "seed", seed)),
+        model_version=str(getattr(result, "model_version", "") or version)[:80],
+        boundary_beat=float(found) if found else boundary,
+    )
+
+
 def generate_pieces(
     kind: str, params: dict[str, Any], seed_piece: Piece | None, variants: int
-) -> tuple[list[Piece], str, float | None]:
-    """Run the model: ``variants`` pieces, the model version, and (for continue) the beat
-    where the model's music starts."""
-    bars = _bars_for_run(int(params.get("bars", 16)))
-    common = {
-        "style": params.get("style") or None,
-        "attributes": params.get("attributes") or {},
-        "bars": bars,
-        "temperature": float(params.get("temperature", 1.0)),
-        "top_p": float(params.get("top_p", 0.95)),
-    }
+) -> list[Generated]:
+    """Run the model for ``variants`` results.
+
+    compose: ``compose(attributes, style, bars=, temperature=, top_p=, seed=, variants=,
+    tempo_bpm=, model=)``; continue: ``continue_piece(seed_piece, bars=, ..., style=,
+    attributes=, model=)``; both return a list of GeneratedPiece. transfer:
+    ``transfer_style(piece, to_style)`` returns a TransferResult. A ValueError from the engine
+    is about this request (an unknown style, a meter the model cannot write) and fails the
+    job with its message.
+    """
     seed = int(params.get("seed", 0))
-    pieces: list[Piece] = []
-    boundary: float | None = None
     if kind == "transfer":
         # the CycleGAN is deterministic: one variant, whatever was asked
         transfer = _engine_function(
@@ -326,25 +350,46 @@ def generate_pieces(
         )
         try:
             result = transfer(seed_piece, to_style=params["to_style"])
-        except ValueError as exc:  # TransferError: unknown style or no trained route
-            raise InvalidJob(str(exc)) from exc
         except FileNotFoundError as exc:
             raise EngineUnavailable("The style transfer models have not been trained yet.") from exc
-        piece = getattr(result, "piece", result)
-        version = getattr(result, "model_version", "") or "cyclegan"
-        return [piece], str(version)[:80], None
+        except ValueError as exc:  # TransferError: unknown style or no trained route
+            raise InvalidJob(str(exc)) from exc
+        version = str(getattr(result, "model_version", "") or "cyclegan")
+        return [_as_generated(result, seed, version, None)]
+
     model = composer_model()
     module = compose_module()
-    if kind == "compose":
-        compose = _engine_function(module, "compose", "composition model")
-        for i in range(variants):
-            pieces.append(compose(model, seed=seed + i, **common))
-    else:
-        cont = _engine_function(module, "continue_piece", "composition model")
-        boundary = seed_piece.end_beat if seed_piece is not None else None
-        for i in range(variants):
-            pieces.append(cont(model, seed_piece, seed=seed + i, **common))
-    return pieces, model_version(model), boundary
+    attributes = dict(params.get("attributes") or {})
+    common = {
+        "bars": _bars_for_run(int(params.get("bars", 16))),
+        "temperature": float(params.get("temperature", 1.0)),
+        "top_p": float(params.get("top_p", 0.95)),
+        "seed": seed,
+        "variants": variants,
+        "model": model,
+    }
+    try:
+        if kind == "compose":
+            compose = _engine_function(module, "compose", "composition model")
+            results = compose(
+                attributes,
+                params.get("style") or styles()[0],
+                tempo_bpm=attributes.get("tempo_bpm"),
+                **common,
+            )
+            boundary = None
+        else:
+            cont = _engine_function(module, "continue_piece", "composition model")
+            results = cont(
+                seed_piece, style=params.get("style") or None, attributes=attributes, **common
+            )
+            boundary = seed_piece.end_beat if seed_piece is not None else None
+    except ValueError as exc:
+        raise InvalidJob(f"The model cannot make this: {exc}") from exc
+    if not isinstance(results, list | tuple):
+        results = [results]
+    version = model_version(model)
+    return [_as_generated(r, seed + i, version, boundary) for i, r in enumerate(results)]
 
 
 def _measure(piece: Piece) -> dict[str, Any]:
@@ -430,28 +475,30 @@ def run_pipeline(
     variants = int(params.get("variants", 1))
     _check(progress, 10, "composing" if kind != "transfer" else "transferring the style")
     t0 = time.perf_counter()
-    pieces, version, boundary = generate_pieces(kind, params, seed_piece, variants)
+    generated = generate_pieces(kind, params, seed_piece, variants)
     timings["model"] = time.perf_counter() - t0
     out: list[Variant] = []
-    seed = int(params.get("seed", 0))
     base_title = title or _default_title(kind, params)
-    for i, piece in enumerate(pieces, start=1):
+    for i, result in enumerate(generated, start=1):
         _check(
             progress,
-            60 + int(35 * (i - 1) / max(1, len(pieces))),
-            f"writing the score and audio ({i} of {len(pieces)})",
+            60 + int(35 * (i - 1) / max(1, len(generated))),
+            f"writing the score and audio ({i} of {len(generated)})",
         )
-        piece.title = base_title if len(pieces) == 1 else f"{base_title} ({i})"
+        piece = result.piece
+        piece.title = base_title if len(generated) == 1 else f"{base_title} ({i})"
         folder = staging / f"variant-{i}"
-        rendered = render_variant(piece, folder, boundary_beat=boundary, timings=timings)
+        rendered = render_variant(
+            piece, folder, boundary_beat=result.boundary_beat, timings=timings
+        )
         out.append(
             Variant(
                 number=i,
                 folder=folder,
                 files=rendered["files"],
                 title=piece.title,
-                seed=seed + i - 1,
-                model_version=version,
+                seed=result.seed,
+                model_version=result.model_version,
                 attributes=_measure(piece),
                 duration_seconds=rendered["duration_seconds"],
             )

@@ -6,7 +6,8 @@ production while the model step takes a known time without a trained checkpoint.
 is a seeded random walk over a C major / A minor scale in two voices.
 
 ``STUDIO_TEST_ENGINE_DELAY`` (seconds, env) makes each call wait first, so a test can act on
-a job while it is mid-run (kill the worker, send SIGTERM, cancel it).
+a job while it is mid-run (kill the worker, send SIGTERM, cancel it);
+``STUDIO_TEST_ENGINE_FAIL=memory`` makes it raise MemoryError, as a model out of memory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from dataclasses import dataclass
 
 from generation.music.notes import Note, Part, Piece
 
@@ -24,7 +26,17 @@ class TinyModel:
     version = "test-walk-1"
 
 
-def load_default_model(device: str = "cpu") -> TinyModel:
+@dataclass
+class Result:
+    """The fields of ``generation.ml.compose.GeneratedPiece`` that the pipeline reads."""
+
+    piece: Piece
+    seed: int
+    model_version: str = TinyModel.version
+    boundary_beat: float = 0.0
+
+
+def load_default_model(device: str | None = None) -> TinyModel:
     return TinyModel()
 
 
@@ -35,50 +47,81 @@ def _walk(rng: random.Random, start_beat: float, bars: int, tonic: int) -> list[
     end = start_beat + bars * 4.0
     while beat < end - 1e-9:
         degree = max(0, min(14, degree + rng.choice([-2, -1, -1, 1, 1, 2])))
-        dur = rng.choice([0.5, 1.0, 1.0, 2.0])
-        dur = min(dur, end - beat)
+        dur = min(rng.choice([0.5, 1.0, 1.0, 2.0]), end - beat)
         pitch = tonic + 12 + 12 * (degree // 7) + MAJOR[degree % 7]
         melody.append(Note(beat, pitch, dur, 84))
         beat += dur
     for bar in range(bars):
         root = tonic - 12 + MAJOR[rng.choice([0, 3, 4, 5])]
         bass.append(Note(start_beat + bar * 4.0, root, 4.0, 70))
-    return [Part(notes=melody, program=0, name="Melody"), Part(notes=bass, program=32, name="Bass")]
+    return [
+        Part(notes=melody, program=0, name="Melody"),
+        Part(notes=bass, program=32, name="Bass"),
+    ]
 
 
 def _delay() -> None:
     delay = float(os.environ.get("STUDIO_TEST_ENGINE_DELAY", "0") or 0)
     if delay > 0:
         time.sleep(delay)
+    if os.environ.get("STUDIO_TEST_ENGINE_FAIL") == "memory":
+        raise MemoryError("the test composer was told to run out of memory")
 
 
 def compose(
-    model, *, style=None, attributes=None, bars=4, temperature=1.0, top_p=0.95, seed=0
-) -> Piece:
+    attributes: dict,
+    style: str,
+    bars: int = 8,
+    temperature: float = 1.0,
+    top_p: float = 0.95,
+    seed: int | None = None,
+    variants: int = 1,
+    tempo_bpm: float | None = None,
+    meter=None,
+    model=None,
+) -> list[Result]:
+    """Same signature as generation.ml.compose.compose."""
     _delay()
-    rng = random.Random(seed)
     tonic = 60 if (attributes or {}).get("mode") != "minor" else 57
-    bpm = float((attributes or {}).get("tempo_bpm", 120.0))
-    return Piece(
-        parts=_walk(rng, 0.0, bars, tonic), tempos=[(0.0, bpm)], time_signatures=[(0.0, 4, 4)]
-    )
+    bpm = float(tempo_bpm or 120.0)
+    out = []
+    for i in range(variants):
+        rng = random.Random((seed or 0) + i)
+        piece = Piece(
+            parts=_walk(rng, 0.0, bars, tonic), tempos=[(0.0, bpm)], time_signatures=[(0.0, 4, 4)]
+        )
+        out.append(Result(piece, (seed or 0) + i))
+    return out
 
 
 def continue_piece(
-    model, piece: Piece, *, style=None, attributes=None, bars=4, temperature=1.0, top_p=0.95, seed=0
-) -> Piece:
+    seed_piece: Piece,
+    bars: int = 8,
+    temperature: float = 1.0,
+    top_p: float = 0.95,
+    seed: int | None = None,
+    variants: int = 1,
+    style: str | None = None,
+    attributes: dict | None = None,
+    model=None,
+) -> list[Result]:
+    """Same signature as generation.ml.compose.continue_piece."""
     _delay()
-    rng = random.Random(seed)
-    start = piece.bars * piece.bar_beats
-    extra = _walk(rng, start, bars, 60)
-    parts = [
-        Part(notes=list(p.notes), program=p.program, is_drum=p.is_drum, name=p.name)
-        for p in piece.parts
-    ]
-    parts[0].notes.extend(extra[0].notes)
-    return Piece(
-        parts=parts,
-        tempos=list(piece.tempos),
-        time_signatures=list(piece.time_signatures),
-        key=piece.key,
-    )
+    boundary = seed_piece.bars * seed_piece.bar_beats
+    out = []
+    for i in range(variants):
+        rng = random.Random((seed or 0) + i)
+        extra = _walk(rng, boundary, bars, 60)
+        parts = [
+            Part(notes=list(p.notes), program=p.program, is_drum=p.is_drum, name=p.name)
+            for p in seed_piece.parts
+        ]
+        parts[0].notes.extend(extra[0].notes)
+        piece = Piece(
+            parts=parts,
+            tempos=list(seed_piece.tempos),
+            time_signatures=list(seed_piece.time_signatures),
+            key=seed_piece.key,
+        )
+        out.append(Result(piece, (seed or 0) + i, boundary_beat=boundary))
+    return out

@@ -125,11 +125,15 @@ def worker_factory_fixture(settings, tmp_path):
     started: list[Worker] = []
 
     def start(
-        *, delay: float = 0.0, wait_ready: bool = True, redis_url: str | None = None
+        *,
+        delay: float = 0.0,
+        wait_ready: bool = True,
+        redis_url: str | None = None,
+        fail: str = "",
     ) -> Worker:
         from generation.models import WorkerHeartbeat
 
-        worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay))
+        worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail)
         if redis_url:
             worker_env["REDIS_URL"] = redis_url
         before = set(WorkerHeartbeat.objects.values_list("worker_id", flat=True))

@@ -19,7 +19,7 @@ from django.test import Client
 from generation import services
 from generation.consumers import JobProgressConsumer
 from generation.models import Job, Track
-from generation.music.notes import piece_from_midi
+from generation.music.notes import Note, Part, Piece, piece_from_midi, piece_to_midi_bytes
 from generation.render.audio import RELEASE_SECONDS
 from tests.jobs_fixtures import (
     flush_generation_channel,
@@ -152,3 +152,34 @@ def test_the_websocket_speaks_to_the_owner_only(owner, stranger):
     assert received[0]["status"] == "queued" and received[0]["id"] == job.id
     assert received[-1]["status"] == "running" and received[-1]["progress"] == 40
     assert received[-1]["stage"] == "composing"
+
+
+def test_a_continuation_keeps_the_seed_and_adds_bars(owner, settings, worker_factory):
+    worker_factory()
+    seed = Piece(
+        parts=[Part(notes=[Note(float(i), 60 + i % 4, 1.0, 80) for i in range(8)])],
+        tempos=[(0.0, 100.0)],
+    )
+    upload = io.BytesIO(piece_to_midi_bytes(seed))
+    response = api(owner).post("/api/jobs/", {"kind": "continue", "midi": upload, "bars": "2"})
+    assert response.status_code == 202, response.content
+    job = wait_done(response.json()["id"])
+    track = Track.objects.get(job=job)
+    result = piece_from_midi(Path(settings.MEDIA_ROOT) / track.files["midi"])
+    assert result.bars == seed.bars + 2
+    head = sorted((n.onset, n.pitch) for n in result.all_notes() if n.onset < seed.end_beat)
+    assert head == sorted((n.onset, n.pitch) for n in seed.all_notes())
+
+
+def test_a_job_that_runs_out_of_memory_fails_once_with_a_message(owner, settings, worker_factory):
+    worker_factory(fail="memory")
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
+    wait_for(lambda: job_status(job.id) in Job.FINAL, 40, "the job to end")
+    time.sleep(3)  # several recovery passes later it has not been retried
+    job.refresh_from_db()
+    assert job.status == "failed" and job.attempts == 1
+    assert "out of memory" in job.error and "Traceback" not in job.error
+    assert not Track.objects.filter(job=job).exists()
+    assert not (Path(settings.MEDIA_ROOT) / "staging").exists() or not any(
+        (Path(settings.MEDIA_ROOT) / "staging").iterdir()
+    )
