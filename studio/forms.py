@@ -43,7 +43,8 @@ class ComposeForm(forms.Form):
                                      "placeholder": "stormy night at sea, restless"}),
         help_text="English or Chinese, words or emoji.")
     midi = forms.FileField(label="MIDI file", required=False,
-                           widget=forms.ClearableFileInput(attrs={"accept": ".mid,.midi,audio/midi"}),
+                           widget=forms.ClearableFileInput(
+                               attrs={"accept": ".mid,.midi,audio/midi"}),
                            help_text="A .mid file up to 1 MB.")
     to_style = forms.ChoiceField(label="Target style", required=False,
                                  choices=[("", "Choose a style"), *STYLE_CHOICES])

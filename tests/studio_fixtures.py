@@ -182,6 +182,10 @@ def studio_server(transactional_db, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     python = sys.executable
+    # daphne serves static files through WhiteNoise from STATIC_ROOT (as `make test` and
+    # `make run` prepare it); collect them so this test sees the current scripts
+    subprocess.run([python, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
+                   env=env, check=True, timeout=120)
     daphne = subprocess.Popen(
         [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
         cwd=ROOT, env=env, stdout=(logs / "daphne.log").open("w"), stderr=subprocess.STDOUT)

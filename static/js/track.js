@@ -9,6 +9,9 @@
   "use strict";
 
   function cleanSvg(text) {
+    // <style> blocks go before parsing: a DOMParser document inherits the page's CSP, and
+    // Chromium reports (and blocks) their inline styles even in that inert document
+    text = text.replace(/<style\b[\s\S]*?<\/style>/gi, "");
     var doc = new DOMParser().parseFromString(text, "image/svg+xml");
     var root = doc.documentElement;
     if (!root || root.nodeName.toLowerCase() !== "svg") { return null; }
