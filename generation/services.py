@@ -498,7 +498,25 @@ def recover_jobs(*, now: datetime | None = None) -> dict[str, int]:
             break  # the channel is full or unreachable: stop ringing for this pass
     # heartbeats of workers long gone are noise in the admin
     WorkerHeartbeat.objects.filter(last_beat__lt=now - timedelta(days=1)).delete()
+    _remove_abandoned_staging(now)
     return counts
+
+
+STAGING_MAX_AGE = timedelta(hours=6)  # far longer than any job runs
+
+
+def _remove_abandoned_staging(now: datetime) -> None:
+    """Staging folders of workers killed mid-render are never finished; remove old ones."""
+    staging = media_root() / "staging"
+    if not staging.is_dir():
+        return
+    cutoff = (now - STAGING_MAX_AGE).timestamp()
+    for folder in staging.iterdir():
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:  # another worker's recovery got there first
+            continue
 
 
 # ---------------------------------------------------------------------------------------------

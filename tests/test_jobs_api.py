@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -442,3 +443,21 @@ def test_a_wrong_token_is_401_and_a_session_post_needs_csrf(owner):
     response = session.post("/api/jobs/", {}, content_type="application/json")
     assert response.status_code == 403 and "CSRF" in response.json()["error"]
     assert not Job.objects.exists()
+
+
+def test_recovery_removes_staging_left_by_a_killed_worker(settings):
+    import os
+    import time as _time
+
+    old = media(settings, "staging/job-1-deadworker/variant-1")
+    old.mkdir(parents=True)
+    (old / "track.mid").write_bytes(b"x")
+    fresh = media(settings, "staging/job-2-liveworker")
+    fresh.mkdir(parents=True)
+    long_ago = _time.time() - 7 * 3600
+    os.utime(old.parent, (long_ago, long_ago))
+    try:
+        services.recover_jobs()
+        assert not old.parent.exists() and fresh.exists()
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)

@@ -180,6 +180,17 @@ def test_a_job_that_runs_out_of_memory_fails_once_with_a_message(owner, settings
     assert job.status == "failed" and job.attempts == 1
     assert "out of memory" in job.error and "Traceback" not in job.error
     assert not Track.objects.filter(job=job).exists()
-    assert not (Path(settings.MEDIA_ROOT) / "staging").exists() or not any(
-        (Path(settings.MEDIA_ROOT) / "staging").iterdir()
-    )
+    assert not list((Path(settings.MEDIA_ROOT) / "staging").glob(f"job-{job.id}-*"))
+
+
+def test_cancelling_a_running_job_stops_it_at_the_next_stage(owner, settings, worker_factory):
+    worker = worker_factory(delay=3)
+    client = api(owner)
+    job_id = client.post("/api/jobs/", {"bars": 2}, content_type="application/json").json()["id"]
+    wait_for(lambda: Job.objects.get(id=job_id).stage == "composing", 30, "the job to compose")
+    response = client.post(f"/api/jobs/{job_id}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    wait_for(lambda: f"job {job_id}: stopped" in worker.log(), 30, "the worker to stop it")
+    job = Job.objects.get(id=job_id)
+    assert job.status == "cancelled" and not Track.objects.filter(job=job).exists()
+    assert not list((Path(settings.MEDIA_ROOT) / "staging").glob(f"job-{job_id}-*"))
