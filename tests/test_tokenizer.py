@@ -93,6 +93,14 @@ def test_parts_keep_their_track_and_velocities_their_bin():
     assert back.parts[1].notes[0].velocity == 36  # 40 -> nearest bin (pp)
 
 
+def test_a_melody_needs_no_track_tokens_but_a_second_part_does():
+    melody = Piece(parts=[Part([Note(float(i), 60 + i, 1.0, 80) for i in range(4)])])
+    assert not any(TOK.kind(t) == "Track" for t in TOK.encode(melody))
+    duet = Piece(parts=[Part([Note(0.0, 72, 1.0)]), Part([Note(0.0, 48, 1.0)])])
+    assert TOK.describe(TOK.encode(duet)) == ["Bar", "Pos_0", "Pitch_72", "Dur_12", "Track_1",
+                                              "Pitch_48", "Dur_12"]
+
+
 def test_velocity_tokens_appear_only_when_the_dynamic_changes():
     mf = Piece(parts=[Part([Note(float(i), 60, 1.0, 80) for i in range(8)])])
     assert not any(TOK.kind(t) == "Vel" for t in TOK.encode(mf))
@@ -111,7 +119,7 @@ def test_grammar_rejects_ill_formed_sequences():
     prefix = TOK.prefix("chorale", "minor", "sparse", "low", (3, 4))
     g = Grammar(TOK).feed_all(prefix + [TOK.bar, TOK.token("Pos", 12)])
     with pytest.raises(ValueError):
-        g.copy().feed(TOK.token("Pitch", 40))  # a Track must come first
+        g.copy().feed(TOK.token("Dur", 3))  # a note starts with its pitch
     g.feed(TOK.token("Track", 1))
     g.feed(TOK.token("Pitch", 40))
     g.feed(TOK.token("Dur", 3))

@@ -37,6 +37,7 @@ CACHE_ROOT = REPO_ROOT / "var" / "cache"
 WINDOW_COLUMNS = ("start", "length", "style", "mode", "density_band", "register_x100",
                   "timesig", "piece")
 TRANSPOSE_RANGE = (-5, 6)  # semitones, inclusive
+FORMAT_VERSION = "2"  # bump when the encoder or the window layout changes (cache key)
 
 
 def _profiles() -> np.ndarray:
@@ -165,7 +166,8 @@ class TokenCache:
 
 
 def cache_dir_for(tok: Tokenizer, corpus_key: str, max_len: int) -> Path:
-    h = hashlib.sha256((tok.config.to_json() + corpus_key + str(max_len)).encode())
+    text = FORMAT_VERSION + tok.config.to_json() + corpus_key + str(max_len)
+    h = hashlib.sha256(text.encode())
     return CACHE_ROOT / f"transformer-tokens-{h.hexdigest()[:12]}"
 
 

@@ -11,7 +11,7 @@ pure Python, and round-trips a Piece exactly up to the grid (see ``quantize_piec
 A sequence reads (grammar enforced by ``Grammar``)::
 
     BOS Style_s Mode_m Density_d Register_r TimeSig_n/d
-    ( Bar [TimeSig_n/d] ( Pos_p ( Track_t ( Pitch_k [Vel_v] Dur_d )+ )+ )* )*  [EOS]
+    ( Bar [TimeSig_n/d] ( Pos_p ( [Track_t] ( Pitch_k [Vel_v] Dur_d )+ )+ )* )*  [EOS]
 
 - Grid: ``positions_per_quarter`` = 12 steps per quarter note (16ths = 3, eighth-note
   triplets = 4). ``Pos`` counts steps from the bar line; bars follow the meter map, so 3/4 has
@@ -20,6 +20,8 @@ A sequence reads (grammar enforced by ``Grammar``)::
   within a track, pitches strictly increase (two notes of one pitch, part and onset merge into
   the longer one).
 - Multi-part pieces are one token stream: ``Track_t`` names the t-th pitched part of the piece
+  (a Pitch right after Pos, without a Track token, belongs to track 0, so a melody costs no
+  Track tokens at all)
   (drums are left out: they are kept verbatim by the continuation, never modelled). A seed with
   several tracks is continued with the same track numbers, so each new note lands in the part
   it was generated for; parts beyond ``max_tracks`` are folded into the last track.
@@ -220,17 +222,14 @@ class Tokenizer:
                            tempo_bpm=piece.tempo_bpm, key=piece.key, title=piece.title)
 
     # -- encode -------------------------------------------------------------------------------
-    def encode(self, piece: Piece, prefix: list[int] | None = None,
-               first_bar: int = 0) -> list[int]:
-        """Tokens of the piece's pitched parts (drums left out), from bar ``first_bar`` on.
-
-        ``prefix`` (from ``prefix()``) is put in front; without it the body alone is returned
-        (it starts with the first Bar token). Raises UnsupportedPiece for unknown meters.
-        """
+    def events(self, piece: Piece) -> tuple[list[tuple[int, int]], dict]:
+        """(bars, events) as the tokens will carry them: the bar lines (start step, TimeSig
+        index) up to the last quantized note-off, and {(bar, pos, track, pitch): (dur, vel)}."""
         c = self.config
         bars = self.bar_lines(piece)
         starts = [s for s, _ in bars]
         events: dict[tuple[int, int, int, int], tuple[int, int]] = {}
+        end = 1
         for t, part in enumerate(self._tracks(piece)):
             track = min(t, c.max_tracks - 1)
             for n in part.notes:
@@ -243,9 +242,24 @@ class Tokenizer:
                 dur = self.quantize_duration(n.duration * self.q)
                 vel = self.quantize_velocity(n.velocity)
                 key = (b, step - starts[b], track, n.pitch)
+                end = max(end, step + dur)
                 if key in events and events[key][0] >= dur:
                     continue
                 events[key] = (dur, vel)
+        # bars after the last quantized note-off carry nothing (a clipped long note, a note
+        # out of range): leave them out so that decode -> encode is stable
+        bars = [b for b in bars if b[0] < end] or bars[:1]
+        return bars, events
+
+    def encode(self, piece: Piece, prefix: list[int] | None = None,
+               first_bar: int = 0) -> list[int]:
+        """Tokens of the piece's pitched parts (drums left out), from bar ``first_bar`` on.
+
+        ``prefix`` (from ``prefix()``) is put in front; without it the body alone is returned
+        (it starts with the first Bar token). Raises UnsupportedPiece for unknown meters.
+        """
+        c = self.config
+        bars, events = self.events(piece)
         out: list[int] = list(prefix) if prefix else []
         by_bar: dict[int, list] = {}
         for key in sorted(events):
@@ -261,7 +275,8 @@ class Tokenizer:
                     out.append(self.token("Pos", pos))
                     last_pos, last_track = pos, None
                 if track != last_track:
-                    out.append(self.token("Track", track))
+                    if not (track == 0 and last_track is None):  # Track_0 is implied
+                        out.append(self.token("Track", track))
                     last_track = track
                 dur, vel = events[(b, pos, track, pitch)]
                 out.append(self.token("Pitch", pitch - c.pitch_low))
@@ -315,7 +330,8 @@ class Tokenizer:
             elif kind == "Track" and pos is not None:
                 track = self.offset(tok)
                 n_tracks = max(n_tracks, track + 1)
-            elif kind == "Pitch" and track is not None:
+            elif kind == "Pitch" and pos is not None:
+                track = 0 if track is None else track  # a Pitch right after Pos: track 0
                 pitch, vel = self.offset(tok) + c.pitch_low, None
             elif kind == "Vel" and pitch is not None:
                 vel = bar_vel[track] = c.velocities[self.offset(tok)]
@@ -410,8 +426,8 @@ class Grammar:
             return out + ([pos_rng] if pos_rng else [])
         if s == "barsig":
             return [bar_tok, eos_tok] + ([pos_rng] if pos_rng else [])
-        if s == "pos":
-            return [r["Track"]]
+        if s == "pos":  # a Track, or a Pitch of the implied track 0
+            return [r["Track"], r["Pitch"]]
         if s == "track":
             return [(r["Pitch"][0], r["Pitch"][1])]
         if s == "pitch":
@@ -465,6 +481,8 @@ class Grammar:
         elif kind == "Track":
             self.state, self.track, self.pitch = "track", t.offset(token), -1
         elif kind == "Pitch":
+            if self.state == "pos":
+                self.track = 0
             self.state, self.pitch = "pitch", t.offset(token)
         elif kind == "Vel":
             self.state = "vel"
