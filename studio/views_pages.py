@@ -55,7 +55,8 @@ def track_files(track: Track, token: str | None = None) -> dict[str, Any]:
         if files.get(kind):
             out[kind] = _file_url(track, kind, token=token)
             out[f"{kind}_download"] = _file_url(track, kind, token=token, download=True)
-    for kind in ("timemap", "pianoroll"):
+    # "original_*": a transfer's seed rendered beside it, when the worker provides it
+    for kind in ("timemap", "pianoroll", "original_audio", "original_pianoroll"):
         if files.get(kind):
             out[kind] = _file_url(track, kind, token=token)
     out["svg_pages"] = [_file_url(track, "svg", token=token, page=i)
