@@ -50,6 +50,17 @@ def rendered_variant(tmp_path_factory):
     return folder, rendered
 
 
+@pytest.fixture(scope="session")
+def long_rendered_variant(tmp_path_factory):
+    """48 bars (96 s): long enough for two engraved pages, to watch the page turn."""
+    from generation.pipeline import render_variant
+
+    folder = tmp_path_factory.mktemp("rendered-long") / "variant"
+    rendered = render_variant(tiny_piece("Long song", bars=48), folder, boundary_beat=None,
+                              timings={})
+    return folder, rendered
+
+
 @dataclass
 class _Variant:  # the shape generation.pipeline.Variant has; finish_job reads these
     number: int
@@ -64,7 +75,8 @@ class _Variant:  # the shape generation.pipeline.Variant has; finish_job reads t
 
 @pytest.fixture
 def make_track(rendered_variant, tmp_path):
-    """make_track(owner, visibility="private", title=..., parameters=...) -> Track.
+    """make_track(owner, visibility="private", title=..., parameters=..., variants=1,
+    rendered_with=None) -> Track (or a list of Tracks when variants > 1).
 
     Goes through submit-like rows and ``finish_job`` so the track and its files are laid out
     exactly as a worker leaves them."""
@@ -73,11 +85,12 @@ def make_track(rendered_variant, tmp_path):
     from generation import services
     from generation.models import Job, Track
 
-    source, rendered = rendered_variant
     counter = {"n": 0}
 
     def make(owner, visibility: str = "private", title: str = "Morning song",
-             parameters: dict | None = None, kind: str = "compose", variants: int = 1):
+             parameters: dict | None = None, kind: str = "compose", variants: int = 1,
+             rendered_with: tuple | None = None):
+        source, rendered = rendered_with or rendered_variant
         counter["n"] += 1
         params = {"kind": kind, "mood": "calm morning by the sea", "bars": 4,
                   "temperature": 1.0, "variants": variants, "style": "chorale", "seed": 7,

@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import CHROMIUM_ARGS, PASSWORD, screenshot  # noqa: F401
 from tests.studio_fixtures import (  # noqa: F401
+    long_rendered_variant,
     make_track,
     rendered_variant,
     studio_server,
@@ -105,6 +106,14 @@ def test_a_new_user_goes_from_a_mood_to_a_shared_playing_score(studio_server, pa
     page.get_by_label("Mode").select_option("minor")
     page.get_by_label("Length in bars").fill("4")
     page.get_by_label("Random seed").fill("11")
+    sockets: list[dict] = []
+
+    def on_socket(ws) -> None:
+        record = {"url": ws.url, "frames": []}
+        sockets.append(record)
+        ws.on("framereceived", lambda payload: record["frames"].append(payload))
+
+    page.on("websocket", on_socket)
     page.get_by_role("button", name="Generate").click()
     page.wait_for_url(re.compile(r".*/jobs/\d+/$"))
     assert page.locator("#job-progress").is_visible()
@@ -113,6 +122,10 @@ def test_a_new_user_goes_from_a_mood_to_a_shared_playing_score(studio_server, pa
     except Exception:
         pytest.fail("the job did not finish:\n" + studio_server.logs())
     track_url = page.url
+    # progress came over the job's websocket (daphne), not only by polling
+    job_sockets = [w for w in sockets if re.search(r"/ws/jobs/\d+/$", w["url"])]
+    assert job_sockets, sockets
+    assert any('"status"' in str(f) for f in job_sockets[0]["frames"])
 
     page.locator("#score .score-page svg").first.wait_for(state="visible", timeout=20_000)
     assert page.locator("#score .score-page").count() >= 1
@@ -294,6 +307,38 @@ def test_a_failed_job_shows_its_message_and_a_way_to_try_again(live_server, page
     page.wait_for_url(re.compile(r".*/compose/\?job=\d+$"))
     assert page.get_by_label("Mood", exact=True).input_value() == "bright day"
     _no_console_errors(page, allow=("WebSocket",))
+
+
+def test_the_page_turns_with_the_music_and_the_player_works_by_keyboard(
+        live_server, page, make_user, make_track, long_rendered_variant):
+    owner = make_user("uma")
+    track = make_track(owner, title="Long song", visibility="public",
+                       rendered_with=long_rendered_variant)
+    page.goto(f"{live_server.url}/tracks/{track.id}/")
+    page.locator("#score .score-page svg").first.wait_for(state="visible", timeout=20_000)
+    _wait_until(page, "document.getElementById('player').dataset.followReady === '1'", 20)
+    label = page.locator("#page-label")
+    assert label.inner_text() == "Page 1 of 2"
+    # keyboard only: Tab reaches the audio player, and Space plays it
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "track-audio":
+            break
+    assert page.evaluate("document.activeElement.id") == "track-audio"
+    page.keyboard.press("Space")
+    _wait_until(page, "document.getElementById('track-audio').currentTime > 0.3", 10)
+    # late in the piece the highlighted notes are on page two, and the page has turned
+    page.locator("#track-audio").evaluate("a => { a.currentTime = 80; }")
+    _wait_until(page, "document.getElementById('page-label').textContent === 'Page 2 of 2'", 10)
+    assert page.locator(".score-page[data-page='2'] .playing").count() >= 1
+    assert page.locator(".score-page[data-page='1']").is_hidden()
+    page.keyboard.press("Space")  # focus is still on the player: pause
+    _wait_until(page, "document.getElementById('track-audio').paused", 5)
+    page.locator("#page-prev").focus()
+    page.keyboard.press("Enter")
+    assert label.inner_text() == "Page 1 of 2"
+    assert page.locator(".score-page[data-page='1']").is_visible()
+    _no_console_errors(page)
 
 
 @pytest.mark.parametrize(("width", "suffix"), [(1280, "desktop"), (390, "phone")])
