@@ -82,6 +82,33 @@ def test_cant_stop_smiling_is_not_negated():
     assert mood("can't stop smiling").valence > 0
 
 
+@pytest.mark.parametrize("text", ["never felt so alive", "never been so happy"])
+def test_never_felt_so_is_an_intensifier_not_a_negation(text):
+    m = mood(text)
+    assert m.valence > mood(text.split()[-1]).valence > 0
+    assert m.attributes["mode"] == "major"
+
+
+@pytest.mark.parametrize(
+    "text", ["没有你的日子好漫长", "没有你，很孤单", "without you I'm so lonely"]
+)
+def test_a_negator_spent_on_a_person_does_not_flip_the_mood_word(text):
+    # "没有你" is "without you": the long days stay long and sad, not flipped to pleasant.
+    m = mood(text)
+    assert m.valence < 0 and m.attributes["mode"] == "minor"
+
+
+def test_negation_still_reaches_past_a_non_person_word():
+    assert mood("not a happy day").valence < 0
+    assert mood("不是快乐的一天").valence < 0
+
+
+def test_bu_kaixin_is_a_word_of_its_own():
+    assert mood("不开心").unknown_words == []
+    assert "不开心" in mood("不开心").explanation
+    assert mood("不开心").attributes["mode"] == "minor"
+
+
 # --- Intensifiers, diminishers, exclamation marks -----------------------------------------
 
 
@@ -141,6 +168,90 @@ def test_mixed_english_and_chinese(text, mode):
     m = mood(text)
     assert m.attributes["mode"] == mode
     assert m.unknown_words == []
+
+
+@pytest.mark.parametrize(
+    "traditional, simplified",
+    [
+        ("開心", "开心"),
+        ("孤單的夜晚", "孤单的夜晚"),
+        ("熱鬧的節日", "热闹的节日"),
+        ("憂傷", "忧伤"),
+    ],
+)
+def test_traditional_characters_read_like_simplified_and_are_shown_as_typed(
+    traditional, simplified
+):
+    t, s = mood(traditional), mood(simplified)
+    assert (t.valence, t.arousal, t.attributes) == (s.valence, s.arousal, s.attributes)
+    assert t.unknown_words == []
+    assert traditional[:2] in t.explanation  # the user's own characters, not the lookup form
+
+
+def test_the_traditional_table_is_one_to_one_and_never_hides_a_lexicon_entry():
+    import generation.ml.mood as mood_module
+
+    trad, simp = mood_module._TRADITIONAL, mood_module._SIMPLIFIED
+    assert len(trad) == len(simp) == len(set(trad)) > 300
+    assert not set(trad) & set(simp)  # no chains: one lookup is enough
+    entries = mood_module._tables().zh
+    assert not [term for term in entries if set(term) & set(trad)]
+
+
+@pytest.mark.parametrize(
+    "aabb, ab", [("热热闹闹", "热闹"), ("开开心心", "开心"), ("安安静静", "安静")]
+)
+def test_aabb_reduplication_reads_as_the_word(aabb, ab):
+    m = mood(aabb)
+    assert m.unknown_words == []
+    assert (m.valence, m.arousal) == (mood(ab).valence, mood(ab).arousal)
+
+
+@pytest.mark.parametrize(
+    "text, band",
+    [
+        ("running", "fast"),
+        ("jogging", "fast"),
+        ("dancing", "fast"),
+        ("跑步", "fast"),
+        ("跳舞", "fast"),
+        ("strolling", "moderate"),
+        ("a walk", "moderate"),
+        ("散步", "moderate"),
+        ("sleeping", "slow"),
+        ("napping", "slow"),
+        ("睡觉", "slow"),
+    ],
+)
+def test_activities_imply_a_tempo(text, band):
+    assert mood(text).attributes["tempo_band"] == band
+
+
+@pytest.mark.parametrize(
+    "hyphenated, plain",
+    [("heart-broken", "heartbroken"), ("lo-fi", "lofi"), ("not-so-happy", "not so happy")],
+)
+def test_hyphenated_words_are_read_whole_joined_or_apart(hyphenated, plain):
+    h, p = mood(hyphenated), mood(plain)
+    assert (h.valence, h.arousal) == (p.valence, p.arousal) != (0.0, 0.0)
+    assert h.unknown_words == []
+
+
+def test_down_is_a_mood_only_after_an_intensifier():
+    assert mood("so down today").valence < 0
+    assert mood("有点 down").attributes["mode"] == "minor"
+    assert mood("walk down the road").valence > 0
+
+
+def test_the_lexicon_lists_each_term_once():
+    seen = Counter()
+    path = ROOT / "generation" / "ml" / "mood_lexicon.tsv"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#") and not line.startswith("lang\t"):
+            lang, term, _v, _a = line.split("\t")
+            seen[(lang, term)] += 1
+    assert len(seen) > 2000
+    assert [k for k, n in seen.items() if n > 1] == []
 
 
 def test_emoji_carry_mood_alone():

@@ -9,9 +9,15 @@ downloaded and no model is loaded; a call takes well under a millisecond per wor
 Reading
     English is lowercased and split into words; multi-word phrases ("on top of the world")
     are matched first, longest first, then single words, trying simple lemmas (plural,
-    -ing, -ed, -ly, -er/-est, -ness) when the word itself is not listed. Chinese has no
+    -ing, -ed, -ly, -er/-est, -ness) when the word itself is not listed. A hyphenated word
+    is looked up whole ("so-so"), then joined ("heart-broken" -> "heartbroken"), else read
+    as separate words ("not-so-happy"). "down" is a function word except right after an
+    intensifier or diminisher ("so down", "有点 down"). Chinese has no
     spaces, so each run of Chinese characters is scanned left to right taking the longest
-    entry that matches (lexicon words, function words, style cues). Emoji are looked up
+    entry that matches (lexicon words, function words, style cues). Traditional characters
+    are looked up through a character-for-character table to simplified ("開心" reads as
+    "开心"), while the words shown keep the characters the user typed. AABB reduplication
+    reads as the word AB ("热热闹闹" -> "热闹", "开开心心" -> "开心"). Emoji are looked up
     with variation selectors and skin tones removed. Mixed text is read piece by piece.
 
 Rules
@@ -20,7 +26,10 @@ Rules
       shrinks (`-0.5 * v` by default; "一点也不" flips harder, "不太" softer), arousal
       shrinks and flips more weakly (`-0.3 * a`), and the negated word counts less (x0.6)
       because saying what a mood is not is weaker evidence than saying what it is.
-      Set idioms keep their own entries ("no hope", "没有希望", "不安", "不错").
+      Set idioms keep their own entries ("no hope", "没有希望", "不安", "不错", "不开心").
+      A negator followed directly by a person ("没有你的日子", "without you") negates the
+      person's presence, not the mood word after it, so its scope ends there. "Never felt
+      so ..." / "never been so ..." is an intensifier, not a negation.
     * Intensifiers ("very", "so", "extremely", "很", "非常", "特别", "极其") multiply the next
       mood word's valence (and its arousal at half strength); diminishers ("a bit",
       "slightly", "有点", "淡淡") shrink it the same way. Values are clipped to [-1, 1].
@@ -49,6 +58,16 @@ Mapping valence v and arousal a to attributes
     register_band  from r = (v + a) / 2: low if r < -0.25, high if r > 0.25, else middle
                    (dark and heavy sits low, bright and lively sits high).
     dynamics       from a: pp < -0.6 <= p < -0.3 <= mp < 0 <= mf < 0.3 <= f < 0.65 <= ff.
+
+    Activities set the pace through their arousal in the lexicon, because their pace is
+    what a musician hears in them: running, dancing, 跑步, 跳舞 (about +0.7) read fast;
+    marching (+0.4..+0.5) fast-ish; walking, strolling, 散步 (about 0 to -0.2) moderate;
+    sitting, napping, sleeping, 睡 (-0.4 to -0.9) slow. Alternatives to this mapping were
+    tried on the tune+dev prompts only (see `mood_eval`): lifting calm-but-pleasant moods
+    towards moderate, a stronger or arousal-damped slowing by sadness, a different
+    weighting exponent, and moving the band edges. None beat it by more than a few prompts
+    of 258, and the lift for calm-but-pleasant moods lost more than it gained (both prompt
+    authors label still scenes such as a fireside or a starry sky slow), so it is unchanged.
 """
 
 from __future__ import annotations
@@ -221,6 +240,26 @@ _SCALERS_ZH: dict[str, float] = {
 _CONTEXTUAL_SCALERS_ZH: dict[str, float] = {"好": 1.4}
 _CONTRAST_EN = {"but", "however", "yet", "though", "although"}
 _CONTRAST_ZH = {"但", "但是", "可是", "却", "不过", "然而", "可"}
+# "Never felt so alive" says the feeling is stronger than ever: an intensifier, not a negation.
+_SCALERS_EN.update(
+    {
+        "never felt so": 1.6,
+        "never been so": 1.6,
+        "never felt this": 1.6,
+        "never been this": 1.6,
+        "never felt more": 1.6,
+        "never been more": 1.6,
+    }
+)
+# A negator followed directly by a person is "without" ("没有你的日子", "without you"): it
+# negates the person's presence, not the mood word that comes after.
+_PERSONS_AFTER_NEGATOR = {
+    "you", "me", "him", "her", "them", "us", "anyone", "anybody", "someone",
+    "你", "我", "他", "她", "它", "你们", "我们", "他们", "她们", "人", "谁",
+}  # fmt: skip
+# Words that are function words on their own ("walk down the road") but moods after an
+# intensifier or diminisher ("so down", "a bit down", "有点 down").
+_MOODS_AFTER_SCALER: dict[str, _Entry] = {}
 # Phrases that look negated but are not ("can't stop smiling" is very positive).
 _PASS_EN = {
     "can't stop",
@@ -256,7 +295,8 @@ _STOP_ZH = set(
     歌 首 段 天 日 些 什么 怎么 如何 为 为了 因为 所以 然后 而 并 且 之 其 恐怕 好像 只好 正好
     最好 大家 国家 积累 美国 已经 正在 刚刚 一直 总是 依然 仍然 还是 就是 只是 又是 一起
     自己 人 里面 外面 上面 下面 之中 之间 当 当时 每 每天 了吧 不断 不停 不仅 不得不 弹奏 演奏
-    唱 听 去 来 后 前 心 再 才 只 很多 旋律 乐曲 曲""".split()
+    唱 听 去 来 后 前 心 再 才 只 很多 旋律 乐曲 曲 看 站 说 吃 喝 放 起 开 等 全 第 次 进 穿 传
+    回 做 写 拿 带 找 坐 用 叫 这些 那些 一下 一些 一切 所有 时分 之后 之前 以后 以前""".split()
 )
 
 # --- Style cues: term -> (style, weight). Matched in both scripts; a term may also carry affect.
@@ -312,10 +352,41 @@ _STYLE_AROUSAL: dict[str, float] = {
     "celtic": 0.45,
 }
 
+# Traditional characters -> simplified, for the common characters of mood and scene words, so
+# that "開心", "孤單" and "熱鬧" read like "开心", "孤单" and "热闹". A character-for-character
+# table (written by hand for Cadenza) keeps the text's length, so the words the reader shows
+# keep the user's own characters. Characters whose simplified form is ambiguous in the
+# lexicon are left out; the table is checked against the lexicon by the tests.
+_TRADITIONAL = (
+    "個們這裡裏來還沒讓說話時間長遠歲憶記總無與從對為麼樣點學習書會動運飛騎獨寧輕鬆緊"
+    "張驚嚇懼憤氣煩惱絕憐慘溫燦爛閃華麗壯觀偉勵揚隨緩靈夢紅綠藍黃銀曉聽單週邊開鄉媽熱"
+    "鬧擠靜著憂傷悶慮愛樂歡興奮難過淚懷戀燈風雲電陽陰涼樹葉鳥龍馬魚車軍戰鬥勝敗聲響鐘"
+    "場廣園節誕禮親傘鎮紙盞頭線見現實寫讀東喪結離別歸夠餘殘盡斷腸淒蕭舊兒孫爺雙隻錯誤"
+    "嗎覺戲劇詞韻調譜彈鋼簫箏爾蘭蘇國師傳統歷鄰灣島橋灘濤漁滿滄霧飄颳颱雜亂鬱慶賀擁壓"
+    "猶嘆歎懶睏爭槍殺罵頓闆雖應該經驗險擔態悅嬌臉談誰認識細膩優寬闊遙漸進衝擊護衛勞嗚"
+    "喚瘋癡燒陣輸贏賽奪獎騷舉辦齊謠緒鐵機網絡號遊劍俠塵煙鶴鷹蟬異處婦兩萬億幾數種類質"
+    "貴價錢買賣貓豬雞鴨蝦蘋畫劃燭爐鍋飯麵飲醫藥瘡災屍墳嚴肅莊輝榮驕誇讚頌詩漢語韓協諧"
+    "穩纏綿腦瞭澀擾鎖門關閉戶樓層廳濕潤凍凜颯灑綻盪蕩濱際跡蹤尋覓夥輩導鳴嘯吶靄朧暉曬"
+    "蔭築廟殼聖穌禱詠憫悵悽蒼瀟樸純潔淨乾"
+)
+_SIMPLIFIED = (
+    "个们这里里来还没让说话时间长远岁忆记总无与从对为么样点学习书会动运飞骑独宁轻松紧"
+    "张惊吓惧愤气烦恼绝怜惨温灿烂闪华丽壮观伟励扬随缓灵梦红绿蓝黄银晓听单周边开乡妈热"
+    "闹挤静着忧伤闷虑爱乐欢兴奋难过泪怀恋灯风云电阳阴凉树叶鸟龙马鱼车军战斗胜败声响钟"
+    "场广园节诞礼亲伞镇纸盏头线见现实写读东丧结离别归够余残尽断肠凄萧旧儿孙爷双只错误"
+    "吗觉戏剧词韵调谱弹钢箫筝尔兰苏国师传统历邻湾岛桥滩涛渔满沧雾飘刮台杂乱郁庆贺拥压"
+    "犹叹叹懒困争枪杀骂顿板虽应该经验险担态悦娇脸谈谁认识细腻优宽阔遥渐进冲击护卫劳呜"
+    "唤疯痴烧阵输赢赛夺奖骚举办齐谣绪铁机网络号游剑侠尘烟鹤鹰蝉异处妇两万亿几数种类质"
+    "贵价钱买卖猫猪鸡鸭虾苹画划烛炉锅饭面饮医药疮灾尸坟严肃庄辉荣骄夸赞颂诗汉语韩协谐"
+    "稳缠绵脑了涩扰锁门关闭户楼层厅湿润冻凛飒洒绽荡荡滨际迹踪寻觅伙辈导鸣啸呐霭胧晖晒"
+    "荫筑庙壳圣稣祷咏悯怅凄苍潇朴纯洁净干"
+)
+_TO_SIMPLIFIED = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
+
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN_RE = re.compile(
     rf"(?P<cjk>[{_CJK}]+)"
-    rf"|(?P<word>(?:(?![{_CJK}])[^\W\d_])+(?:'(?:(?![{_CJK}])[^\W\d_])+)*)"
+    rf"|(?P<word>(?:(?![{_CJK}])[^\W\d_])+(?:['-](?:(?![{_CJK}])[^\W\d_])+)*)"
     r"|(?P<bang>!+)"
     r"|(?P<brk>[,.;:?\u3001\u3002\u2026\u300c\u300d()\[\]\"/\n-]+)"
     r"|(?P<other>\S)"
@@ -362,6 +433,9 @@ class _Entry:
     factor: float = 1.0
     style: str | None = None
     style_weight: float = 0.0
+
+
+_MOODS_AFTER_SCALER.update({"down": _Entry("affect", -0.6, -0.4)})
 
 
 @dataclass(frozen=True)
@@ -534,22 +608,35 @@ def _phrase_lookup(span: list[str], cands: list[list[str]], t: _Tables):
             return
 
 
-def _chinese_units(run: str, t: _Tables) -> list[_Unit]:
+def _chinese_units(shown: str, t: _Tables) -> list[_Unit]:
+    """Units of one run of Chinese characters, looked up in simplified form, shown as typed."""
+    run = shown.translate(_TO_SIMPLIFIED)  # same length: one character for one
     units: list[_Unit] = []
     unknown = ""
     i = 0
     while i < len(run):
+        # AABB reduplication ("热热闹闹", "开开心心", "安安静静") is the word AB, said warmly.
+        word = run[i] + run[i + 2] if i + 3 < len(run) else ""
+        if word and run[i] == run[i + 1] and run[i + 2] == run[i + 3] and word in t.zh:
+            entry = t.zh[word]
+            if entry.role == "affect":
+                if unknown:
+                    units.append(_Unit(unknown, None))
+                    unknown = ""
+                units.append(_Unit(shown[i : i + 4], entry))
+                i += 4
+                continue
         for n in range(min(t.max_zh, len(run) - i), 0, -1):
             entry = t.zh.get(run[i : i + n])
             if entry is not None:
                 if unknown:
                     units.append(_Unit(unknown, None))
                     unknown = ""
-                units.append(_Unit(run[i : i + n], entry))
+                units.append(_Unit(shown[i : i + n], entry))
                 i += n
                 break
         else:
-            unknown += run[i]
+            unknown += shown[i]
             i += 1
     if unknown:
         units.append(_Unit(unknown, None))
@@ -576,7 +663,7 @@ def _units(text: str, t: _Tables) -> list[_Unit]:
     for m in _TOKEN_RE.finditer(text):
         kind, tok = m.lastgroup, m.group()
         if kind == "word":
-            words.append(tok)
+            words.extend(_hyphenated(tok, t))
             continue
         flush_words()
         if kind == "cjk":
@@ -590,6 +677,17 @@ def _units(text: str, t: _Tables) -> list[_Unit]:
             units.append(_Unit(tok, None if va is None else _Entry("affect", *va)))
     flush_words()
     return units
+
+
+def _hyphenated(word: str, t: _Tables) -> list[str]:
+    """A hyphenated word as the lexicon knows it: whole ("so-so", "laid-back"), joined
+    ("heart-broken" -> "heartbroken", "lo-fi" -> "lofi"), or else as separate words."""
+    if "-" not in word:
+        return [word]
+    for form in (word, word.replace("-", "")):
+        if any(c in t.en_words for c in _lemma_candidates(form)):
+            return [form]
+    return [part for part in word.split("-") if part]
 
 
 def _is_pictograph(ch: str) -> bool:
@@ -647,6 +745,7 @@ def interpret_mood(text: str) -> Mood:
     scale, scale_words = 1.0, []
     neg: tuple[str, float] | None = None
     neg_left = 0
+    neg_fresh = False  # the previous unit was the negator itself
     contrast = 1.0
     for u in units:
         e = u.entry
@@ -657,13 +756,18 @@ def interpret_mood(text: str) -> Mood:
             scale, scale_words, neg = 1.0, [], None
             continue
         if role == "neg":
-            neg, neg_left = (u.surface, e.factor), NEGATION_WINDOW
+            neg, neg_left, neg_fresh = (u.surface, e.factor), NEGATION_WINDOW, True
             continue
+        if neg_fresh and u.surface in _PERSONS_AFTER_NEGATOR:
+            neg = None  # "without you": the negation is spent on the person
+        neg_fresh = False
         if role == "scale":
             scale *= e.factor
             scale_words.append(u.surface)
             continue
-        if role in ("stop", "pass"):
+        if role == "stop" and scale_words and u.surface in _MOODS_AFTER_SCALER:
+            e, role = _MOODS_AFTER_SCALER[u.surface], "affect"
+        elif role in ("stop", "pass"):
             continue
         if e is not None and e.style is not None:
             style_votes[e.style] = style_votes.get(e.style, 0.0) + e.style_weight
