@@ -528,9 +528,11 @@ def test_held_out_mode_accuracy(accuracy):
 
 
 # Measured 0.844 (n=109) at the first look and 0.825 (n=137, after 54 more prompts) at the
-# last; the tune half reads 0.94. The gap is the lexicon's author having seen the tune half,
-# and the held-out half was not used to close it. Strict: this fails loudly once it passes.
-@pytest.mark.xfail(strict=True, reason="held-out tempo-band accuracy is 0.825, below the 0.85 goal")
+# second; the tune half reads 0.94. After a 134-prompt dev batch (labelled and committed before
+# the reader saw it, dev tempo 0.672 at first) and general work judged on tune+dev only
+# (tune 0.944, dev 0.828), the single third look read 0.839 (mode 0.920). The held-out half
+# was not used to close the gap. Strict: this fails loudly once it passes.
+@pytest.mark.xfail(strict=True, reason="held-out tempo-band accuracy is 0.839, below the 0.85 goal")
 def test_held_out_tempo_band_accuracy(accuracy):
     heldout = accuracy["heldout"]
     assert heldout["tempo_band"] >= 0.85, heldout
