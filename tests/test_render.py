@@ -125,3 +125,19 @@ def test_piano_roll_is_a_png(chorale, tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 5000  # an image with notes, not an empty canvas
+
+
+def test_a_render_does_not_hear_the_one_before_it(chorale):
+    from generation.render.audio import synthesize
+
+    first, _ = synthesize(chorale)
+    short = Piece(parts=[Part(notes=[Note(0.0, 72, 0.5, 90)])], tempos=[(0.0, 120.0)])
+    audio, _ = synthesize(short)  # right after the chorale, on the same synth
+    # one quarter second of note plus its release, not the chorale's last chord
+    assert len(audio) / 44100 <= 0.25 + RELEASE_SECONDS + 0.01
+    again, _ = synthesize(chorale)
+    # the same render up to -40 dB (FluidSynth's chorus keeps its phase between renders;
+    # the cut of the release may move by a few frames)
+    assert abs(len(again) - len(first)) < 0.05 * 44100
+    n = min(len(again), len(first)) - int(0.1 * 44100)
+    assert float(np.abs(again[:n] - first[:n]).max()) < 0.01

@@ -14,7 +14,9 @@ a long OGG array segfaults Python (STACK_NOTES).
 from __future__ import annotations
 
 import os
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +88,61 @@ def _channel_for(part_index: int, is_drum: bool, pitched_index: int) -> int:
     return channels[pitched_index % len(channels)]
 
 
+_synths: dict[tuple[str, int], list] = {}  # key -> [synth, soundfont id, frames rendered]
+FLUID_BLOCK = 64  # FluidSynth renders in blocks of 64 frames and applies events between them
+_synths_lock = threading.Lock()
+
+
+@contextmanager
+def _synth(sf_path: Path, samplerate: int):
+    """A FluidSynth with the soundfont loaded, kept for the process (loading FluidR3_GM
+    takes about 0.4 s, a third of a short render) and used by one render at a time.
+
+    Each use starts from ``system_reset``: all voices off, controllers and programs back to
+    their defaults, reverb and chorus buffers cleared, so a render never hears the last one.
+    """
+    import fluidsynth
+
+    key = (str(sf_path), samplerate)
+    with _synths_lock:
+        if key not in _synths:
+            synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=samplerate, channels=64)
+            sfid = synth.sfload(str(sf_path))
+            if sfid < 0:
+                synth.delete()
+                raise SoundfontMissing(f"FluidSynth could not load the soundfont {sf_path}")
+            _synths[key] = [synth, sfid, 0]
+        synth, sfid, rendered = _synths[key]
+        synth.system_reset()
+        # Start on a block boundary, as a fresh synth does: otherwise the events of this
+        # render fall at other points inside FluidSynth's 64-frame blocks than they would
+        # on a new synth, and the same piece would not render to the same samples.
+        partial = (-rendered) % FLUID_BLOCK
+        if partial:
+            synth.get_samples(partial)
+        counting = _CountingSynth(synth)
+        try:
+            yield counting, sfid
+        finally:
+            synth.system_reset()
+            _synths[key][2] = rendered + partial + counting.frames
+
+
+class _CountingSynth:
+    """Passes calls to the synth and counts the frames it renders."""
+
+    def __init__(self, synth) -> None:
+        self._synth = synth
+        self.frames = 0
+
+    def get_samples(self, n: int):
+        self.frames += n
+        return self._synth.get_samples(n)
+
+    def __getattr__(self, name: str):
+        return getattr(self._synth, name)
+
+
 def synthesize(
     piece: Piece, soundfont: str | os.PathLike | None = None, samplerate: int = SAMPLE_RATE
 ) -> tuple[np.ndarray, float]:
@@ -94,39 +151,36 @@ def synthesize(
     Returns ``(samples, music_seconds)``. The audio lasts until the last note ends plus
     ``RELEASE_SECONDS``, minus trailing silence inside that release.
     """
-    import fluidsynth
-
     sf_path = find_soundfont(soundfont)
-    synth = fluidsynth.Synth(gain=SYNTH_GAIN, samplerate=samplerate, channels=64)
-    try:
-        sfid = synth.sfload(str(sf_path))
-        if sfid < 0:
-            raise SoundfontMissing(f"FluidSynth could not load the soundfont {sf_path}")
-        # events: (frame, order, kind, channel, pitch, velocity); offs sort before ons at the
-        # same frame so a repeated note re-strikes instead of being cut by its own release
-        events: list[tuple[int, int, str, int, int, int]] = []
-        pitched = 0
-        for i, part in enumerate(piece.parts):
-            channel = _channel_for(i, part.is_drum, pitched)
-            if part.is_drum:
-                synth.program_select(channel, sfid, 128, 0)
-            else:
-                pitched += 1
-                synth.program_select(channel, sfid, 0, int(part.program) & 127)
-            for n in part.notes:
-                start = int(round(piece.beat_to_seconds(n.onset) * samplerate))
-                end = int(round(piece.beat_to_seconds(n.onset + n.duration) * samplerate))
-                end = max(end, start + 1)
-                pitch = min(127, max(0, int(n.pitch)))
-                vel = min(127, max(1, int(n.velocity)))
-                events.append((start, 1, "on", channel, pitch, vel))
-                events.append((end, 0, "off", channel, pitch, 0))
-        events.sort()
-        music_seconds = piece.duration_seconds
-        end_frame = int(round(music_seconds * samplerate))
-        total_frames = end_frame + int(RELEASE_SECONDS * samplerate)
+    # events: (frame, order, kind, channel, pitch, velocity); offs sort before ons at the
+    # same frame so a repeated note re-strikes instead of being cut by its own release
+    events: list[tuple[int, int, str, int, int, int]] = []
+    programs: list[tuple[int, int, int]] = []  # (channel, bank, program)
+    pitched = 0
+    for i, part in enumerate(piece.parts):
+        channel = _channel_for(i, part.is_drum, pitched)
+        if part.is_drum:
+            programs.append((channel, 128, 0))
+        else:
+            pitched += 1
+            programs.append((channel, 0, int(part.program) & 127))
+        for n in part.notes:
+            start = int(round(piece.beat_to_seconds(n.onset) * samplerate))
+            end = int(round(piece.beat_to_seconds(n.onset + n.duration) * samplerate))
+            end = max(end, start + 1)
+            pitch = min(127, max(0, int(n.pitch)))
+            vel = min(127, max(1, int(n.velocity)))
+            events.append((start, 1, "on", channel, pitch, vel))
+            events.append((end, 0, "off", channel, pitch, 0))
+    events.sort()
+    music_seconds = piece.duration_seconds
+    end_frame = int(round(music_seconds * samplerate))
+    total_frames = end_frame + int(RELEASE_SECONDS * samplerate)
 
-        blocks: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []
+    with _synth(sf_path, samplerate) as (synth, sfid):
+        for channel, bank, program in programs:
+            synth.program_select(channel, sfid, bank, program)
         now = 0
         for frame, _, kind, channel, pitch, vel in events:
             if frame > now:
@@ -138,8 +192,6 @@ def synthesize(
                 synth.noteoff(channel, pitch)
         if total_frames > now:
             blocks.append(synth.get_samples(total_frames - now))
-    finally:
-        synth.delete()
 
     raw = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
     audio = raw.astype(np.float32).reshape(-1, 2) / 32768.0
