@@ -1,0 +1,125 @@
+"""The style-transfer CycleGAN: networks, the training step, checkpoints (tiny configs)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from generation.ml.cyclegan import CycleGANConfig, CycleGANModel, generator_hash
+from generation.ml.networks import define_D, define_G
+from generation.ml.train_cyclegan import TINY, style_facts, train_pair
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def banks() -> tuple[np.ndarray, np.ndarray]:
+    """A few real training phrases of two styles (uint8 rolls), straight from the corpus."""
+    from generation.music.corpus import load_corpus
+    from generation.music.pianoroll import piece_to_phrases
+
+    data = load_corpus()
+    out = []
+    for style in ("chorale", "german_folk"):
+        rolls = []
+        for _info, piece in data.iter(split="train", style=style):
+            rolls.append((piece_to_phrases(piece, drop_empty=True).rolls > 0.5).astype(np.uint8))
+            if sum(len(r) for r in rolls) >= 12:
+                break
+        out.append(np.concatenate(rolls)[:12])
+    return out[0], out[1]
+
+
+def _cycle_loss(model: CycleGANModel, a: torch.Tensor, b: torch.Tensor) -> float:
+    with torch.no_grad():
+        model.set_input(a, b)
+        model.forward()
+        return float(torch.nn.functional.l1_loss(model.rec_A, a)
+                     + torch.nn.functional.l1_loss(model.rec_B, b))
+
+
+def test_generator_keeps_the_phrase_shape_and_discriminator_scores_patches():
+    x = torch.rand(3, 2, 84, 64)
+    g = define_G("resnet", ngf=4, n_blocks=1)
+    with torch.no_grad():
+        y = g(x)
+    assert y.shape == (3, 2, 84, 64)
+    assert float(y.min()) > 0.0 and float(y.max()) < 1.0
+    with torch.no_grad():
+        assert define_D("patch", ndf=4)(y).shape == (3, 1, 21, 16)
+
+
+def test_factories_refuse_unknown_network_names():
+    with pytest.raises(ValueError, match="unknown generator"):
+        define_G("unet")
+    with pytest.raises(ValueError, match="unknown discriminator"):
+        define_D("pixel")
+
+
+def test_discriminators_get_no_gradient_from_the_generator_step():
+    model = CycleGANModel(CycleGANConfig(**TINY))
+    model.set_input(torch.rand(2, 2, 84, 64), torch.rand(2, 2, 84, 64))
+    model.forward()
+    from generation.ml.cyclegan import set_requires_grad
+
+    set_requires_grad(model.discriminators, False)
+    model.backward_G()
+    assert all(p.grad is None for d in model.discriminators for p in d.parameters())
+    assert all(p.grad is not None for p in model.G_A.parameters())
+    losses = model.optimize_parameters()  # the full step leaves D trainable again
+    assert all(p.requires_grad for d in model.discriminators for p in d.parameters())
+    assert {"G_A_all", "D_B_all"} <= set(losses)
+
+
+def test_mixed_discriminators_are_behind_a_flag():
+    model = CycleGANModel(CycleGANConfig(**TINY, use_mixed_discriminators=False))
+    model.set_input(torch.rand(2, 2, 84, 64), torch.rand(2, 2, 84, 64))
+    losses = model.optimize_parameters()
+    assert not hasattr(model, "D_A_all") and "G_A_all" not in losses
+    assert len(model.discriminators) == 2
+
+
+def test_one_tiny_epoch_on_real_phrases_lowers_the_cycle_loss(banks, tmp_path):
+    bank_a, bank_b = banks
+    a = torch.from_numpy(bank_a[:8].astype(np.float32))
+    b = torch.from_numpy(bank_b[:8].astype(np.float32))
+    before = _cycle_loss(CycleGANModel(CycleGANConfig("chorale", "german_folk", **TINY)), a, b)
+    # 12 phrases a side at batch 2 = one epoch is 6 steps; run a few epochs of it
+    summary = train_pair("chorale", "german_folk", max_steps=40, tiny=True, out_dir=tmp_path,
+                         banks=banks, transpose=0, progress=False)
+    after = _cycle_loss(CycleGANModel.load(tmp_path), a, b)
+    assert summary["steps"] == 40
+    assert after < before * 0.9
+    rows = list(csv.DictReader((tmp_path / "loss.csv").open()))
+    assert [int(r["step"]) for r in rows] == [10, 20, 30, 40]
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_a_checkpoint_reloads_to_identical_output_and_resumes(banks, tmp_path):
+    train_pair("chorale", "german_folk", max_steps=3, tiny=True, out_dir=tmp_path,
+               banks=banks, progress=False)
+    model = CycleGANModel.load(tmp_path).eval()
+    again = CycleGANModel.load(tmp_path).eval()
+    x = torch.from_numpy(banks[0][:4].astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(model.G_A(x), again.G_A(x))
+        assert torch.equal(model.G_B(x), again.G_B(x))
+    assert model.meta["generator_hashes"]["G_A"] == generator_hash(model.G_A)
+    assert model.config.style_facts["german_folk"] == style_facts(banks[1])
+
+    summary = train_pair("chorale", "german_folk", max_steps=2, tiny=True, resume=True,
+                         out_dir=tmp_path, banks=banks, progress=False)
+    assert summary["steps"] == 5
+    resumed = CycleGANModel.load(tmp_path)
+    assert generator_hash(resumed.G_A) != generator_hash(model.G_A)
+
+
+def test_generator_for_names_the_direction():
+    model = CycleGANModel(CycleGANConfig("chorale", "celtic", **TINY))
+    assert model.generator_for("chorale", "celtic") is model.G_A
+    assert model.generator_for("celtic", "chorale") is model.G_B
+    with pytest.raises(KeyError):
+        model.generator_for("chorale", "renaissance")
