@@ -90,6 +90,7 @@ def _channel_for(part_index: int, is_drum: bool, pitched_index: int) -> int:
 
 _synths: dict[tuple[str, int], list] = {}  # key -> [synth, soundfont id, frames rendered]
 FLUID_BLOCK = 64  # FluidSynth renders in blocks of 64 frames and applies events between them
+FLUSH_FRAMES = 2 * SAMPLE_RATE  # silence rendered before each render to empty the reverb
 _synths_lock = threading.Lock()
 
 
@@ -98,8 +99,10 @@ def _synth(sf_path: Path, samplerate: int):
     """A FluidSynth with the soundfont loaded, kept for the process (loading FluidR3_GM
     takes about 0.4 s, a third of a short render) and used by one render at a time.
 
-    Each use starts from ``system_reset``: all voices off, controllers and programs back to
-    their defaults, reverb and chorus buffers cleared, so a render never hears the last one.
+    Each use starts from ``system_reset`` (all voices off, controllers and programs back to
+    their defaults) and two seconds of silence (the reverb's tail), so a render never hears
+    the last one. It is not bit-identical to a fresh synth's render: FluidSynth's reverb and
+    chorus are modulated by oscillators whose phase carries on; the music is the same.
     """
     import fluidsynth
 
@@ -114,12 +117,12 @@ def _synth(sf_path: Path, samplerate: int):
             _synths[key] = [synth, sfid, 0]
         synth, sfid, rendered = _synths[key]
         synth.system_reset()
-        # Start on a block boundary, as a fresh synth does: otherwise the events of this
-        # render fall at other points inside FluidSynth's 64-frame blocks than they would
-        # on a new synth, and the same piece would not render to the same samples.
-        partial = (-rendered) % FLUID_BLOCK
-        if partial:
-            synth.get_samples(partial)
+        # system_reset silences the voices but not the reverb's delay lines: let the last
+        # render's tail die away (silence renders at about 50x real time). Then start on a
+        # block boundary, as a fresh synth does: otherwise this render's events fall at
+        # other points inside FluidSynth's 64-frame blocks than on a new synth.
+        partial = FLUSH_FRAMES + (-(rendered + FLUSH_FRAMES)) % FLUID_BLOCK
+        synth.get_samples(partial)
         counting = _CountingSynth(synth)
         try:
             yield counting, sfid
