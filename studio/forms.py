@@ -35,41 +35,65 @@ def _band_choices(attr: str) -> list[tuple[str, str]]:
 class ComposeForm(forms.Form):
     """The compose page: three ways in, the mood's attributes, shared options."""
 
-    way = forms.ChoiceField(choices=WAYS, initial="compose", widget=forms.RadioSelect,
-                            label="How do you want to start?")
+    way = forms.ChoiceField(
+        choices=WAYS, initial="compose", widget=forms.RadioSelect, label="How do you want to start?"
+    )
     mood = forms.CharField(
-        label="Mood", required=False, max_length=pipeline.MAX_MOOD_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off",
-                                     "placeholder": "stormy night at sea, restless"}),
-        help_text="English or Chinese, words or emoji.")
-    midi = forms.FileField(label="MIDI file", required=False,
-                           widget=forms.ClearableFileInput(
-                               attrs={"accept": ".mid,.midi,audio/midi"}),
-                           help_text="A .mid file up to 1 MB.")
-    to_style = forms.ChoiceField(label="Target style", required=False,
-                                 choices=[("", "Choose a style"), *STYLE_CHOICES])
+        label="Mood",
+        required=False,
+        max_length=pipeline.MAX_MOOD_CHARS,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "autocomplete": "off", "placeholder": "stormy night at sea, restless"}
+        ),
+        help_text="English or Chinese, words or emoji.",
+    )
+    midi = forms.FileField(
+        label="MIDI file",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".mid,.midi,audio/midi"}),
+        help_text="A .mid file up to 1 MB.",
+    )
+    to_style = forms.ChoiceField(
+        label="Target style", required=False, choices=[("", "Choose a style"), *STYLE_CHOICES]
+    )
     # the mood's attributes, each one changeable; empty means "as the mood says"
     mode = forms.ChoiceField(label="Mode", required=False, choices=_band_choices("mode"))
-    tempo_bpm = forms.IntegerField(label="Tempo (beats per minute)", required=False,
-                                   min_value=30, max_value=240)
-    density_band = forms.ChoiceField(label="Note density", required=False,
-                                     choices=_band_choices("density_band"))
-    register_band = forms.ChoiceField(label="Register", required=False,
-                                      choices=_band_choices("register_band"))
+    tempo_bpm = forms.IntegerField(
+        label="Tempo (beats per minute)", required=False, min_value=30, max_value=240
+    )
+    density_band = forms.ChoiceField(
+        label="Note density", required=False, choices=_band_choices("density_band")
+    )
+    register_band = forms.ChoiceField(
+        label="Register", required=False, choices=_band_choices("register_band")
+    )
     style = forms.ChoiceField(label="Style", required=False, choices=[FROM_MOOD, *STYLE_CHOICES])
     # shared options
-    bars = forms.IntegerField(label="Length in bars", initial=16, min_value=1,
-                              max_value=pipeline.MAX_BARS)
+    bars = forms.IntegerField(
+        label="Length in bars", initial=16, min_value=1, max_value=pipeline.MAX_BARS
+    )
     temperature = forms.FloatField(
-        label="Temperature", initial=1.0, min_value=0.1, max_value=2.0,
+        label="Temperature",
+        initial=1.0,
+        min_value=0.1,
+        max_value=2.0,
         widget=forms.NumberInput(attrs={"step": "0.1"}),
-        help_text="Lower is safer, higher is more adventurous.")
-    variants = forms.IntegerField(label="Variants", initial=1, min_value=1,
-                                  max_value=pipeline.MAX_VARIANTS,
-                                  help_text="How many versions to make (1-4).")
-    seed = forms.IntegerField(label="Random seed", required=False, min_value=0,
-                              max_value=2**31 - 1,
-                              help_text="The same seed and settings make the same music.")
+        help_text="Lower is safer, higher is more adventurous.",
+    )
+    variants = forms.IntegerField(
+        label="Variants",
+        initial=1,
+        min_value=1,
+        max_value=pipeline.MAX_VARIANTS,
+        help_text="How many versions to make (1-4).",
+    )
+    seed = forms.IntegerField(
+        label="Random seed",
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="The same seed and settings make the same music.",
+    )
 
     ATTRIBUTE_FIELDS = ("mode", "tempo_bpm", "density_band", "register_band")
 
@@ -98,8 +122,7 @@ class ComposeForm(forms.Form):
 
         limit = getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000)
         if upload.size > limit:
-            raise forms.ValidationError(
-                f"The MIDI file is too large (at most {limit // 1000} kB).")
+            raise forms.ValidationError(f"The MIDI file is too large (at most {limit // 1000} kB).")
         data = upload.read()
         try:
             validated = pipeline.validate_midi(data)
@@ -136,8 +159,10 @@ class ComposeForm(forms.Form):
             # the band follows an explicit tempo, so the two never disagree
             attributes["tempo_band"] = tempo_band(data["tempo_bpm"])
         params: dict[str, Any] = {
-            "bars": data["bars"], "temperature": data["temperature"],
-            "variants": data["variants"], "attributes": attributes,
+            "bars": data["bars"],
+            "temperature": data["temperature"],
+            "variants": data["variants"],
+            "attributes": attributes,
             "style": data.get("style") or "",
         }
         if data.get("seed") is not None:
@@ -174,21 +199,30 @@ class RatingForm(forms.Form):
 
     SCORE_CHOICES = [(i, str(i)) for i in range(RATING_MIN, RATING_MAX + 1)]
 
-    overall = forms.TypedChoiceField(label="Overall musical quality", choices=SCORE_CHOICES,
-                                     coerce=int, widget=forms.RadioSelect)
-    mood_match = forms.TypedChoiceField(label="Match to the requested mood",
-                                        choices=SCORE_CHOICES, coerce=int,
-                                        widget=forms.RadioSelect)
-    style_match = forms.TypedChoiceField(label="Fit to the requested style",
-                                         choices=SCORE_CHOICES, coerce=int,
-                                         widget=forms.RadioSelect)
-    comment = forms.CharField(label="Comment", required=False, max_length=2000,
-                              widget=forms.Textarea(attrs={"rows": 3}))
+    overall = forms.TypedChoiceField(
+        label="Overall musical quality", choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect
+    )
+    mood_match = forms.TypedChoiceField(
+        label="Match to the requested mood",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    style_match = forms.TypedChoiceField(
+        label="Fit to the requested style",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label="Comment", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class VisibilityForm(forms.Form):
-    visibility = forms.ChoiceField(label="Who can listen", choices=Track.Visibility.choices,
-                                   widget=forms.RadioSelect)
+    visibility = forms.ChoiceField(
+        label="Who can listen", choices=Track.Visibility.choices, widget=forms.RadioSelect
+    )
 
 
 class TransferForm(forms.Form):
@@ -196,5 +230,8 @@ class TransferForm(forms.Form):
 
 
 class ReportForm(forms.Form):
-    reason = forms.CharField(label="What is wrong with this track?", max_length=1000,
-                             widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label="What is wrong with this track?",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

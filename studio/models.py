@@ -25,11 +25,15 @@ def _score_field(verbose_name: str) -> models.PositiveSmallIntegerField:
 class Rating(models.Model):
     """One listener's rating of one track on three axes (1-5). Editable, never duplicated."""
 
-    track = models.ForeignKey("generation.Track", on_delete=models.CASCADE,
-                              related_name="ratings")
+    track = models.ForeignKey("generation.Track", on_delete=models.CASCADE, related_name="ratings")
     # SET_NULL: a deleted account's ratings remain as anonymous evaluation data
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                             blank=True, related_name="ratings")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="ratings",
+    )
     overall = _score_field("overall musical quality")
     mood_match = _score_field("match to the requested mood")
     style_match = _score_field("fit to the requested style")
@@ -49,7 +53,8 @@ class Rating(models.Model):
             *[
                 models.CheckConstraint(
                     condition=Q(**{f"{axis}__gte": RATING_MIN, f"{axis}__lte": RATING_MAX}),
-                    name=f"rating_{axis}_1_to_5")
+                    name=f"rating_{axis}_1_to_5",
+                )
                 for axis in RATING_AXES
             ],
         ]
@@ -62,10 +67,14 @@ class Rating(models.Model):
 class Report(models.Model):
     """A listener's report that a public track should not be in the gallery."""
 
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                 null=True, blank=True, related_name="track_reports")
-    track = models.ForeignKey("generation.Track", on_delete=models.CASCADE,
-                              related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="track_reports",
+    )
+    track = models.ForeignKey("generation.Track", on_delete=models.CASCADE, related_name="reports")
     reason = models.TextField(max_length=1000)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved = models.BooleanField(default=False, db_index=True)
@@ -74,9 +83,11 @@ class Report(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # one open report per person per track; a second click is not a second voice
-            models.UniqueConstraint(fields=["reporter", "track"],
-                                    condition=Q(resolved=False),
-                                    name="one_open_report_per_reporter"),
+            models.UniqueConstraint(
+                fields=["reporter", "track"],
+                condition=Q(resolved=False),
+                name="one_open_report_per_reporter",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -90,11 +101,13 @@ class TrackModeration(models.Model):
     its owner and staff.
     """
 
-    track = models.OneToOneField("generation.Track", on_delete=models.CASCADE,
-                                 related_name="moderation")
+    track = models.OneToOneField(
+        "generation.Track", on_delete=models.CASCADE, related_name="moderation"
+    )
     hidden = models.BooleanField(default=False, db_index=True)
-    hidden_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                  null=True, blank=True, related_name="+")
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     hidden_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
 

@@ -53,12 +53,14 @@ def gallery_page(*, order: str = "newest", page: int | str = 1) -> Page:
     MIN_RATINGS_FOR_AVERAGE ratings, best mean overall score first (ties: more ratings, then
     newer). Each track carries ``rating_count`` and ``rating_mean``.
     """
-    qs = not_hidden(Track.objects.filter(visibility=Track.Visibility.PUBLIC)
-                    .select_related("owner"))
+    qs = not_hidden(
+        Track.objects.filter(visibility=Track.Visibility.PUBLIC).select_related("owner")
+    )
     qs = qs.annotate(rating_count=Count("ratings"), rating_mean=Avg("ratings__overall"))
     if order == "top":
         qs = qs.filter(rating_count__gte=MIN_RATINGS_FOR_AVERAGE).order_by(
-            "-rating_mean", "-rating_count", "-created_at", "-id")
+            "-rating_mean", "-rating_count", "-created_at", "-id"
+        )
     else:
         qs = qs.order_by("-created_at", "-id")
     return Paginator(qs, GALLERY_PAGE_SIZE).get_page(page)
@@ -80,11 +82,13 @@ class RatingSummary:
 
 def rating_summary(track: Track) -> RatingSummary:
     agg = Rating.objects.filter(track=track).aggregate(
-        n=Count("id"), overall=Avg("overall"), mood=Avg("mood_match"), style=Avg("style_match"))
+        n=Count("id"), overall=Avg("overall"), mood=Avg("mood_match"), style=Avg("style_match")
+    )
     if agg["n"] < MIN_RATINGS_FOR_AVERAGE:
         return RatingSummary(agg["n"], None, None, None)
-    return RatingSummary(agg["n"], round(agg["overall"], 1), round(agg["mood"], 1),
-                         round(agg["style"], 1))
+    return RatingSummary(
+        agg["n"], round(agg["overall"], 1), round(agg["mood"], 1), round(agg["style"], 1)
+    )
 
 
 def rating_of(*, user, track: Track) -> Rating | None:
@@ -94,8 +98,9 @@ def rating_of(*, user, track: Track) -> Rating | None:
 
 
 def my_tracks(*, user, page: int | str = 1) -> Page:
-    return Paginator(Track.objects.filter(owner=user).order_by("-created_at", "-id"),
-                     GALLERY_PAGE_SIZE * 2).get_page(page)
+    return Paginator(
+        Track.objects.filter(owner=user).order_by("-created_at", "-id"), GALLERY_PAGE_SIZE * 2
+    ).get_page(page)
 
 
 def my_active_jobs(*, user) -> QuerySet[Job]:
@@ -104,17 +109,21 @@ def my_active_jobs(*, user) -> QuerySet[Job]:
 
 
 def my_recent_failed_jobs(*, user, limit: int = 5) -> QuerySet[Job]:
-    return Job.objects.filter(owner=user, status=Job.Status.FAILED).order_by(
-        "-created_at")[:limit]
+    return Job.objects.filter(owner=user, status=Job.Status.FAILED).order_by("-created_at")[:limit]
 
 
 def reported_tracks() -> QuerySet[Track]:
     """Tracks with open reports (staff view), most reported first."""
     open_reports = Q(reports__resolved=False)
-    return (Track.objects.annotate(open_reports=Count("reports", filter=open_reports),
-                                   is_hidden=_hidden())
-            .filter(open_reports__gt=0).select_related("owner")
-            .prefetch_related("reports").order_by("-open_reports", "-created_at"))
+    return (
+        Track.objects.annotate(
+            open_reports=Count("reports", filter=open_reports), is_hidden=_hidden()
+        )
+        .filter(open_reports__gt=0)
+        .select_related("owner")
+        .prefetch_related("reports")
+        .order_by("-open_reports", "-created_at")
+    )
 
 
 def hidden_tracks() -> QuerySet[Track]:

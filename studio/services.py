@@ -32,8 +32,9 @@ def _check_scores(scores: dict[str, int]) -> dict[str, int]:
 
 
 @transaction.atomic
-def rate_track(*, user, track: Track, overall: int, mood_match: int, style_match: int,
-               comment: str = "") -> Rating:
+def rate_track(
+    *, user, track: Track, overall: int, mood_match: int, style_match: int, comment: str = ""
+) -> Rating:
     """Create or update ``user``'s one rating of ``track``.
 
     Promises: at most one rating per listener per track (the database constraint backs this
@@ -42,11 +43,13 @@ def rate_track(*, user, track: Track, overall: int, mood_match: int, style_match
     """
     if user is None or not user.is_authenticated:
         raise NotAllowed("Log in to rate tracks.")
-    scores = _check_scores({"overall": overall, "mood_match": mood_match,
-                            "style_match": style_match})
+    scores = _check_scores(
+        {"overall": overall, "mood_match": mood_match, "style_match": style_match}
+    )
     params: dict[str, Any] = dict(track.parameters or {})
     rating, _ = Rating.objects.update_or_create(
-        track=track, user=user,
+        track=track,
+        user=user,
         defaults={
             **scores,
             "comment": (comment or "").strip()[:2000],
@@ -69,13 +72,15 @@ def report_track(*, user, track: Track, reason: str) -> Report:
         raise NotAllowed("This is your own track; make it private instead.")
     reason = (reason or "").strip()[:1000] or "No reason given."
     report, _ = Report.objects.update_or_create(
-        reporter=user, track=track, resolved=False, defaults={"reason": reason})
+        reporter=user, track=track, resolved=False, defaults={"reason": reason}
+    )
     return report
 
 
 @transaction.atomic
-def hide_track(*, staff_user, track_id: int, hidden: bool = True, note: str = ""
-               ) -> TrackModeration:
+def hide_track(
+    *, staff_user, track_id: int, hidden: bool = True, note: str = ""
+) -> TrackModeration:
     """Hide (or show again) a track, by staff only, and resolve its open reports."""
     if not getattr(staff_user, "is_staff", False):
         raise NotAllowed("Only staff can hide tracks.")

@@ -31,8 +31,14 @@ from studio.models import MIN_RATINGS_FOR_AVERAGE
 # ---------------------------------------------------------------------------------------------
 
 
-def _file_url(track: Track, kind: str, *, token: str | None = None, page: int | None = None,
-              download: bool = False) -> str:
+def _file_url(
+    track: Track,
+    kind: str,
+    *,
+    token: str | None = None,
+    page: int | None = None,
+    download: bool = False,
+) -> str:
     """URL of one of a track's files, through the jobs API's access-checked file views.
     With a share token the URL works for anyone holding the link (and stops when revoked)."""
     if token:
@@ -59,11 +65,14 @@ def track_files(track: Track, token: str | None = None) -> dict[str, Any]:
     for kind in ("timemap", "pianoroll", "original_audio", "original_pianoroll"):
         if files.get(kind):
             out[kind] = _file_url(track, kind, token=token)
-    out["svg_pages"] = [_file_url(track, "svg", token=token, page=i)
-                        for i in range(1, len(files.get("svg") or []) + 1)]
+    out["svg_pages"] = [
+        _file_url(track, "svg", token=token, page=i)
+        for i in range(1, len(files.get("svg") or []) + 1)
+    ]
     audio_name = files.get("audio") or ""
     out["audio_type"] = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}.get(
-        Path(audio_name).suffix, "")
+        Path(audio_name).suffix, ""
+    )
     out["audio_ext"] = Path(audio_name).suffix.lstrip(".").upper()
     return out
 
@@ -91,13 +100,21 @@ def _describe_parameters(track: Track) -> list[tuple[str, str]]:
     if p.get("to_style"):
         rows.append(("Target style", _style_name(p["to_style"])))
     attrs = p.get("attributes") or {}
-    for key, label in (("mode", "Mode"), ("tempo_bpm", "Tempo"), ("density_band", "Density"),
-                       ("register_band", "Register"), ("dynamics", "Dynamics")):
+    for key, label in (
+        ("mode", "Mode"),
+        ("tempo_bpm", "Tempo"),
+        ("density_band", "Density"),
+        ("register_band", "Register"),
+        ("dynamics", "Dynamics"),
+    ):
         if key in attrs:
             value = attrs[key]
             rows.append((label, f"{round(float(value))} BPM" if key == "tempo_bpm" else value))
-    for key, label in (("bars", "Length"), ("temperature", "Temperature"),
-                       ("variants", "Variants")):
+    for key, label in (
+        ("bars", "Length"),
+        ("temperature", "Temperature"),
+        ("variants", "Variants"),
+    ):
         if key in p:
             rows.append((label, f"{p[key]} bars" if key == "bars" else str(p[key])))
     return rows
@@ -106,18 +123,29 @@ def _describe_parameters(track: Track) -> list[tuple[str, str]]:
 def _mood_reading(track: Track) -> list[tuple[str, str]]:
     mood = (track.parameters or {}).get("mood_attributes") or {}
     out = []
-    for key, label in (("mode", "Mode"), ("tempo_bpm", "Tempo"), ("tempo_band", "Tempo band"),
-                       ("density_band", "Density"), ("register_band", "Register"),
-                       ("dynamics", "Dynamics")):
+    for key, label in (
+        ("mode", "Mode"),
+        ("tempo_bpm", "Tempo"),
+        ("tempo_band", "Tempo band"),
+        ("density_band", "Density"),
+        ("register_band", "Register"),
+        ("dynamics", "Dynamics"),
+    ):
         if key in mood:
             value = mood[key]
             out.append((label, f"{round(float(value))} BPM" if key == "tempo_bpm" else value))
     return out
 
 
-def _render_track(request: HttpRequest, track: Track, *, token: str | None,
-                  status: int = 200, rating_form: RatingForm | None = None,
-                  transfer_form: TransferForm | None = None) -> HttpResponse:
+def _render_track(
+    request: HttpRequest,
+    track: Track,
+    *,
+    token: str | None,
+    status: int = 200,
+    rating_form: RatingForm | None = None,
+    transfer_form: TransferForm | None = None,
+) -> HttpResponse:
     user = request.user
     is_owner = user.is_authenticated and track.owner_id == user.pk
     files = track_files(track, token)
@@ -125,8 +153,12 @@ def _render_track(request: HttpRequest, track: Track, *, token: str | None,
     if rating_form is None:
         initial = {}
         if own_rating is not None:
-            initial = {"overall": own_rating.overall, "mood_match": own_rating.mood_match,
-                       "style_match": own_rating.style_match, "comment": own_rating.comment}
+            initial = {
+                "overall": own_rating.overall,
+                "mood_match": own_rating.mood_match,
+                "style_match": own_rating.style_match,
+                "comment": own_rating.comment,
+            }
         rating_form = RatingForm(initial=initial)
     params = track.parameters or {}
     share_url = request.build_absolute_uri(reverse("studio:shared", args=[track.share_token]))
@@ -134,8 +166,13 @@ def _render_track(request: HttpRequest, track: Track, *, token: str | None,
     if files.get("pianoroll") and track.visibility != Track.Visibility.PRIVATE:
         # the image a link preview shows must work for someone who has only the link
         og_image = request.build_absolute_uri(
-            _file_url(track, "pianoroll", token=token or (
-                track.share_token if track.visibility == Track.Visibility.UNLISTED else None)))
+            _file_url(
+                track,
+                "pianoroll",
+                token=token
+                or (track.share_token if track.visibility == Track.Visibility.UNLISTED else None),
+            )
+        )
     is_transfer = (params.get("kind") or (track.job.kind if track.job else "")) == "transfer"
     context = {
         "track": track,
@@ -147,21 +184,26 @@ def _render_track(request: HttpRequest, track: Track, *, token: str | None,
         "measured": track.attributes or {},
         "is_transfer": is_transfer,
         "input_summary": params.get("input_summary") or {},
-        "source_style": _style_name(params.get("source_style") or
-                                    (track.attributes or {}).get("source_style")),
+        "source_style": _style_name(
+            params.get("source_style") or (track.attributes or {}).get("source_style")
+        ),
         "summary": selectors.rating_summary(track),
         "min_ratings": MIN_RATINGS_FOR_AVERAGE,
         "own_rating": own_rating,
         "rating_form": rating_form,
-        "rate_url": (reverse("studio:shared-rate", args=[token]) if token
-                     else reverse("studio:track-rate", args=[track.id])),
+        "rate_url": (
+            reverse("studio:shared-rate", args=[token])
+            if token
+            else reverse("studio:track-rate", args=[track.id])
+        ),
         "visibility_form": VisibilityForm(initial={"visibility": track.visibility}),
         "transfer_form": transfer_form or TransferForm(),
         "share_url": share_url,
         "og_image": og_image,
         "page_url": request.build_absolute_uri(),
-        "can_report": (user.is_authenticated and not is_owner
-                       and track.visibility == Track.Visibility.PUBLIC),
+        "can_report": (
+            user.is_authenticated and not is_owner and track.visibility == Track.Visibility.PUBLIC
+        ),
         "moderation": getattr(track, "moderation", None) if is_owner or user.is_staff else None,
     }
     return render(request, "studio/track.html", context, status=status)
@@ -174,8 +216,13 @@ def _owned_track(request: HttpRequest, track_id: int) -> Track:
         raise Http404("No such track.") from None
 
 
-def _submit(request: HttpRequest, kind: str, params: dict[str, Any], midi: bytes | None,
-            on_error_redirect: str) -> HttpResponse:
+def _submit(
+    request: HttpRequest,
+    kind: str,
+    params: dict[str, Any],
+    midi: bytes | None,
+    on_error_redirect: str,
+) -> HttpResponse:
     """Submit a job from a button on the track page and go to its progress page."""
     try:
         job = services.submit_job(user=request.user, kind=kind, params=params, midi_bytes=midi)
@@ -198,8 +245,9 @@ def compose(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             kind, params, midi = form.job_request()
             try:
-                job = services.submit_job(user=request.user, kind=kind, params=params,
-                                          midi_bytes=midi)
+                job = services.submit_job(
+                    user=request.user, kind=kind, params=params, midi_bytes=midi
+                )
             except pipeline.InvalidJob as exc:
                 form.add_error(None, str(exc))
                 status = 400
@@ -217,18 +265,22 @@ def compose(request: HttpRequest) -> HttpResponse:
         initial: dict[str, Any] = {}
         source = None
         if request.GET.get("track"):
-            source = Track.objects.filter(owner=request.user,
-                                          id=_int(request.GET["track"])).first()
+            source = Track.objects.filter(owner=request.user, id=_int(request.GET["track"])).first()
         elif request.GET.get("job"):
             source = Job.objects.filter(owner=request.user, id=_int(request.GET["job"])).first()
         if source is not None:
             initial = ComposeForm.initial_from_parameters(source.parameters or {})
         form = ComposeForm(initial=initial)
-    return render(request, "studio/compose.html", {
-        "form": form,
-        "mood_url": "/api/mood/",
-        "inspect_url": _reverse_or_blank("generation:api-midi-inspect"),
-    }, status=status)
+    return render(
+        request,
+        "studio/compose.html",
+        {
+            "form": form,
+            "mood_url": "/api/mood/",
+            "inspect_url": _reverse_or_blank("generation:api-midi-inspect"),
+        },
+        status=status,
+    )
 
 
 def _int(value: str) -> int:
@@ -255,13 +307,17 @@ def job_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     if job.status == Job.Status.DONE and len(tracks) == 1 and request.GET.get("stay") is None:
         return redirect("studio:track", track_id=tracks[0].id)
     variants = [(t, track_files(t)) for t in tracks] if job.status == Job.Status.DONE else []
-    return render(request, "studio/progress.html", {
-        "job": job,
-        "variants": variants,
-        "poll_url": _job_poll_url(job),
-        "ws_path": f"/ws/jobs/{job.id}/",
-        "retry_url": reverse("studio:compose") + f"?job={job.id}",
-    })
+    return render(
+        request,
+        "studio/progress.html",
+        {
+            "job": job,
+            "variants": variants,
+            "poll_url": _job_poll_url(job),
+            "ws_path": f"/ws/jobs/{job.id}/",
+            "retry_url": reverse("studio:compose") + f"?job={job.id}",
+        },
+    )
 
 
 @login_required
@@ -282,12 +338,16 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 def my_tracks(request: HttpRequest) -> HttpResponse:
     page = selectors.my_tracks(user=request.user, page=request.GET.get("page", 1))
-    return render(request, "studio/my_tracks.html", {
-        "page": page,
-        "cards": [(t, track_files(t)) for t in page.object_list],
-        "active_jobs": selectors.my_active_jobs(user=request.user),
-        "failed_jobs": selectors.my_recent_failed_jobs(user=request.user),
-    })
+    return render(
+        request,
+        "studio/my_tracks.html",
+        {
+            "page": page,
+            "cards": [(t, track_files(t)) for t in page.object_list],
+            "active_jobs": selectors.my_active_jobs(user=request.user),
+            "failed_jobs": selectors.my_recent_failed_jobs(user=request.user),
+        },
+    )
 
 
 def track_page(request: HttpRequest, track_id: int) -> HttpResponse:
@@ -303,8 +363,9 @@ def shared_track(request: HttpRequest, token: str) -> HttpResponse:
     try:
         track = selectors.track_for_share(token=token)
     except Track.DoesNotExist:
-        raise Http404("This link does not lead to a track (it may have been made private).") \
-            from None
+        raise Http404(
+            "This link does not lead to a track (it may have been made private)."
+        ) from None
     return _render_track(request, track, token=token)
 
 
@@ -325,8 +386,9 @@ def track_visibility(request: HttpRequest, track_id: int) -> HttpResponse:
     track = _owned_track(request, track_id)
     form = VisibilityForm(request.POST)
     if form.is_valid():
-        services.set_visibility(track_id=track.id, user=request.user,
-                                visibility=form.cleaned_data["visibility"])
+        services.set_visibility(
+            track_id=track.id, user=request.user, visibility=form.cleaned_data["visibility"]
+        )
         label = dict(Track.Visibility.choices)[form.cleaned_data["visibility"]]
         messages.success(request, f"Visibility changed: {label}.")
     else:
@@ -343,8 +405,11 @@ def _rate(request: HttpRequest, track: Track, token: str | None) -> HttpResponse
     had = selectors.rating_of(user=request.user, track=track) is not None
     studio_services.rate_track(user=request.user, track=track, **form.cleaned_data)
     messages.success(request, "Your rating was updated." if had else "Thank you for rating.")
-    back = reverse("studio:shared", args=[token]) if token else reverse(
-        "studio:track", args=[track.id])
+    back = (
+        reverse("studio:shared", args=[token])
+        if token
+        else reverse("studio:track", args=[track.id])
+    )
     return redirect(back + "#rating")
 
 
@@ -378,15 +443,20 @@ def track_report(request: HttpRequest, track_id: int) -> HttpResponse:
     form = ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            studio_services.report_track(user=request.user, track=track,
-                                         reason=form.cleaned_data["reason"])
+            studio_services.report_track(
+                user=request.user, track=track, reason=form.cleaned_data["reason"]
+            )
         except studio_services.NotAllowed as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, "Thank you: the report was sent to the moderators.")
         return redirect("studio:track", track_id=track.id)
-    return render(request, "studio/report.html", {"track": track, "form": form},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "studio/report.html",
+        {"track": track, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required
@@ -401,14 +471,18 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
     if params.get("mood"):
         # explicit choices only: the mood is read again by the same reader
         mood_attrs = (track.parameters or {}).get("mood_attributes") or {}
-        params["attributes"] = {k: v for k, v in (params.get("attributes") or {}).items()
-                                if mood_attrs.get(k) != v}
+        params["attributes"] = {
+            k: v for k, v in (params.get("attributes") or {}).items() if mood_attrs.get(k) != v
+        }
     midi = None
     if kind != "compose":
         midi = _job_input(track)
         if midi is None:
-            messages.error(request, "The original MIDI file of this track is gone; "
-                                    "upload it again on the compose page.")
+            messages.error(
+                request,
+                "The original MIDI file of this track is gone; "
+                "upload it again on the compose page.",
+            )
             return redirect("studio:track", track_id=track.id)
     return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]))
 
@@ -476,18 +550,28 @@ def gallery(request: HttpRequest) -> HttpResponse:
         order = "newest"
     page = selectors.gallery_page(order=order, page=request.GET.get("page", 1))
     cards = [(t, track_files(t)) for t in page.object_list]
-    return render(request, "studio/gallery.html", {
-        "page": page, "cards": cards, "order": order,
-        "min_ratings": MIN_RATINGS_FOR_AVERAGE,
-    })
+    return render(
+        request,
+        "studio/gallery.html",
+        {
+            "page": page,
+            "cards": cards,
+            "order": order,
+            "min_ratings": MIN_RATINGS_FOR_AVERAGE,
+        },
+    )
 
 
 @staff_member_required
 def moderation(request: HttpRequest) -> HttpResponse:
-    return render(request, "studio/moderation.html", {
-        "reported": selectors.reported_tracks(),
-        "hidden": selectors.hidden_tracks(),
-    })
+    return render(
+        request,
+        "studio/moderation.html",
+        {
+            "reported": selectors.reported_tracks(),
+            "hidden": selectors.hidden_tracks(),
+        },
+    )
 
 
 @staff_member_required
@@ -496,12 +580,12 @@ def moderation_action(request: HttpRequest, track_id: int) -> HttpResponse:
     action = request.POST.get("action")
     try:
         if action == "hide":
-            studio_services.hide_track(staff_user=request.user, track_id=track_id,
-                                       note=request.POST.get("note", ""))
+            studio_services.hide_track(
+                staff_user=request.user, track_id=track_id, note=request.POST.get("note", "")
+            )
             messages.success(request, "The track is hidden.")
         elif action == "show":
-            studio_services.hide_track(staff_user=request.user, track_id=track_id,
-                                       hidden=False)
+            studio_services.hide_track(staff_user=request.user, track_id=track_id, hidden=False)
             messages.success(request, "The track is visible again.")
         elif action == "dismiss":
             studio_services.dismiss_reports(staff_user=request.user, track_id=track_id)

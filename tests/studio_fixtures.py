@@ -34,10 +34,16 @@ def tiny_piece(title: str = "Morning song", bars: int = 4):
     melody = [60, 62, 64, 65, 67, 65, 64, 62, 64, 65, 67, 69, 67, 64, 62, 60]
     notes = [Note(float(i), melody[i % len(melody)], 1.0, 80) for i in range(4 * bars)]
     bass = [Note(float(4 * b), [48, 43, 45, 41][b % 4], 4.0, 70) for b in range(bars)]
-    return Piece(parts=[Part(notes=notes, program=0, name="Melody"),
-                        Part(notes=bass, program=0, name="Bass")],
-                 tempos=[(0.0, 120.0)], time_signatures=[(0.0, 4, 4)], key="C major",
-                 title=title)
+    return Piece(
+        parts=[
+            Part(notes=notes, program=0, name="Melody"),
+            Part(notes=bass, program=0, name="Bass"),
+        ],
+        tempos=[(0.0, 120.0)],
+        time_signatures=[(0.0, 4, 4)],
+        key="C major",
+        title=title,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +62,9 @@ def long_rendered_variant(tmp_path_factory):
     from generation.pipeline import render_variant
 
     folder = tmp_path_factory.mktemp("rendered-long") / "variant"
-    rendered = render_variant(tiny_piece("Long song", bars=48), folder, boundary_beat=None,
-                              timings={})
+    rendered = render_variant(
+        tiny_piece("Long song", bars=48), folder, boundary_beat=None, timings={}
+    )
     return folder, rendered
 
 
@@ -87,29 +94,60 @@ def make_track(rendered_variant, tmp_path):
 
     counter = {"n": 0}
 
-    def make(owner, visibility: str = "private", title: str = "Morning song",
-             parameters: dict | None = None, kind: str = "compose", variants: int = 1,
-             rendered_with: tuple | None = None):
+    def make(
+        owner,
+        visibility: str = "private",
+        title: str = "Morning song",
+        parameters: dict | None = None,
+        kind: str = "compose",
+        variants: int = 1,
+        rendered_with: tuple | None = None,
+    ):
         source, rendered = rendered_with or rendered_variant
         counter["n"] += 1
-        params = {"kind": kind, "mood": "calm morning by the sea", "bars": 4,
-                  "temperature": 1.0, "variants": variants, "style": "chorale", "seed": 7,
-                  "attributes": {"mode": "major", "tempo_bpm": 120.0, "tempo_band": "fast"},
-                  "mood_attributes": {"mode": "major", "tempo_bpm": 120.0,
-                                      "tempo_band": "fast", "density_band": "sparse"}}
+        params = {
+            "kind": kind,
+            "mood": "calm morning by the sea",
+            "bars": 4,
+            "temperature": 1.0,
+            "variants": variants,
+            "style": "chorale",
+            "seed": 7,
+            "attributes": {"mode": "major", "tempo_bpm": 120.0, "tempo_band": "fast"},
+            "mood_attributes": {
+                "mode": "major",
+                "tempo_bpm": 120.0,
+                "tempo_band": "fast",
+                "density_band": "sparse",
+            },
+        }
         params.update(parameters or {})
         worker = f"test-worker-{counter['n']}"
-        job = Job.objects.create(owner=owner, kind=kind, parameters=params,
-                                 status=Job.Status.RUNNING, worker_id=worker,
-                                 heartbeat_at=timezone.now(), attempts=1)
+        job = Job.objects.create(
+            owner=owner,
+            kind=kind,
+            parameters=params,
+            status=Job.Status.RUNNING,
+            worker_id=worker,
+            heartbeat_at=timezone.now(),
+            attempts=1,
+        )
         staged = []
         for i in range(1, variants + 1):
             folder = tmp_path / f"stage-{counter['n']}-{i}"
             shutil.copytree(source, folder)
-            staged.append(_Variant(i, folder, rendered["files"],
-                                   title if variants == 1 else f"{title} ({i})", 7 + i - 1,
-                                   "test-model-1", {"mode": "major", "density_band": "sparse"},
-                                   rendered["duration_seconds"]))
+            staged.append(
+                _Variant(
+                    i,
+                    folder,
+                    rendered["files"],
+                    title if variants == 1 else f"{title} ({i})",
+                    7 + i - 1,
+                    "test-model-1",
+                    {"mode": "major", "density_band": "sparse"},
+                    rendered["duration_seconds"],
+                )
+            )
         tracks = services.finish_job(job_id=job.id, worker_id=worker, variants=staged)
         for t in tracks:
             Track.objects.filter(id=t.id).update(visibility=visibility)
@@ -175,20 +213,22 @@ def studio_server(transactional_db, tmp_path):
 
     db_name = connection.settings_dict["NAME"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update({
-        # the worker runs the real pipeline with the jobs tests' small composer
-        # (tests/jobs_engine.py) instead of a trained checkpoint
-        "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
-        "PYTHONPATH": str(ROOT),
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "DJANGO_SETTINGS_MODULE": "studio.settings",
-        "STUDIO_TEST_DATABASE": str(db_name),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "STUDIO_HEARTBEAT_SECONDS": "1",
-        "STUDIO_RECOVERY_INTERVAL_SECONDS": "1",
-        "STUDIO_DEVICE": "cpu",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            # the worker runs the real pipeline with the jobs tests' small composer
+            # (tests/jobs_engine.py) instead of a trained checkpoint
+            "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
+            "PYTHONPATH": str(ROOT),
+            "REDIS_URL": os.environ["REDIS_URL"],
+            "DJANGO_SETTINGS_MODULE": "studio.settings",
+            "STUDIO_TEST_DATABASE": str(db_name),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "STUDIO_HEARTBEAT_SECONDS": "1",
+            "STUDIO_RECOVERY_INTERVAL_SECONDS": "1",
+            "STUDIO_DEVICE": "cpu",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     # the child processes must open the test database file, not var/db.sqlite3
     env["DATABASE_URL"] = f"sqlite:///{db_name}"
     port = _free_port()
@@ -197,14 +237,27 @@ def studio_server(transactional_db, tmp_path):
     python = sys.executable
     # daphne serves static files through WhiteNoise from STATIC_ROOT (as `make test` and
     # `make run` prepare it); collect them so this test sees the current scripts
-    subprocess.run([python, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
-                   env=env, check=True, timeout=120)
+    subprocess.run(
+        [python, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     daphne = subprocess.Popen(
         [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
-        cwd=ROOT, env=env, stdout=(logs / "daphne.log").open("w"), stderr=subprocess.STDOUT)
+        cwd=ROOT,
+        env=env,
+        stdout=(logs / "daphne.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     worker = subprocess.Popen(
         ["nice", "-n", "5", python, "manage.py", "runworker", "generation"],
-        cwd=ROOT, env=env, stdout=(logs / "worker.log").open("w"), stderr=subprocess.STDOUT)
+        cwd=ROOT,
+        env=env,
+        stdout=(logs / "worker.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for_port(port, daphne)
         yield StudioServer(f"http://127.0.0.1:{port}", daphne, worker, logs)

@@ -73,7 +73,8 @@ def _play_and_watch(page, *, want_highlight: bool = True) -> tuple[float, list[s
     for _ in range(40):
         page.wait_for_timeout(150)
         ids = page.evaluate(
-            "Array.from(document.querySelectorAll('#score .playing')).map(e => e.id).join(',')")
+            "Array.from(document.querySelectorAll('#score .playing')).map(e => e.id).join(',')"
+        )
         if ids and (not seen or seen[-1] != ids):
             seen.append(ids)
         if len(seen) >= 3:
@@ -90,8 +91,9 @@ def _no_console_errors(page, allow: tuple[str, ...] = ()) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_new_user_goes_from_a_mood_to_a_shared_playing_score(studio_server, page,
-                                                               playwright_browser, tmp_path):
+def test_a_new_user_goes_from_a_mood_to_a_shared_playing_score(
+    studio_server, page, playwright_browser, tmp_path
+):
     base = studio_server.url
     _sign_up(page, base, "clara")
     page.get_by_role("link", name="Compose").first.click()
@@ -153,8 +155,9 @@ def test_a_new_user_goes_from_a_mood_to_a_shared_playing_score(studio_server, pa
     visitor_context = playwright_browser.new_context(viewport={"width": 390, "height": 844})
     visitor = visitor_context.new_page()
     visitor.console_errors = []
-    visitor.on("console", lambda m: visitor.console_errors.append(m.text)
-               if m.type == "error" else None)
+    visitor.on(
+        "console", lambda m: visitor.console_errors.append(m.text) if m.type == "error" else None
+    )
     response = visitor.goto(share_link)
     assert response.status == 200
     assert visitor.get_by_role("link", name="Log in").first.count() == 1  # logged out
@@ -201,8 +204,9 @@ def test_a_seed_midi_is_uploaded_summarised_and_continued(studio_server, page, t
     _no_console_errors(page)
 
 
-def test_a_malformed_upload_shows_the_message_next_to_the_field(live_server, page, tmp_path,
-                                                               make_user):
+def test_a_malformed_upload_shows_the_message_next_to_the_field(
+    live_server, page, tmp_path, make_user
+):
     make_user("nina")
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"this is plainly not a MIDI file")
@@ -237,8 +241,9 @@ def test_an_owner_deletes_a_track(live_server, page, make_user, make_track):
     assert response.status == 404
 
 
-def test_a_second_user_rates_a_public_track_and_edits_the_rating(live_server, page, make_user,
-                                                                 make_track):
+def test_a_second_user_rates_a_public_track_and_edits_the_rating(
+    live_server, page, make_user, make_track
+):
     owner = make_user("olga")
     make_user("paul")
     track = make_track(owner, title="Harbour lights", visibility="public")
@@ -267,16 +272,22 @@ def test_a_second_user_rates_a_public_track_and_edits_the_rating(live_server, pa
     _no_console_errors(page)
 
 
-def test_the_progress_page_falls_back_to_polling_and_goes_to_the_track(live_server, page,
-                                                                        make_user, make_track):
+def test_the_progress_page_falls_back_to_polling_and_goes_to_the_track(
+    live_server, page, make_user, make_track
+):
     """live_server speaks no websocket: the page must poll /api/jobs/<id>/ instead."""
     from generation.models import Job, Track
 
     owner = make_user("rita")
     done = make_track(owner, title="Finished piece")
-    job = Job.objects.create(owner=owner, kind="compose", parameters={"mood": "bright"},
-                             status=Job.Status.RUNNING, progress=45,
-                             stage="writing the score and audio (1 of 1)")
+    job = Job.objects.create(
+        owner=owner,
+        kind="compose",
+        parameters={"mood": "bright"},
+        status=Job.Status.RUNNING,
+        progress=45,
+        stage="writing the score and audio (1 of 1)",
+    )
     _log_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/jobs/{job.id}/")
     assert page.locator("#job-progress").get_attribute("value") == "45"
@@ -294,12 +305,17 @@ def test_a_failed_job_shows_its_message_and_a_way_to_try_again(live_server, page
     from generation.models import Job
 
     owner = make_user("sven")
-    job = Job.objects.create(owner=owner, kind="compose", status=Job.Status.RUNNING,
-                             parameters={"kind": "compose", "mood": "bright day"})
+    job = Job.objects.create(
+        owner=owner,
+        kind="compose",
+        status=Job.Status.RUNNING,
+        parameters={"kind": "compose", "mood": "bright day"},
+    )
     _log_in(page, live_server.url, "sven")
     page.goto(f"{live_server.url}/jobs/{job.id}/")
-    Job.objects.filter(id=job.id).update(status=Job.Status.FAILED,
-                                         error="The generator ran out of memory.")
+    Job.objects.filter(id=job.id).update(
+        status=Job.Status.FAILED, error="The generator ran out of memory."
+    )
     alert = page.get_by_role("alert")
     alert.wait_for(state="visible", timeout=15_000)
     assert "The generator ran out of memory." in alert.inner_text()
@@ -310,10 +326,12 @@ def test_a_failed_job_shows_its_message_and_a_way_to_try_again(live_server, page
 
 
 def test_the_page_turns_with_the_music_and_the_player_works_by_keyboard(
-        live_server, page, make_user, make_track, long_rendered_variant):
+    live_server, page, make_user, make_track, long_rendered_variant
+):
     owner = make_user("uma")
-    track = make_track(owner, title="Long song", visibility="public",
-                       rendered_with=long_rendered_variant)
+    track = make_track(
+        owner, title="Long song", visibility="public", rendered_with=long_rendered_variant
+    )
     page.goto(f"{live_server.url}/tracks/{track.id}/")
     page.locator("#score .score-page svg").first.wait_for(state="visible", timeout=20_000)
     _wait_until(page, "document.getElementById('player').dataset.followReady === '1'", 20)
@@ -342,8 +360,9 @@ def test_the_page_turns_with_the_music_and_the_player_works_by_keyboard(
 
 
 @pytest.mark.parametrize(("width", "suffix"), [(1280, "desktop"), (390, "phone")])
-def test_screenshots_of_the_studio_pages(live_server, playwright_browser, make_user,
-                                         make_track, width, suffix):
+def test_screenshots_of_the_studio_pages(
+    live_server, playwright_browser, make_user, make_track, width, suffix
+):
     """Screenshots for people to check; each page must fit the width without sideways
     scrolling, and the keyboard focus must be visible."""
     from generation.models import Job
@@ -352,15 +371,20 @@ def test_screenshots_of_the_studio_pages(live_server, playwright_browser, make_u
     for i, title in enumerate(("Harbour lights", "Rain on the roof", "Morning chorale")):
         make_track(owner, title=title, visibility="public" if i != 1 else "unlisted")
     track = make_track(owner, title="Stormy night at sea", visibility="public")
-    job = Job.objects.create(owner=owner, kind="compose", parameters={"mood": "stormy night"},
-                             status=Job.Status.RUNNING, progress=62,
-                             stage="writing the score and audio (1 of 1)")
-    context = playwright_browser.new_context(viewport={"width": width, "height": 900},
-                                             is_mobile=width < 500)
+    job = Job.objects.create(
+        owner=owner,
+        kind="compose",
+        parameters={"mood": "stormy night"},
+        status=Job.Status.RUNNING,
+        progress=62,
+        stage="writing the score and audio (1 of 1)",
+    )
+    context = playwright_browser.new_context(
+        viewport={"width": width, "height": 900}, is_mobile=width < 500
+    )
     page = context.new_page()
     page.console_errors = []
-    page.on("console", lambda m: page.console_errors.append(m.text)
-            if m.type == "error" else None)
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
     _log_in(page, live_server.url, "vera")
     pages = {
         "compose": "/compose/",
@@ -375,8 +399,7 @@ def test_screenshots_of_the_studio_pages(live_server, playwright_browser, make_u
             page.get_by_label("Mood", exact=True).fill("stormy night at sea, restless")
             page.locator("#mood-reading").wait_for(state="visible", timeout=10_000)
         if name == "track":
-            page.locator("#score .score-page svg").first.wait_for(state="visible",
-                                                                  timeout=20_000)
+            page.locator("#score .score-page svg").first.wait_for(state="visible", timeout=20_000)
         width_now = page.evaluate("document.documentElement.scrollWidth")
         assert width_now <= width, f"{name} scrolls sideways at {width}px ({width_now})"
         screenshot(page, f"{name}-{suffix}")

@@ -37,8 +37,17 @@ def test_the_compose_page_has_a_textbox_named_mood_and_the_three_ways_in(client,
     assert '<label for="id_mood">Mood</label>' in html
     for way in ("From a mood", "Continue my MIDI", "Change its style"):
         assert way in html
-    for label in ("Length in bars", "Temperature", "Variants", "Random seed", "Mode",
-                  "Tempo (beats per minute)", "Note density", "Register", "Style"):
+    for label in (
+        "Length in bars",
+        "Temperature",
+        "Variants",
+        "Random seed",
+        "Mode",
+        "Tempo (beats per minute)",
+        "Note density",
+        "Register",
+        "Style",
+    ):
         assert f">{label}" in html
     assert 'type="submit" class="button">Generate<' in html
     assert 'data-mood-url="/api/mood/"' in html
@@ -48,9 +57,18 @@ def test_the_compose_page_has_a_textbox_named_mood_and_the_three_ways_in(client,
 
 def test_a_mood_makes_a_queued_job_with_the_chosen_attributes(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("studio:compose"), {
-        **BASE, "way": "compose", "mood": "stormy night at sea, restless",
-        "mode": "minor", "tempo_bpm": 100, "seed": 42, "style": "celtic"})
+    response = client.post(
+        reverse("studio:compose"),
+        {
+            **BASE,
+            "way": "compose",
+            "mood": "stormy night at sea, restless",
+            "mode": "minor",
+            "tempo_bpm": 100,
+            "seed": 42,
+            "style": "celtic",
+        },
+    )
     job = Job.objects.get(owner=owner)
     assert response.status_code == 302
     assert response["Location"] == reverse("studio:job", args=[job.id])
@@ -62,20 +80,24 @@ def test_a_mood_makes_a_queued_job_with_the_chosen_attributes(client, owner):
     assert p["mood_attributes"]  # the reading is kept for the track page
 
 
-@pytest.mark.parametrize(("data", "field", "message"), [
-    ({"way": "compose", "mood": ""}, "mood", "Describe a mood"),
-    ({"way": "compose", "mood": "!!! ???"}, "mood", "needs words or emoji"),
-    ({"way": "compose", "mood": "calm", "bars": 0}, "bars", "greater than or equal to 1"),
-    ({"way": "compose", "mood": "calm", "bars": 65}, "bars", "less than or equal to 64"),
-    ({"way": "compose", "mood": "calm", "variants": 5}, "variants", "less than or equal to 4"),
-    ({"way": "compose", "mood": "calm", "temperature": 9}, "temperature", "less than or equal"),
-    ({"way": "compose", "mood": "calm", "tempo_bpm": 10}, "tempo_bpm", "greater than or equal"),
-    ({"way": "compose", "mood": "calm", "mode": "lydian"}, "mode", "Select a valid choice"),
-    ({"way": "continue"}, "midi", "Choose a MIDI file"),
-    ({"way": "transfer", "to_style": ""}, "midi", "Choose a MIDI file"),
-])
-def test_bad_input_is_shown_next_to_its_field_and_nothing_is_queued(client, owner, data, field,
-                                                                   message):
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"way": "compose", "mood": ""}, "mood", "Describe a mood"),
+        ({"way": "compose", "mood": "!!! ???"}, "mood", "needs words or emoji"),
+        ({"way": "compose", "mood": "calm", "bars": 0}, "bars", "greater than or equal to 1"),
+        ({"way": "compose", "mood": "calm", "bars": 65}, "bars", "less than or equal to 64"),
+        ({"way": "compose", "mood": "calm", "variants": 5}, "variants", "less than or equal to 4"),
+        ({"way": "compose", "mood": "calm", "temperature": 9}, "temperature", "less than or equal"),
+        ({"way": "compose", "mood": "calm", "tempo_bpm": 10}, "tempo_bpm", "greater than or equal"),
+        ({"way": "compose", "mood": "calm", "mode": "lydian"}, "mode", "Select a valid choice"),
+        ({"way": "continue"}, "midi", "Choose a MIDI file"),
+        ({"way": "transfer", "to_style": ""}, "midi", "Choose a MIDI file"),
+    ],
+)
+def test_bad_input_is_shown_next_to_its_field_and_nothing_is_queued(
+    client, owner, data, field, message
+):
     client.force_login(owner)
     response = client.post(reverse("studio:compose"), {**BASE, **data})
     assert response.status_code == 400
@@ -83,8 +105,7 @@ def test_bad_input_is_shown_next_to_its_field_and_nothing_is_queued(client, owne
     assert not Job.objects.exists()
 
 
-def test_a_malformed_midi_file_gets_the_music_layers_message_and_nothing_is_queued(client,
-                                                                                  owner):
+def test_a_malformed_midi_file_gets_the_music_layers_message_and_nothing_is_queued(client, owner):
     client.force_login(owner)
     bad = SimpleUploadedFile("broken.mid", b"this is not a MIDI file at all", "audio/midi")
     response = client.post(reverse("studio:compose"), {**BASE, "way": "continue", "midi": bad})
@@ -95,8 +116,9 @@ def test_a_malformed_midi_file_gets_the_music_layers_message_and_nothing_is_queu
 
 def test_a_seed_midi_makes_a_continue_job_with_its_summary(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("studio:compose"),
-                           {**BASE, "way": "continue", "midi": _seed_midi()})
+    response = client.post(
+        reverse("studio:compose"), {**BASE, "way": "continue", "midi": _seed_midi()}
+    )
     assert response.status_code == 302
     job = Job.objects.get(owner=owner)
     assert job.kind == "continue" and job.input_file.endswith("input.mid")
@@ -105,13 +127,16 @@ def test_a_seed_midi_makes_a_continue_job_with_its_summary(client, owner):
 
 def test_transfer_needs_a_target_style_and_then_queues(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("studio:compose"),
-                           {**BASE, "way": "transfer", "midi": _seed_midi()})
+    response = client.post(
+        reverse("studio:compose"), {**BASE, "way": "transfer", "midi": _seed_midi()}
+    )
     assert response.status_code == 400
     assert "Choose the style" in _errors_of(response.content.decode(), "to_style")
     assert not Job.objects.exists()
-    response = client.post(reverse("studio:compose"), {
-        **BASE, "way": "transfer", "midi": _seed_midi(), "to_style": "celtic"})
+    response = client.post(
+        reverse("studio:compose"),
+        {**BASE, "way": "transfer", "midi": _seed_midi(), "to_style": "celtic"},
+    )
     assert response.status_code == 302
     assert Job.objects.get(owner=owner).parameters["to_style"] == "celtic"
 
@@ -119,8 +144,12 @@ def test_transfer_needs_a_target_style_and_then_queues(client, owner):
 def test_over_the_per_user_limit_the_form_says_so_and_answers_429(client, owner, settings):
     settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER = 1
     client.force_login(owner)
-    assert client.post(reverse("studio:compose"),
-                       {**BASE, "way": "compose", "mood": "calm"}).status_code == 302
+    assert (
+        client.post(
+            reverse("studio:compose"), {**BASE, "way": "compose", "mood": "calm"}
+        ).status_code
+        == 302
+    )
     response = client.post(reverse("studio:compose"), {**BASE, "way": "compose", "mood": "calm"})
     assert response.status_code == 429
     assert "jobs waiting or running" in response.content.decode()
@@ -128,8 +157,14 @@ def test_over_the_per_user_limit_the_form_says_so_and_answers_429(client, owner,
 
 
 def test_the_progress_page_is_the_owners_and_shows_stage_and_cancel(client, owner, stranger):
-    job = Job.objects.create(owner=owner, kind="compose", parameters={"mood": "calm"},
-                             status=Job.Status.RUNNING, progress=30, stage="composing")
+    job = Job.objects.create(
+        owner=owner,
+        kind="compose",
+        parameters={"mood": "calm"},
+        status=Job.Status.RUNNING,
+        progress=30,
+        stage="composing",
+    )
     client.force_login(stranger)
     assert client.get(reverse("studio:job", args=[job.id])).status_code == 404
     assert client.post(reverse("studio:job-cancel", args=[job.id])).status_code == 404
@@ -145,9 +180,13 @@ def test_the_progress_page_is_the_owners_and_shows_stage_and_cancel(client, owne
 
 
 def test_a_failed_job_says_why_and_offers_to_try_again_with_the_same_settings(client, owner):
-    job = Job.objects.create(owner=owner, kind="compose", status=Job.Status.FAILED,
-                             parameters={"kind": "compose", "mood": "quiet rain", "bars": 12},
-                             error="The composition model has not been trained yet.")
+    job = Job.objects.create(
+        owner=owner,
+        kind="compose",
+        status=Job.Status.FAILED,
+        parameters={"kind": "compose", "mood": "quiet rain", "bars": 12},
+        error="The composition model has not been trained yet.",
+    )
     client.force_login(owner)
     html = client.get(reverse("studio:job", args=[job.id])).content.decode()
     assert "The composition model has not been trained yet." in html
@@ -157,8 +196,7 @@ def test_a_failed_job_says_why_and_offers_to_try_again_with_the_same_settings(cl
     assert "quiet rain</textarea>" in form and 'value="12"' in form
 
 
-def test_a_done_job_goes_to_its_track_or_shows_its_variants_side_by_side(client, owner,
-                                                                         make_track):
+def test_a_done_job_goes_to_its_track_or_shows_its_variants_side_by_side(client, owner, make_track):
     one = make_track(owner)
     client.force_login(owner)
     response = client.get(reverse("studio:job", args=[one.job_id]))
@@ -172,8 +210,9 @@ def test_a_done_job_goes_to_its_track_or_shows_its_variants_side_by_side(client,
     assert html.count("<audio controls") == 3
 
 
-def test_regenerate_continue_and_change_style_queue_new_jobs_from_the_track(client, owner,
-                                                                            make_track):
+def test_regenerate_continue_and_change_style_queue_new_jobs_from_the_track(
+    client, owner, make_track
+):
     track = make_track(owner)
     client.force_login(owner)
     r = client.post(reverse("studio:track-regenerate", args=[track.id]))

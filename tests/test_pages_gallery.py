@@ -58,8 +58,9 @@ def test_the_gallery_is_paginated(client, owner, make_track):
     assert "Piece 00" in second and 'rel="prev"' in second
 
 
-def test_a_listener_reports_a_public_track_and_staff_hide_it(client, owner, stranger,
-                                                             make_user, make_track):
+def test_a_listener_reports_a_public_track_and_staff_hide_it(
+    client, owner, stranger, make_user, make_track
+):
     track = make_track(owner, title="Noisy thing", visibility="public")
     client.force_login(stranger)
     gallery = client.get(reverse("studio:gallery")).content.decode()
@@ -93,15 +94,18 @@ def test_a_listener_reports_a_public_track_and_staff_hide_it(client, owner, stra
 
 
 def test_owners_cannot_report_their_own_track_and_private_tracks_cannot_be_reported(
-        client, owner, stranger, make_track):
+    client, owner, stranger, make_track
+):
     public = make_track(owner, visibility="public")
     private = make_track(owner)
     client.force_login(owner)
     client.post(reverse("studio:track-report", args=[public.id]), {"reason": "mine"})
     assert not Report.objects.exists()
     client.force_login(stranger)
-    assert client.post(reverse("studio:track-report", args=[private.id]),
-                       {"reason": "x"}).status_code == 404
+    assert (
+        client.post(reverse("studio:track-report", args=[private.id]), {"reason": "x"}).status_code
+        == 404
+    )
     assert not Report.objects.exists()
 
 

@@ -18,8 +18,10 @@ def _files(client, track, token=None):
         base = lambda kind: reverse("generation:api-shared-file", args=[token, kind])  # noqa: E731
     else:
         base = lambda kind: reverse("generation:api-track-file", args=[track.id, kind])  # noqa: E731
-    return {kind: client.get(base(kind)).status_code
-            for kind in ("midi", "musicxml", "svg", "timemap", "audio", "pianoroll")}
+    return {
+        kind: client.get(base(kind)).status_code
+        for kind in ("midi", "musicxml", "svg", "timemap", "audio", "pianoroll")
+    }
 
 
 def test_the_owner_sees_a_private_track_with_score_audio_and_downloads(client, owner, make_track):
@@ -40,8 +42,9 @@ def test_the_owner_sees_a_private_track_with_score_audio_and_downloads(client, o
     assert set(_files(client, track).values()) == {200}
 
 
-def test_a_stranger_gets_404_for_private_and_unlisted_tracks_by_id(client, owner, stranger,
-                                                                   make_track):
+def test_a_stranger_gets_404_for_private_and_unlisted_tracks_by_id(
+    client, owner, stranger, make_track
+):
     private = make_track(owner)
     unlisted = make_track(owner, visibility="unlisted")
     for c_user in (None, stranger):
@@ -51,8 +54,10 @@ def test_a_stranger_gets_404_for_private_and_unlisted_tracks_by_id(client, owner
         for track in (private, unlisted):
             assert client.get(reverse("studio:track", args=[track.id])).status_code == 404
             assert set(_files(client, track).values()) == {404}
-            assert client.get(reverse("generation:api-track", args=[track.id])).status_code \
-                in (401, 404)
+            assert client.get(reverse("generation:api-track", args=[track.id])).status_code in (
+                401,
+                404,
+            )
 
 
 def test_an_unlisted_track_opens_by_its_share_link_for_anyone(client, owner, make_track):
@@ -64,8 +69,7 @@ def test_an_unlisted_track_opens_by_its_share_link_for_anyone(client, owner, mak
     assert "Regenerate" not in html and "Sharing" not in html  # not the owner's controls
     assert set(_files(client, track, token=track.share_token).values()) == {200}
     # an unguessable token: a wrong one leads nowhere
-    assert client.get(reverse("studio:shared", args=["x" + track.share_token])).status_code \
-        == 404
+    assert client.get(reverse("studio:shared", args=["x" + track.share_token])).status_code == 404
 
 
 def test_making_a_track_private_revokes_page_files_and_api_at_once(client, owner, make_track):
@@ -74,8 +78,9 @@ def test_making_a_track_private_revokes_page_files_and_api_at_once(client, owner
     visitor = client.__class__()
     assert visitor.get(reverse("studio:shared", args=[token])).status_code == 200
     client.force_login(owner)
-    response = client.post(reverse("studio:track-visibility", args=[track.id]),
-                           {"visibility": "private"})
+    response = client.post(
+        reverse("studio:track-visibility", args=[track.id]), {"visibility": "private"}
+    )
     assert response.status_code == 302
     assert Track.objects.get(id=track.id).visibility == "private"
     assert visitor.get(reverse("studio:shared", args=[token])).status_code == 404
@@ -85,8 +90,9 @@ def test_making_a_track_private_revokes_page_files_and_api_at_once(client, owner
     assert client.get(reverse("studio:track", args=[track.id])).status_code == 200
 
 
-def test_public_tracks_open_by_id_for_anyone_and_public_to_private_revokes(client, owner,
-                                                                          make_track):
+def test_public_tracks_open_by_id_for_anyone_and_public_to_private_revokes(
+    client, owner, make_track
+):
     track = make_track(owner, visibility="public")
     visitor = client.__class__()
     assert visitor.get(reverse("studio:track", args=[track.id])).status_code == 200
@@ -98,8 +104,9 @@ def test_public_tracks_open_by_id_for_anyone_and_public_to_private_revokes(clien
     assert visitor.get(reverse("generation:api-track", args=[track.id])).status_code == 404
 
 
-def test_the_share_section_shows_a_link_with_a_copy_button_only_when_shareable(client, owner,
-                                                                             make_track):
+def test_the_share_section_shows_a_link_with_a_copy_button_only_when_shareable(
+    client, owner, make_track
+):
     track = make_track(owner)
     client.force_login(owner)
     html = client.get(reverse("studio:track", args=[track.id])).content.decode()
@@ -125,15 +132,20 @@ def test_open_graph_tags_carry_title_and_the_piano_roll_image(client, owner, mak
 def test_someone_else_cannot_change_visibility_or_delete(client, owner, stranger, make_track):
     track = make_track(owner, visibility="public")
     client.force_login(stranger)
-    assert client.post(reverse("studio:track-visibility", args=[track.id]),
-                       {"visibility": "private"}).status_code == 404
+    assert (
+        client.post(
+            reverse("studio:track-visibility", args=[track.id]), {"visibility": "private"}
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("studio:track-delete", args=[track.id])).status_code == 404
     assert client.post(reverse("studio:track-regenerate", args=[track.id])).status_code == 404
     assert Track.objects.get(id=track.id).visibility == "public"
 
 
 def test_deleting_a_track_asks_first_then_removes_it_and_its_files(
-        client, owner, make_track, settings, django_capture_on_commit_callbacks):
+    client, owner, make_track, settings, django_capture_on_commit_callbacks
+):
     from pathlib import Path
 
     track = make_track(owner, visibility="unlisted")
@@ -151,8 +163,7 @@ def test_deleting_a_track_asks_first_then_removes_it_and_its_files(
     assert client.get(reverse("studio:shared", args=[track.share_token])).status_code == 404
 
 
-def test_my_tracks_lists_mine_and_the_status_of_running_jobs(client, owner, stranger,
-                                                             make_track):
+def test_my_tracks_lists_mine_and_the_status_of_running_jobs(client, owner, stranger, make_track):
     from generation.models import Job
 
     client.force_login(owner)
@@ -161,8 +172,14 @@ def test_my_tracks_lists_mine_and_the_status_of_running_jobs(client, owner, stra
     assert "Nothing is being made right now." in html
     make_track(owner, title="Mine one")
     make_track(stranger, title="Not mine", visibility="public")
-    Job.objects.create(owner=owner, kind="compose", parameters={"mood": "rainy"},
-                       status=Job.Status.RUNNING, progress=40, stage="composing")
+    Job.objects.create(
+        owner=owner,
+        kind="compose",
+        parameters={"mood": "rainy"},
+        status=Job.Status.RUNNING,
+        progress=40,
+        stage="composing",
+    )
     html = client.get(reverse("studio:my-tracks")).content.decode()
     assert "Mine one" in html and "Not mine" not in html
     assert "Running" in html and "composing" in html and "40%" in html
@@ -175,11 +192,17 @@ def test_my_tracks_and_compose_need_a_login(client):
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_a_transfer_track_shows_original_and_transferred_side_by_side(client, owner,
-                                                                      make_track):
-    track = make_track(owner, kind="transfer", parameters={
-        "to_style": "celtic", "source_style": "chorale", "mood": "",
-        "input_summary": {"bars": 8, "meter": "3/4", "key": "D minor", "notes": 40}})
+def test_a_transfer_track_shows_original_and_transferred_side_by_side(client, owner, make_track):
+    track = make_track(
+        owner,
+        kind="transfer",
+        parameters={
+            "to_style": "celtic",
+            "source_style": "chorale",
+            "mood": "",
+            "input_summary": {"bars": 8, "meter": "3/4", "key": "D minor", "notes": 40},
+        },
+    )
     client.force_login(owner)
     html = client.get(reverse("studio:track", args=[track.id])).content.decode()
     assert "Original and transferred" in html
@@ -187,8 +210,9 @@ def test_a_transfer_track_shows_original_and_transferred_side_by_side(client, ow
     assert "3/4" in html and "D minor" in html and "Celtic" in html
 
 
-def test_a_hidden_public_track_is_gone_for_others_but_not_its_owner(client, owner, stranger,
-                                                                    make_track):
+def test_a_hidden_public_track_is_gone_for_others_but_not_its_owner(
+    client, owner, stranger, make_track
+):
     from studio.models import TrackModeration
 
     track = make_track(owner, visibility="public")

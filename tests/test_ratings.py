@@ -19,12 +19,12 @@ pytestmark = pytest.mark.django_db
 SCORES = {"overall": 4, "mood_match": 3, "style_match": 5}
 
 
-def test_a_listener_rates_a_public_track_and_edits_the_rating(client, owner, stranger,
-                                                              make_track):
+def test_a_listener_rates_a_public_track_and_edits_the_rating(client, owner, stranger, make_track):
     track = make_track(owner, visibility="public")
     client.force_login(stranger)
-    r = client.post(reverse("studio:track-rate", args=[track.id]),
-                    {**SCORES, "comment": "lovely bass"})
+    r = client.post(
+        reverse("studio:track-rate", args=[track.id]), {**SCORES, "comment": "lovely bass"}
+    )
     assert r.status_code == 302
     rating = Rating.objects.get()
     assert (rating.overall, rating.mood_match, rating.style_match) == (4, 3, 5)
@@ -38,8 +38,10 @@ def test_a_listener_rates_a_public_track_and_edits_the_rating(client, owner, str
     assert re.search(r'<input type="radio" name="overall" value="4"[^>]* checked>', page)
     assert re.search(r'<input type="radio" name="style_match" value="5"[^>]* checked>', page)
     assert not re.search(r'<input type="radio" name="overall" value="3"[^>]* checked>', page)
-    client.post(reverse("studio:track-rate", args=[track.id]),
-                {"overall": 2, "mood_match": 2, "style_match": 2, "comment": "changed my mind"})
+    client.post(
+        reverse("studio:track-rate", args=[track.id]),
+        {"overall": 2, "mood_match": 2, "style_match": 2, "comment": "changed my mind"},
+    )
     assert Rating.objects.count() == 1
     rating.refresh_from_db()
     assert rating.overall == 2 and rating.comment == "changed my mind"
@@ -60,8 +62,9 @@ def test_the_database_refuses_scores_outside_one_to_five(owner, stranger, make_t
         Rating.objects.create(track=track, user=stranger, **{**SCORES, "mood_match": bad})
 
 
-def test_an_incomplete_rating_is_sent_back_with_the_error_next_to_the_axis(client, owner,
-                                                                           stranger, make_track):
+def test_an_incomplete_rating_is_sent_back_with_the_error_next_to_the_axis(
+    client, owner, stranger, make_track
+):
     track = make_track(owner, visibility="public")
     client.force_login(stranger)
     r = client.post(reverse("studio:track-rate", args=[track.id]), {"overall": 4})
@@ -80,8 +83,9 @@ def test_averages_appear_only_from_three_ratings(client, owner, make_user, make_
     track = make_track(owner, visibility="public")
     url = reverse("studio:track", args=[track.id])
     for i, score in enumerate((5, 4)):
-        rate_track(user=make_user(f"listener{i}"), track=track, overall=score, mood_match=3,
-                   style_match=2)
+        rate_track(
+            user=make_user(f"listener{i}"), track=track, overall=score, mood_match=3, style_match=2
+        )
     html = client.get(url).content.decode()
     assert "Averages appear once 3 people have rated this track (2 so far)." in html
     assert "4.5 / 5" not in html
@@ -113,12 +117,14 @@ def test_nobody_rates_a_track_they_cannot_see(client, owner, stranger, make_trac
     # through the share link they can
     r = client.post(reverse("studio:shared-rate", args=[track.share_token]), SCORES)
     assert r.status_code == 302 and r["Location"].startswith(
-        reverse("studio:shared", args=[track.share_token]))
+        reverse("studio:shared", args=[track.share_token])
+    )
     assert Rating.objects.filter(user=stranger).count() == 1
 
 
-def test_ratings_stay_anonymous_when_the_listener_deletes_their_account(owner, stranger,
-                                                                        make_track):
+def test_ratings_stay_anonymous_when_the_listener_deletes_their_account(
+    owner, stranger, make_track
+):
     track = make_track(owner, visibility="public")
     rate_track(user=stranger, track=track, **SCORES)
     stranger.delete()

@@ -183,5 +183,17 @@
     setupWays(form);
     setupMood(form);
     setupMidi(form);
+    // one click, one job: a second click while the upload is on its way would queue twice
+    form.addEventListener("submit", function () {
+      var button = form.querySelector("button[type=submit]");
+      if (button) {
+        window.setTimeout(function () { button.disabled = true; button.textContent = "Sending…"; }, 0);
+      }
+    });
+    // coming back with the browser's Back button restores the page as it was left
+    window.addEventListener("pageshow", function () {
+      var button = form.querySelector("button[type=submit]");
+      if (button && button.disabled) { button.disabled = false; button.textContent = "Generate"; }
+    });
   });
 })();
