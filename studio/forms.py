@@ -25,7 +25,8 @@ def _style_label(style: str) -> str:
 
 
 STYLE_CHOICES = [(s, _style_label(s)) for s in STYLES]
-FROM_MOOD = ("", "As the mood suggests")
+# empty: the mood (or, for a seed, the model) decides
+FROM_MOOD = ("", "Automatic")
 
 
 def _band_choices(attr: str) -> list[tuple[str, str]]:

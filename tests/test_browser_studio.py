@@ -217,6 +217,7 @@ def test_a_malformed_upload_shows_the_message_next_to_the_field(
     problem = page.locator("#midi-problem")
     problem.wait_for(state="visible", timeout=15_000)
     assert problem.inner_text() == "This is not a MIDI file."
+    screenshot(page, "compose-upload-error-desktop")
     page.get_by_role("button", name="Generate").click()
     page.wait_for_load_state()
     assert page.locator("#id_midi_error").inner_text() == "This is not a MIDI file."
