@@ -1,0 +1,87 @@
+"""Jobs that do not simply succeed, on real ``runworker generation`` processes: a doorbell
+that expired before any worker ran, a model out of memory, a cancellation mid-run."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from generation import services
+from generation.models import Job, Track
+from tests.jobs_fixtures import (
+    flush_generation_channel,
+    use_fast_timings,
+    wait_for,
+    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.jobs_urls"),
+]
+
+
+@pytest.fixture(autouse=True)
+def fast(settings):
+    use_fast_timings(settings)
+    flush_generation_channel()
+
+
+def api(user) -> Client:
+    out = io.StringIO()
+    call_command("issue_token", user.username, stdout=out)
+    return Client(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
+
+
+def job_status(job_id: int) -> str:
+    return Job.objects.get(id=job_id).status
+
+
+def wait_done(job_id: int, seconds: float = 60) -> Job:
+    wait_for(lambda: job_status(job_id) in Job.FINAL, seconds, f"job {job_id} to end")
+    job = Job.objects.get(id=job_id)
+    assert job.status == "done", (job.status, job.error)
+    return job
+
+
+def test_a_job_whose_message_expired_before_any_worker_ran_still_runs(owner, worker_factory):
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
+    job.refresh_from_db()
+    assert job.last_sent_at is not None  # the doorbell was rung...
+    time.sleep(3.5)  # ...and has expired (expiry 2 s), with no worker running
+    worker = worker_factory()
+    job = wait_done(job.id, 40)
+    assert job.attempts == 1 and Track.objects.filter(job=job).count() == 1
+    assert "'resent': 1" in worker.log()  # it ran because recovery rang again
+
+
+def test_a_job_that_runs_out_of_memory_fails_once_with_a_message(owner, settings, worker_factory):
+    worker_factory(fail="memory")
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
+    wait_for(lambda: job_status(job.id) in Job.FINAL, 40, "the job to end")
+    time.sleep(3)  # several recovery passes later it has not been retried
+    job.refresh_from_db()
+    assert job.status == "failed" and job.attempts == 1
+    assert "out of memory" in job.error and "Traceback" not in job.error
+    assert not Track.objects.filter(job=job).exists()
+    assert not list((Path(settings.MEDIA_ROOT) / "staging").glob(f"job-{job.id}-*"))
+
+
+def test_cancelling_a_running_job_stops_it_at_the_next_stage(owner, settings, worker_factory):
+    worker = worker_factory(delay=3)
+    client = api(owner)
+    job_id = client.post("/api/jobs/", {"bars": 2}, content_type="application/json").json()["id"]
+    wait_for(lambda: Job.objects.get(id=job_id).stage == "composing", 30, "the job to compose")
+    response = client.post(f"/api/jobs/{job_id}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    wait_for(lambda: f"job {job_id}: stopped" in worker.log(), 30, "the worker to stop it")
+    job = Job.objects.get(id=job_id)
+    assert job.status == "cancelled" and not Track.objects.filter(job=job).exists()
+    assert not list((Path(settings.MEDIA_ROOT) / "staging").glob(f"job-{job_id}-*"))
