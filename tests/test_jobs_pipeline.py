@@ -1,0 +1,72 @@
+"""The job pipeline and the worker's job handling, in this process (no worker processes):
+a missing engine piece fails the job once with a clear message instead of crashing; the
+fast-engine setting shortens pieces through the same path; the real composer runs when its
+checkpoint is present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generation import pipeline, services
+from generation.consumers import WorkerRuntime
+from generation.models import Job, Track
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REAL_CHECKPOINT = (
+    Path(__file__).resolve().parent.parent / "generation" / "checkpoints" / "transformer"
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_models():
+    """The pipeline keeps loaded models per process; each test starts without them."""
+    pipeline._models.clear()
+    yield
+    pipeline._models.clear()
+
+
+def run_in_this_process(job_id: int) -> str:
+    runtime = WorkerRuntime()  # not started: no heartbeat thread, no signal handlers
+    return runtime.run_job(job_id)
+
+
+def test_a_missing_engine_piece_fails_the_job_once_with_a_clear_message(owner, settings):
+    settings.STUDIO_COMPOSE_MODULE = "generation.ml.no_such_composer"
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
+    assert run_in_this_process(job.id) == "failed"
+    job.refresh_from_db()
+    assert job.status == "failed" and job.attempts == 1
+    assert job.error == "The composition model is not available on this server yet."
+    assert run_in_this_process(job.id) == "skipped"  # a failed job is not run again
+
+
+def test_the_fast_engine_setting_writes_few_bars_through_the_same_path(owner, settings):
+    settings.STUDIO_COMPOSE_MODULE = "tests.jobs_engine"
+    settings.STUDIO_TEST_FAST_ENGINE = True
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 16})
+    assert run_in_this_process(job.id) == "done"
+    track = Track.objects.get(job_id=job.id)
+    from generation.music.notes import piece_from_midi
+
+    assert piece_from_midi(Path(settings.MEDIA_ROOT) / track.files["midi"]).bars == 2
+    assert track.model_version == "test-walk-1"
+    assert Job.objects.get(id=job.id).parameters["bars"] == 16  # what was asked is kept
+
+
+@pytest.mark.skipif(
+    not (REAL_CHECKPOINT / "model.safetensors").exists(),
+    reason="the transformer checkpoint is not trained yet",
+)
+def test_the_real_composer_makes_a_track(owner, settings):
+    settings.STUDIO_COMPOSE_MODULE = ""
+    settings.STUDIO_DEVICE = "cpu"
+    job = services.submit_job(
+        user=owner, kind="compose", params={"bars": 2, "style": "chorale", "seed": 1}
+    )
+    assert run_in_this_process(job.id) == "done", Job.objects.get(id=job.id).error
+    track = Track.objects.get(job_id=job.id)
+    assert len(track.model_version) == 12  # the weights' hash
+    assert (Path(settings.MEDIA_ROOT) / track.files["audio"]).stat().st_size > 1000
