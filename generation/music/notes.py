@@ -329,6 +329,19 @@ def _ql(value: float) -> Fraction | float:
     return f if abs(float(f) - value) < 1e-6 else value
 
 
+def _spell(midi: int, flats: bool):
+    """A pitch spelled for the key: flats in flat keys, no explicit naturals (music21 then
+    decides which accidentals to show from the key signature)."""
+    from music21 import pitch
+
+    p = pitch.Pitch(midi=int(midi))
+    if flats and p.accidental is not None and p.accidental.name == "sharp":
+        p = p.getEnharmonic()
+    if p.accidental is not None and p.accidental.name == "natural":
+        p.accidental = None
+    return p
+
+
 def piece_to_music21(piece: Piece):
     """Build a music21 Score: one Part per Part, simultaneous notes as chords, measures made,
     the tempo written into the first measure (where MusicXML keeps it)."""
@@ -349,20 +362,21 @@ def piece_to_music21(piece: Piece):
         ps.insert(0, inst)
         for beat, num, den in piece.time_signatures:
             ps.insert(_ql(beat), meter.TimeSignature(f"{num}/{den}"))
+        flats = False
         if piece.key:
             try:
                 tonic, mode = piece.key.split()
-                ps.insert(0, key.Key(tonic, mode.lower()))
+                k = key.Key(tonic, mode.lower())
+                ps.insert(0, k)
+                flats = k.sharps < 0
             except Exception:
                 pass
         groups: dict[tuple[float, float], list[Note]] = {}
         for n in part.notes:
             groups.setdefault((round(n.onset, 6), round(n.duration, 6)), []).append(n)
         for (onset, dur), ns in sorted(groups.items()):
-            if len(ns) == 1:
-                el = note.Note(ns[0].pitch)
-            else:
-                el = chord.Chord(sorted({n.pitch for n in ns}))
+            spelled = [_spell(m, flats) for m in sorted({n.pitch for n in ns})]
+            el = note.Note(spelled[0]) if len(spelled) == 1 else chord.Chord(spelled)
             el.duration.quarterLength = _ql(dur)
             el.volume.velocity = ns[0].velocity
             ps.insert(_ql(onset), el)
