@@ -24,6 +24,9 @@ FILE_KINDS: dict[str, tuple[str, str]] = {
     "timemap": ("application/json", "inline"),
     "audio": ("", "inline"),  # type from the extension
     "pianoroll": ("image/png", "inline"),
+    # a style transfer's seed, rendered beside the result for comparison
+    "original_audio": ("", "inline"),
+    "original_pianoroll": ("image/png", "inline"),
 }
 _AUDIO_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}
 
@@ -86,7 +89,7 @@ def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpRes
     path = track_file_path(track, kind, page)
     size = path.stat().st_size
     content_type, disposition = FILE_KINDS[kind]
-    if kind == "audio":
+    if kind in ("audio", "original_audio"):
         content_type = _AUDIO_TYPES.get(path.suffix, "application/octet-stream")
     if request.GET.get("download"):
         disposition = "attachment"

@@ -109,6 +109,15 @@ def compose_module() -> str:
     )
 
 
+def transfer_module() -> str:
+    """Where transfer_style lives (STUDIO_TRANSFER_MODULE, for tests, as above)."""
+    return (
+        getattr(settings, "STUDIO_TRANSFER_MODULE", "")
+        or os.environ.get("STUDIO_TRANSFER_MODULE", "")
+        or "generation.ml.transfer"
+    )
+
+
 def composer_model():
     """The continuation/compose model, loaded once per process onto STUDIO_DEVICE."""
     with _models_lock:
@@ -345,9 +354,7 @@ def generate_pieces(
     seed = int(params.get("seed", 0))
     if kind == "transfer":
         # the CycleGAN is deterministic: one variant, whatever was asked
-        transfer = _engine_function(
-            "generation.ml.transfer", "transfer_style", "style transfer model"
-        )
+        transfer = _engine_function(transfer_module(), "transfer_style", "style transfer model")
         try:
             result = transfer(seed_piece, to_style=params["to_style"])
         except FileNotFoundError as exc:
@@ -412,9 +419,15 @@ def audio_format() -> str:
 
 
 def render_variant(
-    piece: Piece, folder: Path, *, boundary_beat: float | None, timings: dict[str, float]
+    piece: Piece,
+    folder: Path,
+    *,
+    boundary_beat: float | None,
+    timings: dict[str, float],
+    original: Piece | None = None,
 ) -> dict[str, Any]:
-    """Write MIDI, MusicXML, SVG pages, timemap, audio and piano roll into ``folder``."""
+    """Write MIDI, MusicXML, SVG pages, timemap, audio and piano roll into ``folder``; with
+    ``original`` (a style transfer's seed), also its audio and piano roll to compare."""
     from generation.render.audio import render_audio
     from generation.render.notation import render_notation
     from generation.render.pianoroll_image import render_pianoroll
@@ -434,20 +447,31 @@ def render_variant(
     t2 = time.perf_counter()
     render_pianoroll(piece, folder / "pianoroll.png", boundary_beat=boundary_beat)
     t3 = time.perf_counter()
+    files = {
+        "midi": "track.mid",
+        "musicxml": "score.musicxml",
+        "svg": [p.name for p in notation["svg"]],
+        "timemap": "timemap.json",
+        "audio": audio.path.name,
+        "pianoroll": "pianoroll.png",
+    }
+    if original is not None:
+        seed_audio = render_audio(
+            original,
+            folder / f"original.{fmt}",
+            soundfont=getattr(settings, "SOUNDFONT_PATH", None) or None,
+            fmt=fmt,
+        )
+        t4 = time.perf_counter()
+        render_pianoroll(original, folder / "original-pianoroll.png")
+        files["original_audio"] = seed_audio.path.name
+        files["original_pianoroll"] = "original-pianoroll.png"
+        timings["audio"] = timings.get("audio", 0.0) + (t4 - t3)
+        timings["pianoroll"] = timings.get("pianoroll", 0.0) + (time.perf_counter() - t4)
     timings["notation"] = timings.get("notation", 0.0) + (t1 - t0)
     timings["audio"] = timings.get("audio", 0.0) + (t2 - t1)
     timings["pianoroll"] = timings.get("pianoroll", 0.0) + (t3 - t2)
-    return {
-        "files": {
-            "midi": "track.mid",
-            "musicxml": "score.musicxml",
-            "svg": [p.name for p in notation["svg"]],
-            "timemap": "timemap.json",
-            "audio": audio.path.name,
-            "pianoroll": "pianoroll.png",
-        },
-        "duration_seconds": audio.duration_seconds,
-    }
+    return {"files": files, "duration_seconds": audio.duration_seconds}
 
 
 def run_pipeline(
@@ -489,7 +513,11 @@ def run_pipeline(
         piece.title = base_title if len(generated) == 1 else f"{base_title} ({i})"
         folder = staging / f"variant-{i}"
         rendered = render_variant(
-            piece, folder, boundary_beat=result.boundary_beat, timings=timings
+            piece,
+            folder,
+            boundary_beat=result.boundary_beat,
+            timings=timings,
+            original=seed_piece if kind == "transfer" else None,
         )
         out.append(
             Variant(

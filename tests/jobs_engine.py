@@ -8,6 +8,7 @@ is a seeded random walk over a C major / A minor scale in two voices.
 ``STUDIO_TEST_ENGINE_DELAY`` (seconds, env) makes each call wait first, so a test can act on
 a job while it is mid-run (kill the worker, send SIGTERM, cancel it);
 ``STUDIO_TEST_ENGINE_FAIL=memory`` makes it raise MemoryError, as a model out of memory.
+``transfer_style`` (for STUDIO_TRANSFER_MODULE) transposes the seed up a fifth.
 """
 
 from __future__ import annotations
@@ -125,3 +126,28 @@ def continue_piece(
         )
         out.append(Result(piece, (seed or 0) + i, boundary_beat=boundary))
     return out
+
+
+@dataclass
+class TransferResult:
+    """The fields of ``generation.ml.transfer.TransferResult`` that the pipeline reads."""
+
+    piece: Piece
+    model_version: str = "test-transpose-1"
+
+
+def transfer_style(piece: Piece, to_style: str, from_style: str | None = None):
+    """Same signature as generation.ml.transfer.transfer_style: the seed up a fifth."""
+    _delay()
+    parts = [
+        Part(
+            notes=[Note(n.onset, n.pitch + 7, n.duration, n.velocity) for n in p.notes],
+            program=p.program,
+            is_drum=p.is_drum,
+            name=p.name,
+        )
+        for p in piece.parts
+    ]
+    return TransferResult(
+        Piece(parts=parts, tempos=list(piece.tempos), time_signatures=list(piece.time_signatures))
+    )

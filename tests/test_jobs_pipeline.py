@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from generation import pipeline, services
 from generation.consumers import WorkerRuntime
 from generation.models import Job, Track
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.jobs_urls")]
 
 REAL_CHECKPOINT = (
     Path(__file__).resolve().parent.parent / "generation" / "checkpoints" / "transformer"
@@ -54,6 +55,34 @@ def test_the_fast_engine_setting_writes_few_bars_through_the_same_path(owner, se
     assert piece_from_midi(Path(settings.MEDIA_ROOT) / track.files["midi"]).bars == 2
     assert track.model_version == "test-walk-1"
     assert Job.objects.get(id=job.id).parameters["bars"] == 16  # what was asked is kept
+
+
+def test_a_transfer_track_carries_its_seed_rendered_for_comparison(owner, settings):
+    from generation.music.notes import Note, Part, Piece, piece_from_midi, piece_to_midi_bytes
+
+    settings.STUDIO_TRANSFER_MODULE = "tests.jobs_engine"
+    seed = Piece(parts=[Part(notes=[Note(float(i), 60 + i % 3, 1.0, 80) for i in range(8)])])
+    job = services.submit_job(
+        user=owner,
+        kind="transfer",
+        params={"to_style": "celtic"},
+        midi_bytes=piece_to_midi_bytes(seed),
+    )
+    assert run_in_this_process(job.id) == "done", Job.objects.get(id=job.id).error
+    track = Track.objects.get(job_id=job.id)
+    root = Path(settings.MEDIA_ROOT)
+    assert track.model_version == "test-transpose-1"
+    result = piece_from_midi(root / track.files["midi"])
+    assert sorted(n.pitch for n in result.all_notes()) == sorted(
+        n.pitch + 7 for n in seed.all_notes()
+    )
+    assert (root / track.files["original_audio"]).stat().st_size > 1000
+    assert (root / track.files["original_pianoroll"]).read_bytes()[:4] == b"\x89PNG"
+    client = Client()
+    client.force_login(owner)
+    urls = client.get(f"/api/tracks/{track.id}/").json()["files"]
+    response = client.get(urls["original_audio"])
+    assert response.status_code == 200 and response["Content-Type"] == "audio/mpeg"
 
 
 @pytest.mark.skipif(
