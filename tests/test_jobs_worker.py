@@ -157,3 +157,32 @@ def test_a_continuation_keeps_the_seed_and_adds_bars(owner, settings, worker_fac
     assert result.bars == seed.bars + 2
     head = sorted((n.onset, n.pitch) for n in result.all_notes() if n.onset < seed.end_beat)
     assert head == sorted((n.onset, n.pitch) for n in seed.all_notes())
+
+
+def test_the_websocket_through_the_site_checks_the_session(owner, stranger):
+    """The full ASGI stack (origin check, session auth, routing), not the consumer alone."""
+    from studio.asgi import application
+
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
+
+    def cookie_of(user) -> bytes:
+        client = Client()
+        client.force_login(user)
+        return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def connect(cookie: bytes | None, origin: bytes = b"http://localhost"):
+        headers = [(b"origin", origin), (b"host", b"localhost")]
+        if cookie:
+            headers.append((b"cookie", cookie))
+        communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/", headers=headers)
+        connected, _ = await communicator.connect()
+        first = await communicator.receive_json_from(timeout=5) if connected else None
+        await communicator.disconnect()
+        return connected, first
+
+    owner_cookie = cookie_of(owner)
+    connected, first = async_to_sync(connect)(owner_cookie)
+    assert connected and first["id"] == job.id and first["status"] == "queued"
+    assert async_to_sync(connect)(cookie_of(stranger))[0] is False
+    assert async_to_sync(connect)(None)[0] is False
+    assert async_to_sync(connect)(owner_cookie, b"http://evil.example")[0] is False
