@@ -49,6 +49,13 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
+def _release_gpu_memory() -> None:
+    """After an out-of-memory error, hand cached CUDA blocks back so the next job can run."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 class WorkerRuntime:
     """The state of one worker process: its id, its job, its heartbeat thread."""
 
@@ -189,6 +196,7 @@ class WorkerRuntime:
             return "failed"
         except Exception as exc:
             if _is_out_of_memory(exc):
+                _release_gpu_memory()
                 message = (
                     "The generator ran out of memory for this request; try fewer bars "
                     "or fewer variants."
