@@ -413,6 +413,26 @@ def _measure(piece: Piece) -> dict[str, Any]:
         return {}
 
 
+def apply_dynamics(piece: Piece, dynamics: str | None) -> Piece:
+    """Shift the piece's velocities so their median is the schema's velocity for
+    ``dynamics`` (pp 36 ... ff 112), keeping the accents the model wrote; without a marking
+    the piece is returned unchanged. The model does not learn loudness, so like the tempo it
+    is applied when the piece is written out."""
+    from dataclasses import replace
+
+    from generation.music.schema import load_schema
+
+    velocities = load_schema()["attributes"]["dynamics"].get("velocity", {})
+    notes = [n for p in piece.parts for n in p.notes]
+    if dynamics not in velocities or not notes:
+        return piece
+    current = sorted(n.velocity for n in notes)[len(notes) // 2]
+    shift = int(velocities[dynamics]) - int(current)
+    for part in piece.parts:
+        part.notes = [replace(n, velocity=min(127, max(1, n.velocity + shift))) for n in part.notes]
+    return piece
+
+
 def audio_format() -> str:
     # MP3 plays in every browser (Safari included); OGG is available through settings.
     return getattr(settings, "STUDIO_AUDIO_FORMAT", "mp3")
@@ -425,6 +445,7 @@ def render_variant(
     boundary_beat: float | None,
     timings: dict[str, float],
     original: Piece | None = None,
+    dynamics: str | None = None,
 ) -> dict[str, Any]:
     """Write MIDI, MusicXML, SVG pages, timemap, audio and piano roll into ``folder``; with
     ``original`` (a style transfer's seed), also its audio and piano roll to compare."""
@@ -443,6 +464,7 @@ def render_variant(
         folder / f"track.{fmt}",
         soundfont=getattr(settings, "SOUNDFONT_PATH", None) or None,
         fmt=fmt,
+        dynamics=dynamics,
     )
     t2 = time.perf_counter()
     render_pianoroll(piece, folder / "pianoroll.png", boundary_beat=boundary_beat)
@@ -509,7 +531,8 @@ def run_pipeline(
             60 + int(35 * (i - 1) / max(1, len(generated))),
             f"writing the score and audio ({i} of {len(generated)})",
         )
-        piece = result.piece
+        dynamics = (params.get("attributes") or {}).get("dynamics")
+        piece = apply_dynamics(result.piece, dynamics)
         piece.title = base_title if len(generated) == 1 else f"{base_title} ({i})"
         folder = staging / f"variant-{i}"
         rendered = render_variant(
@@ -518,6 +541,7 @@ def run_pipeline(
             boundary_beat=result.boundary_beat,
             timings=timings,
             original=seed_piece if kind == "transfer" else None,
+            dynamics=dynamics,
         )
         out.append(
             Variant(

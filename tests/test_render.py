@@ -148,3 +148,10 @@ def test_a_render_does_not_hear_the_one_before_it(chorale):
     audible = a > -50
     assert audible.sum() > 100
     assert float(np.abs(a[audible] - b[audible]).max()) < 1.5
+
+
+def test_dynamics_set_the_level_of_the_audio(chorale, tmp_path):
+    quiet = render_audio(chorale, tmp_path / "pp.ogg", dynamics="pp")
+    loud = render_audio(chorale, tmp_path / "ff.ogg", dynamics="ff")
+    assert 20 * np.log10(loud.rms / quiet.rms) > 6  # pp is clearly softer than ff
+    assert loud.peak <= 0.9

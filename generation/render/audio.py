@@ -31,6 +31,9 @@ CHUNK_FRAMES = 65536
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from zero
 SYNTH_GAIN = 0.5
 TARGET_PEAK = 0.89  # about -1 dBFS
+# Peak level per dynamic marking: a piece is brought to a common level, except that the
+# mood's dynamics stay audible (pp sits about 9 dB under ff).
+DYNAMICS_PEAK = {"pp": 0.32, "p": 0.4, "mp": 0.5, "mf": 0.63, "f": 0.79, "ff": 0.89}
 
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
@@ -147,9 +150,13 @@ class _CountingSynth:
 
 
 def synthesize(
-    piece: Piece, soundfont: str | os.PathLike | None = None, samplerate: int = SAMPLE_RATE
+    piece: Piece,
+    soundfont: str | os.PathLike | None = None,
+    samplerate: int = SAMPLE_RATE,
+    dynamics: str | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Render ``piece`` to a float32 stereo array (frames, 2) in [-1, 1].
+    """Render ``piece`` to a float32 stereo array (frames, 2) in [-1, 1], peaking at
+    ``DYNAMICS_PEAK[dynamics]`` (TARGET_PEAK without dynamics).
 
     Returns ``(samples, music_seconds)``. The audio lasts until the last note ends plus
     ``RELEASE_SECONDS``, minus trailing silence inside that release.
@@ -202,7 +209,7 @@ def synthesize(
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     if peak > 0:
         # bring quiet renders (a solo line) up to a common level; never boost noise wildly
-        audio *= min(TARGET_PEAK / peak, 8.0)
+        audio *= min(DYNAMICS_PEAK.get(dynamics or "", TARGET_PEAK) / peak, 8.0)
     fade = min(len(audio), int(FADE_SECONDS * samplerate))
     if fade:
         audio[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
@@ -251,19 +258,21 @@ def render_audio(
     out_path: str | Path,
     soundfont: str | os.PathLike | None = None,
     fmt: str = "ogg",
+    dynamics: str | None = None,
 ) -> AudioResult:
     """Synthesise a Piece (or a MIDI file path / MIDI bytes) and encode it to ``out_path``.
 
     The audio lasts from beat 0 to the last note's end plus up to ``RELEASE_SECONDS`` of
-    release; drum parts play on MIDI channel 10. Raises ``SoundfontMissing`` when no
-    soundfont is available and ``ValueError`` for an unknown format.
+    release; drum parts play on MIDI channel 10; its peak level follows ``dynamics`` (pp..ff,
+    see DYNAMICS_PEAK). Raises ``SoundfontMissing`` when no soundfont is available and
+    ``ValueError`` for an unknown format.
     """
     if isinstance(piece_or_midi_path, Piece):
         piece = piece_or_midi_path
     else:
         piece = piece_from_midi(piece_or_midi_path)
     t0 = time.perf_counter()
-    audio, music_seconds = synthesize(piece, soundfont)
+    audio, music_seconds = synthesize(piece, soundfont, dynamics=dynamics)
     t1 = time.perf_counter()
     path = encode(audio, out_path, fmt)
     t2 = time.perf_counter()
