@@ -533,7 +533,8 @@ def run_pipeline(
             60 + int(35 * (i - 1) / max(1, len(generated))),
             f"writing the score and audio ({i} of {len(generated)})",
         )
-        dynamics = (params.get("attributes") or {}).get("dynamics")
+        # a seed's own loudness is the user's: dynamics shape only newly composed pieces
+        dynamics = (params.get("attributes") or {}).get("dynamics") if kind == "compose" else None
         piece = apply_dynamics(result.piece, dynamics)
         piece.title = base_title if len(generated) == 1 else f"{base_title} ({i})"
         folder = staging / f"variant-{i}"
