@@ -45,7 +45,7 @@ class CycleGANConfig:
     generator: str = "resnet"  # networks.define_G name
     discriminator: str = "patch"  # networks.define_D name
     ngf: int = 16  # generator base channels (x2, x4 after the two downsamplings)
-    n_blocks: int = 4  # residual blocks at the bottleneck
+    n_blocks: int = 3  # residual blocks at the bottleneck
     ndf: int = 32  # discriminator base channels
     input_skip: bool = True  # generator logits start from the input roll (see networks.py)
     lambda_cycle: float = 10.0  # weight of the cycle-consistency L1 loss

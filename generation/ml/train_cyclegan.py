@@ -258,17 +258,18 @@ def plot_losses(csv_path: Path, png_path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     rows = list(csv.DictReader(Path(csv_path).open()))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    if rows:
-        steps = [int(r["step"]) for r in rows]
-        for ax, keys in ((axes[0], ["G_A", "G_B", "D_A", "D_B", "G_A_all", "D_A_all"]),
-                         (axes[1], ["cycle_A", "cycle_B", "train_loss",
-                                    "valid_balanced_acc"])):
-            for k in keys:
-                vals = [r.get(k) for r in rows]
-                if all(v not in (None, "") for v in vals):
-                    ax.plot(steps, [float(v) for v in vals], label=k, linewidth=1)
-            ax.set_xlabel("step")
+    groups = [["G_A", "G_B", "D_A", "D_B", "G_A_all", "D_A_all"], ["cycle_A", "cycle_B"],
+              ["train_loss", "valid_balanced_acc"]]
+    present = [[k for k in g if rows and all(r.get(k) not in (None, "") for r in rows)]
+               for g in groups]
+    present = [g for g in present if g] or [[]]
+    fig, axes = plt.subplots(1, len(present), figsize=(5 * len(present), 3.5), squeeze=False)
+    steps = [int(r["step"]) for r in rows]
+    for ax, keys in zip(axes[0], present, strict=True):
+        for k in keys:
+            ax.plot(steps, [float(r[k]) for r in rows], label=k, linewidth=1)
+        ax.set_xlabel("step")
+        if keys:
             ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
@@ -315,6 +316,7 @@ def train_style_classifier(*, minutes: float = 5.0, max_train_per_style: int = 6
         w.writeheader()
         w.writerows(rows)
     plot_losses(out_dir / "loss.csv", out_dir / "loss.png", "style classifier")
+    write_classifier_card(out_dir)
     return result
 
 
@@ -382,6 +384,58 @@ def write_pair_card(directory: Path, evaluation: dict | None = None) -> Path:
               "input are not kept; out-of-range notes are folded by octaves.",
               "- Poly -> mono transfers keep one voice (the target's idiom), so they cannot "
               "keep half of a four-voice source's onsets.", ""]
+    path = directory / "MODEL_CARD.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def write_classifier_card(directory: Path = CLASSIFIER_DIR) -> Path:
+    """MODEL_CARD.md of the style classifier from its config.json."""
+    directory = Path(directory)
+    meta = json.loads((directory / "config.json").read_text())
+    c, m = meta["config"], meta["metrics"]
+    styles = c["styles"]
+    lines = [
+        "# Style classifier (judge of style transfer)",
+        "",
+        "A small CNN over piano-roll phrases (2 x 84 x 64: sounding and onset channels): "
+        f"conv 13x5 ({c['width']} ch) -> pool -> conv 3x3 ({2 * c['width']}) -> pool -> "
+        f"conv 3x3 ({4 * c['width']}) -> mean+max pooling -> linear over {len(styles)} styles. "
+        f"Trained with random transposition (+-{c['transpose']} semitones) and style-balanced "
+        "batches.",
+        "",
+        f"- Styles: {', '.join(styles)}",
+        "- Data: training split of `generation/data/corpus_v1` only (phrases per style: "
+        + ", ".join(f"{s} {m['phrases'][s]['train']}" for s in styles)
+        + "); weights chosen on the validation split; figures below on the test split.",
+        f"- Trained {m['minutes']} minutes on 1 CPU thread (shared machine).",
+        "- Never used in GAN training: it only judges transfers (`evaluate_transfer`) and "
+        "guesses the source style of an upload (mean of per-phrase probabilities).",
+        "",
+        f"Balanced accuracy: valid **{m['valid_balanced_acc']:.3f}**, test "
+        f"**{m['test_balanced_acc']:.3f}**.",
+        "",
+        "Test confusion (row: true style, column: predicted; share of the row's phrases):",
+        "",
+        "| true \\ predicted | " + " | ".join(styles) + " |",
+        "| --- | " + " | ".join("---" for _ in styles) + " |",
+    ]
+    for s, row in m["test_confusion"].items():
+        lines.append(f"| {s} | " + " | ".join(f"{row[t]:.3f}" for t in styles) + " |")
+    lines += [
+        "",
+        "Rebuild: `python manage.py train_style_classifier --minutes "
+        f"{m['minutes']:g}`.",
+        "",
+        "## Limits",
+        "",
+        "- Phrase-level judge of 4-bar windows; German folk songs are the hardest (often "
+        "taken for Chinese or Celtic tunes): the three monophonic styles share range and "
+        "texture, and differ mostly in scale and rhythm.",
+        "- Texture (number of voices) is a strong cue: chorale and renaissance phrases are "
+        "recognised by their polyphony, so any four-voice input tends to read as one of them.",
+        "",
+    ]
     path = directory / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path
