@@ -19,7 +19,7 @@ from generation import services
 from generation.consumers import JobProgressConsumer
 from generation.models import Job, Track
 from generation.music.notes import Note, Part, Piece, piece_from_midi, piece_to_midi_bytes
-from generation.render.audio import RELEASE_SECONDS
+from generation.render.audio import DYNAMICS_PEAK, RELEASE_SECONDS
 from tests.jobs_fixtures import (
     flush_generation_channel,
     use_fast_timings,
@@ -88,7 +88,10 @@ def test_a_compose_job_becomes_three_tracks_with_every_file(owner, settings, wor
             <= seconds
             <= (piece.duration_seconds + 0.5 + RELEASE_SECONDS)
         )
-        assert float(np.sqrt(np.mean(np.square(audio)))) > 0.02
+        # not silent: well above -46 dBFS, peaking at the level of the mood's dynamics
+        assert float(np.sqrt(np.mean(np.square(audio)))) > 0.005
+        expected_peak = DYNAMICS_PEAK.get(job.parameters["attributes"].get("dynamics"), 0.89)
+        assert abs(float(np.abs(audio).max()) - expected_peak) < 0.06
         assert (root / track.files["pianoroll"]).read_bytes()[:4] == b"\x89PNG"
         metadata = client.get(f"/api/tracks/{track.id}/").json()
         assert client.get(metadata["files"]["audio"]).status_code == 200

@@ -33,6 +33,9 @@ SYNTH_GAIN = 0.5
 TARGET_PEAK = 0.89  # about -1 dBFS
 # Peak level per dynamic marking: a piece is brought to a common level, except that the
 # mood's dynamics stay audible (pp sits about 9 dB under ff).
+# A pp solo line leaves FluidSynth 30 dB under full scale; 16-bit samples keep over 50 dB
+# of signal above their noise even after this much gain.
+MAX_BOOST = 32.0
 DYNAMICS_PEAK = {"pp": 0.32, "p": 0.4, "mp": 0.5, "mf": 0.63, "f": 0.79, "ff": 0.89}
 
 SOUNDFONT_CANDIDATES = (
@@ -208,8 +211,8 @@ def synthesize(
     audio = _trim_release(audio, end_frame, samplerate)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     if peak > 0:
-        # bring quiet renders (a solo line) up to a common level; never boost noise wildly
-        audio *= min(DYNAMICS_PEAK.get(dynamics or "", TARGET_PEAK) / peak, 8.0)
+        # bring every render to the level of its dynamics; never boost noise wildly
+        audio *= min(DYNAMICS_PEAK.get(dynamics or "", TARGET_PEAK) / peak, MAX_BOOST)
     fade = min(len(audio), int(FADE_SECONDS * samplerate))
     if fade:
         audio[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
