@@ -458,7 +458,19 @@ def render_variant(
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     write_midi(piece, folder / "track.mid")
-    notation = render_notation(piece, folder)
+    try:
+        notation = render_notation(piece, folder)
+    except Exception:
+        # A score music21 or verovio cannot engrave (an odd rhythm) should not cost the
+        # listener the music: the track keeps its MIDI and audio, without a score.
+        log.exception("notation failed; the track will have no score")
+        notation = None
+        for partial in (
+            "score.musicxml",
+            "timemap.json",
+            *[p.name for p in folder.glob("score-*.svg")],
+        ):
+            (folder / partial).unlink(missing_ok=True)
     t1 = time.perf_counter()
     fmt = audio_format()
     audio = render_audio(
@@ -471,14 +483,15 @@ def render_variant(
     t2 = time.perf_counter()
     render_pianoroll(piece, folder / "pianoroll.png", boundary_beat=boundary_beat)
     t3 = time.perf_counter()
-    files = {
+    files: dict[str, Any] = {
         "midi": "track.mid",
-        "musicxml": "score.musicxml",
-        "svg": [p.name for p in notation["svg"]],
-        "timemap": "timemap.json",
         "audio": audio.path.name,
         "pianoroll": "pianoroll.png",
     }
+    if notation is not None:
+        files["musicxml"] = "score.musicxml"
+        files["svg"] = [p.name for p in notation["svg"]]
+        files["timemap"] = "timemap.json"
     if original is not None:
         seed_audio = render_audio(
             original,

@@ -111,3 +111,19 @@ def test_the_moods_dynamics_set_the_velocities():
     velocities = [n.velocity for n in soft.parts[0].notes]
     assert sorted(velocities)[3] == 36 and max(velocities) - min(velocities) == 10
     assert pipeline.apply_dynamics(piece, None) is piece
+
+
+def test_a_score_that_cannot_be_engraved_still_leaves_midi_and_audio(tmp_path, monkeypatch):
+    import generation.render.notation as notation
+    from generation.music.notes import Note, Part, Piece
+
+    def broken(piece, out_dir):
+        (Path(out_dir) / "score.musicxml").write_text("half written")
+        raise RuntimeError("verovio could not load score.musicxml")
+
+    monkeypatch.setattr(notation, "render_notation", broken)
+    piece = Piece(parts=[Part(notes=[Note(float(i), 62, 1.0, 80) for i in range(4)])])
+    rendered = pipeline.render_variant(piece, tmp_path / "v", boundary_beat=None, timings={})
+    assert set(rendered["files"]) == {"midi", "audio", "pianoroll"}
+    assert not (tmp_path / "v" / "score.musicxml").exists()
+    assert rendered["duration_seconds"] > 1.5
