@@ -156,10 +156,26 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
         piece = tok.decode(prompt + new, programs=programs, tempo_bpm=tempo,
                            title=f"{style.replace('_', ' ')} {i + 1}")
         piece.parts = [p for p in piece.parts if p.notes] or piece.parts[:1]
-        piece = _with_estimated_key(piece)
+        piece = _with_dynamics(_with_estimated_key(piece), (attributes or {}).get("dynamics"),
+                               tok.config.default_velocity)
         results.append(GeneratedPiece(piece, s, i + 1, engine.version, style, bands,
                                       0.0, new.count(tok.bar), new))
     return results
+
+
+def _with_dynamics(piece: Piece, dynamics: str | None, default_velocity: int) -> Piece:
+    """Shift velocities so that the model's mf lands on the mood's dynamic (a rendering
+    parameter like tempo: the schema maps pp..ff to velocities)."""
+    from generation.music.schema import load_schema
+
+    table = load_schema()["attributes"]["dynamics"]["velocity"]
+    if dynamics not in table:
+        return piece
+    shift = int(table[dynamics]) - default_velocity
+    for part in piece.parts:
+        part.notes = [replace(n, velocity=min(127, max(1, n.velocity + shift)))
+                      for n in part.notes]
+    return piece
 
 
 def _with_estimated_key(piece: Piece) -> Piece:
@@ -288,6 +304,7 @@ def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
                      temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
                      variants: int = 1, model: MusicEngine | None = None) -> dict:
     """Mood text or attributes -> MIDI files; returns the JSON the CLI prints."""
+    _check_numbers(bars, temperature, top_p, variants)
     seconds: dict[str, float] = {}
     t = time.time()
     attrs = dict(attributes or {})
@@ -305,7 +322,6 @@ def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
     engine = model or load_default_model()
     seconds["load_model"] = round(time.time() - t, 3)
     style = style or "chorale"
-    _check_numbers(bars, temperature, top_p, variants)
     t = time.time()
     try:
         results = compose(attrs, style, bars=bars, temperature=temperature, top_p=top_p,
@@ -330,6 +346,7 @@ def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
     from generation.music.tokenizer import UnsupportedPiece
     from generation.music.validate import MidiValidationError, validate_midi
 
+    _check_numbers(bars, temperature, top_p, variants)
     seconds: dict[str, float] = {}
     t = time.time()
     try:
@@ -344,7 +361,6 @@ def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
     t = time.time()
     engine = model or load_default_model()
     seconds["load_model"] = round(time.time() - t, 3)
-    _check_numbers(bars, temperature, top_p, variants)
     t = time.time()
     try:
         results = continue_piece(seed_piece, bars=bars, temperature=temperature, top_p=top_p,

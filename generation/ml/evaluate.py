@@ -317,9 +317,16 @@ register_section("mood", mood_section)
 
 
 def evaluate_models(quick: bool = False, sections: list[str] | None = None,
-                    report_path: Path | None = REPORT_PATH) -> dict:
-    """Run the sections (all by default) and write the Markdown report."""
+                    report_path: Path | None = REPORT_PATH,
+                    checkpoint: str | Path | None = None) -> dict:
+    """Run the sections (all by default) and write the Markdown report. ``checkpoint``
+    evaluates another Transformer checkpoint folder than the committed one."""
     torch.set_num_threads(2)
+    if checkpoint is not None:
+        from generation.ml.compose import load_model
+
+        _STATE.clear()
+        _STATE["engine"] = load_model(checkpoint)
     results: dict = {"quick": quick}
     try:
         results["model_version"] = _engine().version

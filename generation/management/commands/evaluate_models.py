@@ -15,10 +15,13 @@ class Command(BaseCommand):
         parser.add_argument("--quick", action="store_true", help="small samples (< 2 minutes)")
         parser.add_argument("--sections", nargs="+", default=None)
         parser.add_argument("--no-report", action="store_true")
+        parser.add_argument("--checkpoint", default=None,
+                            help="Transformer checkpoint folder (default: the committed one)")
 
     def handle(self, *args, **opts):
         from generation.ml.evaluate import REPORT_PATH, evaluate_models
 
         results = evaluate_models(quick=opts["quick"], sections=opts["sections"],
-                                  report_path=None if opts["no_report"] else REPORT_PATH)
+                                  report_path=None if opts["no_report"] else REPORT_PATH,
+                                  checkpoint=opts["checkpoint"])
         self.stdout.write(json.dumps(results, default=str))
