@@ -185,3 +185,17 @@ def test_the_command_writes_midi_and_reports_json_with_the_committed_models(corp
     assert out.bars == piece.bars
     steps = [n.duration * STEPS_PER_QUARTER for n in out.all_notes()]
     assert min(steps) >= 1
+
+
+def test_new_notes_stay_in_the_source_key_unless_the_source_has_them():
+    probs = np.zeros((2, 84, 64), dtype=np.float32)
+    for pitch in (60, 61, 63):  # C, C#, E-flat: equally confident at step 0
+        probs[:, pitch - PITCH_LOW, 0:4] = 0.8
+    c_major = np.zeros(12, dtype=bool)
+    c_major[[0, 2, 4, 5, 7, 9, 11]] = True
+    facts = {"pitch_low": 40, "pitch_high": 90, "max_voices": 4}
+    source = np.zeros((2, 84, 64), dtype=np.float32)
+    source[:, 63 - PITCH_LOW, 0:4] = 1.0  # the source itself plays E-flat
+    roll = decode_phrase(probs, facts, source=source, scale=c_major)
+    started = {int(p) + PITCH_LOW for p in np.flatnonzero(roll[1, :, 0])}
+    assert started == {60, 63}

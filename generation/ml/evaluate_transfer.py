@@ -24,7 +24,8 @@ and both directions source -> target it reports, on test phrases of the source s
   is a check; ``playable_raw`` is the same share for the generator's output cut at a bare 0.5
   (what the decoder has to repair).
 
-Transfers are judged as they would be played: decoded by ``transfer.decode_phrase``. Cycles
+Transfers are judged as they would be played: decoded by ``transfer.decode_phrase`` with the
+source phrase's key (as ``transfer_style`` uses the source piece's key). Cycles
 are G_back(G(x)) on the generator's continuous output, decoded the same way.
 """
 
@@ -42,6 +43,7 @@ from generation.ml.transfer import (
     DEFAULT_FACTS,
     MIN_STEPS,
     decode_phrase,
+    rolls_scale,
     trained_pairs,
 )
 
@@ -112,9 +114,10 @@ def _run(gen, rolls: np.ndarray, batch: int = 64) -> np.ndarray:
     return torch.cat([gen(x[i:i + batch]) for i in range(0, len(x), batch)]).numpy()
 
 
-def _decode_all(probs: np.ndarray, facts: dict, sources: np.ndarray) -> np.ndarray:
-    return np.stack([decode_phrase(p, facts, 64, source=s)
-                     for p, s in zip(probs, sources, strict=True)])
+def _decode_all(probs: np.ndarray, facts: dict, sources: np.ndarray,
+                scales: list[np.ndarray]) -> np.ndarray:
+    return np.stack([decode_phrase(p, facts, 64, source=s, scale=k)
+                     for p, s, k in zip(probs, sources, scales, strict=True)])
 
 
 def evaluate_direction(model, classifier, source_style: str, target_style: str,
@@ -124,12 +127,13 @@ def evaluate_direction(model, classifier, source_style: str, target_style: str,
     back = model.generator_for(target_style, source_style)
     facts_t = model.config.style_facts.get(target_style, DEFAULT_FACTS)
     facts_s = model.config.style_facts.get(source_style, DEFAULT_FACTS)
+    scales = [rolls_scale(r[None]) for r in rolls]  # each phrase keeps its own key
     raw = _run(gen, rolls)
-    transfer = _decode_all(raw, facts_t, rolls)
+    transfer = _decode_all(raw, facts_t, rolls, scales)
     # As in the paper (and in training), the cycle goes back from the generator's own output
     # cut at 0.5, not from the decoded transfer: a four-voice chorale decoded into a one-voice
     # folk tune could not carry the other voices back.
-    cycle = _decode_all(_run(back, (raw > 0.5).astype(np.float32)), facts_s, rolls)
+    cycle = _decode_all(_run(back, (raw > 0.5).astype(np.float32)), facts_s, rolls, scales)
 
     styles = classifier.config.styles
     i_s, i_t = styles.index(source_style), styles.index(target_style)
@@ -140,7 +144,7 @@ def evaluate_direction(model, classifier, source_style: str, target_style: str,
 
     # Baseline: the source copied through the target's decoder alone (voice cap, range),
     # no generator: what the GAN adds is the difference to this.
-    copied = _decode_all(rolls, facts_t, rolls)
+    copied = _decode_all(rolls, facts_t, rolls, scales)
     p_copied, _ = p_source(copied)
     p_orig, probs_orig = p_source(rolls)
     p_transfer, probs_transfer = p_source(transfer)

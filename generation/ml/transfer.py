@@ -51,6 +51,9 @@ HOLD_THRESHOLD = 0.35  # a started note keeps sounding while its probability sta
 ONSET_THRESHOLD = 0.5  # first try for starting a note...
 ONSET_FLOOR = 0.2  # ...lowered step by step down to this to keep at least KEEP_DENSITY
 KEEP_DENSITY = 0.5  # of the source phrase's onsets (a near-empty phrase is not a transfer)
+OUT_OF_KEY_WEIGHT = 0.4  # onset scores of pitch classes outside the source's key are scaled
+_TONICS = {"C": 0, "C#": 1, "D-": 1, "D": 2, "D#": 3, "E-": 3, "E": 4, "F": 5, "F#": 6,
+           "G-": 6, "G": 7, "G#": 8, "A-": 8, "A": 9, "A#": 10, "B-": 10, "B": 11, "C-": 11}
 
 
 class TransferError(ValueError):
@@ -159,8 +162,30 @@ def _fold_into_range(grid: np.ndarray, low: int, high: int) -> np.ndarray:
     return out
 
 
+def key_scale(piece: Piece) -> np.ndarray:
+    """Twelve booleans: the pitch classes of the piece's estimated key (major scale, or
+    natural minor plus the raised seventh). The transfer keeps the source's key: the style
+    is in the idiom (texture, rhythm, scale degrees used), the key is content."""
+    from generation.music.key import estimate_key
+
+    tonic, mode = estimate_key(piece).split()
+    root = _TONICS.get(tonic, 0)
+    steps = (0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 10, 11)
+    scale = np.zeros(12, dtype=bool)
+    scale[[(root + d) % 12 for d in steps]] = True
+    return scale
+
+
+def rolls_scale(rolls: np.ndarray) -> np.ndarray:
+    """``key_scale`` of the notes in (N, 2, 84, 64) rolls, laid end to end."""
+    from generation.music.pianoroll import phrases_to_piece
+
+    return key_scale(phrases_to_piece(np.asarray(rolls)))
+
+
 def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 64,
-                  source: np.ndarray | None = None) -> np.ndarray:
+                  source: np.ndarray | None = None,
+                  scale: np.ndarray | None = None) -> np.ndarray:
     """Turn a generator's (2, 84, 64) probabilities into a binary (2, 84, 64) roll that plays.
 
     Promises: every note starts with an onset and lasts at least MIN_STEPS steps (or until the
@@ -171,7 +196,10 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
 
     Rule: a note may start at (pitch, step) when the onset score sqrt(onset * sounding) is
     above the onset threshold and a voice is free (strongest candidates first); it holds while
-    its sounding probability stays above HOLD_THRESHOLD. The onset threshold starts at 0.5 and
+    its sounding probability stays above HOLD_THRESHOLD. With ``scale`` (12 booleans, the
+    source's key) onset scores of pitch classes neither in it nor in the source phrase are
+    scaled by OUT_OF_KEY_WEIGHT. The onset
+    threshold starts at 0.5 and
     is lowered (to 0.2 at least) until the phrase keeps KEEP_DENSITY of the source phrase's
     onsets, so a timid generator does not leave holes in the piece.
     """
@@ -184,6 +212,12 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
     sound = _fold_into_range(np.asarray(probs[0], dtype=np.float32), low, high)[:, :n_steps]
     onset = _fold_into_range(np.asarray(probs[1], dtype=np.float32), low, high)[:, :n_steps]
     score = np.sqrt(np.clip(onset, 0, 1) * np.clip(sound, 0, 1))
+    if scale is not None:  # out-of-key notes need a clearly stronger vote to start
+        pcs = (np.arange(score.shape[0]) + PITCH_LOW) % 12
+        allowed = np.asarray(scale, dtype=bool).copy()
+        if source is not None:  # the source's own pitch classes are never out of key
+            allowed[pcs[source[1].any(axis=1)]] = True
+        score[~allowed[pcs]] *= OUT_OF_KEY_WEIGHT
 
     want = 0
     if source is not None:
@@ -238,7 +272,8 @@ def _greedy_notes(score: np.ndarray, sound: np.ndarray, threshold: float, voices
 # ---------------------------------------------------------------------------------------------
 @torch.no_grad()
 def transfer_rolls(rolls: np.ndarray, route: list[str], valid_steps: int | np.ndarray = 64,
-                   root: Path = CYCLEGAN_DIR, batch: int = 32) -> tuple[np.ndarray, list[str]]:
+                   root: Path = CYCLEGAN_DIR, batch: int = 32,
+                   scale: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Binary (N, 2, 84, 64) rolls through every hop of ``route``; returns the decoded rolls
     of the last hop and the weights hash of each hop's generator. ``valid_steps`` (one number
     or one per phrase) bounds where notes may sound in each phrase."""
@@ -251,7 +286,7 @@ def transfer_rolls(rolls: np.ndarray, route: list[str], valid_steps: int | np.nd
         x = torch.from_numpy(current)
         probs = torch.cat([gen(x[i:i + batch]) for i in range(0, len(x), batch)]).numpy() \
             if len(x) else np.zeros_like(current)
-        current = np.stack([decode_phrase(p, facts, int(n), source=s)
+        current = np.stack([decode_phrase(p, facts, int(n), source=s, scale=scale)
                             for p, s, n in zip(probs, current, limits, strict=True)]) \
             if len(current) else current
     return current, hashes
@@ -301,7 +336,7 @@ def transfer_style(piece: Piece, to_style: str, from_style: str | None = None,
     end_step = int(round(piece.bars * piece.bar_beats * STEPS_PER_QUARTER))
     starts = np.round(np.asarray(phrases.starts) * STEPS_PER_QUARTER).astype(int)
     limits = np.clip(end_step - starts, 1, phrases.phrase_steps)
-    out, hashes = transfer_rolls(binary, route, limits, root)
+    out, hashes = transfer_rolls(binary, route, limits, root, scale=key_scale(piece))
     program, name = STYLE_PROGRAMS.get(to_style, (0, "Piano"))
     phrases.rolls = out
     result = phrases_to_piece(phrases, program=program,
