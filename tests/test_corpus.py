@@ -123,3 +123,11 @@ def test_iter_filters_by_split_and_style(data):
     assert len(got) == 5
     assert all((info.style, info.split) == ("celtic", "valid") for info, _ in got)
     assert all(piece.note_count == info.note_count for info, piece in got)
+
+
+def test_renaissance_pieces_are_whole_works_not_single_voices(data):
+    ren = data.select(None, "renaissance")
+    assert not [p.source for p in ren if p.source.endswith(".rntxt")]  # analyses, not music
+    josquin = [p for p in ren if p.source.startswith("josquin/")]
+    assert josquin and all(len(p.parts) >= 2 for p in josquin)  # one is a duo section
+    assert sum(len(p.parts) >= 3 for p in ren) / len(ren) > 0.95

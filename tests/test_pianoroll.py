@@ -132,3 +132,12 @@ def test_round_trip_on_real_pieces(corpus_data, style, meter):
         lost = [k for k in on_grid if k not in got]
         # only unisons / same-pitch overlaps between voices may merge
         assert len(lost) <= 0.1 * len(on_grid), lost[:5]
+
+
+def test_main_meter_ignores_a_one_beat_pickup_meter():
+    notes = [Note(i * 0.5, 60, 0.5) for i in range(40)]
+    piece = Piece(parts=[Part(notes=notes)], time_signatures=[(0.0, 1, 4), (1.0, 2, 4)])
+    assert R.main_meter(piece) == (2, 4)
+    ps = R.piece_to_phrases(piece)
+    assert ps.meter == (2, 4) and ps.phrase_steps == 32
+    assert R.main_meter(Piece(parts=[Part(notes=notes)])) == (4, 4)

@@ -24,7 +24,8 @@ ignored throughout.
   scale, over all 24 scales (1.0 = entirely diatonic in some key).
 - ``groove_consistency``: 1 minus the mean Hamming distance, divided by the bar length in
   grid steps, between the onset patterns of consecutive bars (grid: 12 steps a quarter;
-  bar length of the first meter). 1.0 = every bar has the same rhythm.
+  bar length of the piece's main meter, ``pianoroll.main_meter``, so that a one-beat pickup
+  "meter" does not set the bar). 1.0 = every bar has the same rhythm.
 - ``empty_beat_rate``: share of quarter-note beats in [0, end) during which no note sounds
   at all (neither starting nor held). MusPy counts beats without a note; we count a held
   note as filling its beats, which is what a listener hears as silence.
@@ -44,6 +45,7 @@ import numpy as np
 from generation.music import key as key_mod
 from generation.music import schema
 from generation.music.notes import Piece
+from generation.music.pianoroll import main_meter
 
 GROOVE_STEPS_PER_QUARTER = 12
 
@@ -113,7 +115,8 @@ def groove_consistency(piece: Piece) -> float:
     onsets, _, _ = _note_arrays(piece)
     if onsets.size == 0:
         return 0.0
-    bar_steps = max(1, int(round(piece.bar_beats * GROOVE_STEPS_PER_QUARTER)))
+    num, den = main_meter(piece)
+    bar_steps = max(1, int(round(num * 4 / den * GROOVE_STEPS_PER_QUARTER)))
     steps = np.round(onsets * GROOVE_STEPS_PER_QUARTER).astype(np.int64)
     steps = steps[steps >= 0]
     n_bars = int(steps.max() // bar_steps) + 1

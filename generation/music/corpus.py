@@ -25,9 +25,11 @@ Sources per style:
 
 - ``chorale``: the distinct files of ``corpus.chorales.Iterator`` (371 chorales, 350 files;
   the duplicates are the same chorale numbered twice, and the fingerprint drops them anyway).
-- ``renaissance``: all of Monteverdi and Josquin, and a deterministic sample of Palestrina's
-  1,318 files (``PALESTRINA_FILES``, chosen by a hash of the path): Palestrina alone would be
-  three quarters of the style and of the cache, and a 20-minute parse.
+- ``renaissance``: Monteverdi's madrigals (.mxl; the .rntxt files are Roman-numeral analyses,
+  not the music, and are left out), Josquin (each .abc file is one work written as one tune a
+  voice: the voices are merged into one score), and a deterministic sample of Palestrina's
+  1,318 files (``PALESTRINA_FILES``, chosen by a hash of the path): all of Palestrina would be
+  three quarters of the style and of the cache, and a 9-minute parse on its own.
 - ``german_folk``: Essen ``essenFolksong/*.abc`` except han1/han2 (Chinese), ``irl.abc``
   (Irish songs), ``folkHaydn.abc`` (tunes Haydn quoted, not all German) and the ``test*``
   files (test copies of songs that appear elsewhere).
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections import Counter, defaultdict
@@ -83,7 +86,7 @@ class PieceInfo:
     split: str
     title: str
     source: str  # corpus path relative to music21's corpus, plus "#index" inside an Opus
-    meter: tuple[int, int]
+    meter: tuple[int, int]  # the main meter: the one that covers most beats
     key: str  # estimated from the notes, e.g. "D minor"
     mode: str
     bars: int
@@ -314,7 +317,10 @@ def source_files(styles: Sequence[str] = STYLES) -> list[tuple[str, str]]:
         elif style == "renaissance":
             pal = [p for p in rel if p.startswith("palestrina/")]
             pal = sorted(sorted(pal, key=_source_rank)[:PALESTRINA_FILES])
-            out += [(style, p) for p in rel if p.startswith(("monteverdi/", "josquin/"))]
+            # .rntxt files are Roman-numeral analyses of the madrigals (block chords), not
+            # the music: the madrigals themselves are there as .mxl.
+            out += [(style, p) for p in rel if p.startswith(("monteverdi/", "josquin/"))
+                    and not p.endswith(".rntxt")]
             out += [(style, p) for p in pal]
         elif style == "german_folk":
             out += [(style, p) for p in rel if p.startswith("essenFolksong/")
@@ -347,6 +353,7 @@ def quantize(piece: Piece) -> Piece:
 def _record(style: str, source: str, score, title: str) -> dict[str, Any] | None:
     from generation.music.attributes import measure_attributes
     from generation.music.notes import piece_from_music21
+    from generation.music.pianoroll import main_meter
 
     piece = quantize(piece_from_music21(score, title=title))
     piece.parts = [p for p in piece.parts if p.notes and not p.is_drum]
@@ -359,6 +366,7 @@ def _record(style: str, source: str, score, title: str) -> dict[str, Any] | None
              round(n.duration * TICKS_PER_QUARTER))
             for pi, p in enumerate(piece.parts) for n in p.notes]
     written_key = piece.key
+    meter = main_meter(piece)
     attrs = measure_attributes(piece)
     return {
         "style": style, "source": source, "title": title,
@@ -366,7 +374,8 @@ def _record(style: str, source: str, score, title: str) -> dict[str, Any] | None
         "parts": [(p.name, int(p.program)) for p in piece.parts],
         "tempos": [(float(b), float(t)) for b, t in piece.tempos],
         "time_signatures": [(float(b), int(n), int(d)) for b, n, d in piece.time_signatures],
-        "meter": list(piece.time_signature), "bars": piece.bars,
+        "meter": list(meter),
+        "bars": max(1, math.ceil(piece.end_beat / (meter[0] * 4 / meter[1]) - 1e-9)),
         "written_key": written_key, "attributes": attrs,
         "fingerprint": melody_fingerprint(piece),
     }
@@ -393,6 +402,9 @@ def parse_source(job: tuple[str, str]) -> tuple[str, str, list[dict[str, Any]], 
     try:
         # converter.parse on the absolute path hits music21's pickle cache (warmed separately)
         parsed = converter.parse(str(_corpus_root() / rel))
+        if style == "renaissance" and isinstance(parsed, stream.Opus):
+            # Josquin's .abc files hold one work a file, one voice a tune: merge the voices.
+            parsed = parsed.mergeScores()
         if isinstance(parsed, stream.Opus):
             for i, score in enumerate(parsed.scores):
                 source = f"{rel}#{i}"

@@ -20,8 +20,10 @@ model's width is ``PHRASE_STEPS`` = 64 steps:
   (4/2: 2 bars = 64 steps; 3/2: 2 bars = 48 steps); a bar longer than 64 steps is cut into
   64-step windows.
 
-Meter changes later in a piece are ignored for cutting (phrases follow the first meter), and
-a pickup is not realigned: phrase boundaries are multiples of the phrase length from beat 0.
+The meter used is the piece's main meter (``main_meter``: the one that covers most beats),
+not the first one, because Essen songs often open with a one-beat "meter" for the pickup.
+Other meters in the piece are ignored for cutting, and a pickup is not realigned: phrase
+boundaries are multiples of the phrase length from beat 0.
 
 Round trip: ``roll_to_notes(notes_to_roll(notes))`` gives back exactly the notes whose onset
 and duration are multiples of a sixteenth, pitches in range, with no two notes of one pitch
@@ -45,6 +47,18 @@ PITCH_HIGH = PITCH_LOW + N_PITCHES - 1  # 107, inclusive
 PHRASE_STEPS = 64
 PHRASE_BARS = 4
 SOUNDING, ONSET = 0, 1
+
+
+def main_meter(piece: Piece) -> tuple[int, int]:
+    """The meter that covers the most beats of the piece (the first one on a tie)."""
+    tss = piece.time_signatures or [(0.0, 4, 4)]
+    end = max(piece.end_beat, tss[-1][0])
+    covered: dict[tuple[int, int], float] = {}
+    for i, (beat, num, den) in enumerate(tss):
+        stop = tss[i + 1][0] if i + 1 < len(tss) else end
+        covered[(num, den)] = covered.get((num, den), 0.0) + max(0.0, stop - beat)
+    best = max(covered.values())
+    return next((n, d) for _, n, d in tss if covered[(n, d)] == best)
 
 
 def phrase_geometry(meter: tuple[int, int]) -> tuple[int, int]:
@@ -150,7 +164,7 @@ def piece_to_phrases(piece: Piece, drop_empty: bool = False) -> PhraseSet:
     With ``drop_empty`` the silent phrases are left out (``starts`` still says where each kept
     one belongs). Drums are ignored.
     """
-    meter = piece.time_signature
+    meter = main_meter(piece)
     bars, valid = phrase_geometry(meter)
     notes = piece.all_notes(include_drums=False)
     dropped = sum(1 for n in notes if not PITCH_LOW <= n.pitch <= PITCH_HIGH)

@@ -86,8 +86,8 @@ def write_band_edges(edges: dict[str, list[float]], path: Path | None = None) ->
     text = path.read_text(encoding="utf-8")
     for attr, values in edges.items():
         # Replace only this attribute's edges, keeping the file's hand-written layout.
-        pattern = re.compile(r'("%s"\s*:\s*\{[^{}]*?"edges"\s*:\s*)(null|\[[^\]]*\])'
-                             % re.escape(attr))
+        pattern = re.compile('("' + re.escape(attr) + r'"\s*:\s*\{[^{}]*?"edges"\s*:\s*)'
+                             r"(null|\[[^\]]*\])")
         literal = "[" + ", ".join(repr(round(float(v), 4)) for v in values) + "]"
         text, n = pattern.subn(lambda m, lit=literal: m.group(1) + lit, text, count=1)
         if n != 1:
