@@ -131,3 +131,52 @@ def test_renaissance_pieces_are_whole_works_not_single_voices(data):
     josquin = [p for p in ren if p.source.startswith("josquin/")]
     assert josquin and all(len(p.parts) >= 2 for p in josquin)  # one is a duo section
     assert sum(len(p.parts) >= 3 for p in ren) / len(ren) > 0.95
+
+
+def test_compressed_cache_is_expanded_once_and_memory_mapped(data, tmp_path, monkeypatch):
+    small = tmp_path / "corpus_small"
+    small.mkdir()
+    infos = data.pieces[:30]
+    n = infos[-1].note_start + infos[-1].note_count
+    np.savez_compressed(small / "notes.npz", notes=np.asarray(data.notes[:n]))
+    from dataclasses import asdict
+
+    C.write_pieces_json(small / "pieces.json", [asdict(p) for p in infos])
+    monkeypatch.setattr(C, "EXPAND_DIR", tmp_path / "var-cache")
+    small_data = C.load_corpus(small)
+    expanded = list((tmp_path / "var-cache").glob("*.npy"))
+    assert len(expanded) == 1 and isinstance(small_data.notes, np.memmap)
+    assert small_data.piece(infos[7].id).parts == data.piece(infos[7].id).parts
+
+
+def test_build_dataset_command_end_to_end(tmp_path, monkeypatch):
+    """Two chorales through the real command: parse, write, freeze edges (in a schema copy)."""
+    from django.core.management import call_command
+
+    from generation.music import schema
+
+    schema_copy = tmp_path / "attributes_schema.json"
+    unfrozen = json.loads(schema.SCHEMA_PATH.read_text())
+    for attr in ("density_band", "register_band"):
+        unfrozen["attributes"][attr]["edges"] = None
+    text = json.dumps(unfrozen, indent=2)
+    schema_copy.write_text(text)
+    committed = schema.SCHEMA_PATH.read_text()
+    monkeypatch.setattr(schema, "SCHEMA_PATH", schema_copy)
+    schema.load_schema.cache_clear()
+    assert schema.band_edges("density_band") is None
+    out = tmp_path / "built"
+    try:
+        call_command("build_dataset", "--styles", "chorale", "--limit-per-style", "2",
+                     "--workers", "1", "--out", str(out), "--no-progress")
+        assert schema.band_edges("density_band") is not None  # frozen into the copy
+    finally:
+        schema.load_schema.cache_clear()
+    assert schema.SCHEMA_PATH.read_text() != text
+    monkeypatch.undo()
+    schema.load_schema.cache_clear()
+    assert schema.SCHEMA_PATH.read_text() == committed  # the real schema is untouched
+    built = C.load_corpus(out)
+    assert 1 <= len(built) <= 2 and {p.style for p in built.pieces} == {"chorale"}
+    assert built.manifest["rebuild_command"].startswith("python manage.py build_dataset")
+    assert built.piece(0).note_count == built.pieces[0].note_count
