@@ -415,26 +415,6 @@ def _measure(piece: Piece) -> dict[str, Any]:
         return {}
 
 
-def apply_dynamics(piece: Piece, dynamics: str | None) -> Piece:
-    """Shift the piece's velocities so their median is the schema's velocity for
-    ``dynamics`` (pp 36 ... ff 112), keeping the accents the model wrote; without a marking
-    the piece is returned unchanged. The model does not learn loudness, so like the tempo it
-    is applied when the piece is written out."""
-    from dataclasses import replace
-
-    from generation.music.schema import load_schema
-
-    velocities = load_schema()["attributes"]["dynamics"].get("velocity", {})
-    notes = [n for p in piece.parts for n in p.notes]
-    if dynamics not in velocities or not notes:
-        return piece
-    current = sorted(n.velocity for n in notes)[len(notes) // 2]
-    shift = int(velocities[dynamics]) - int(current)
-    for part in piece.parts:
-        part.notes = [replace(n, velocity=min(127, max(1, n.velocity + shift))) for n in part.notes]
-    return piece
-
-
 def audio_format() -> str:
     # MP3 plays in every browser (Safari included); OGG is available through settings.
     return getattr(settings, "STUDIO_AUDIO_FORMAT", "mp3")
@@ -546,9 +526,10 @@ def run_pipeline(
             60 + int(35 * (i - 1) / max(1, len(generated))),
             f"writing the score and audio ({i} of {len(generated)})",
         )
-        # a seed's own loudness is the user's: dynamics shape only newly composed pieces
+        # the composer writes the mood's dynamics into the velocities; the audio's level
+        # follows them too (a seed's own loudness is the user's, so only for compose)
         dynamics = (params.get("attributes") or {}).get("dynamics") if kind == "compose" else None
-        piece = apply_dynamics(result.piece, dynamics)
+        piece = result.piece
         piece.title = base_title if len(generated) == 1 else f"{base_title} ({i})"
         folder = staging / f"variant-{i}"
         rendered = render_variant(

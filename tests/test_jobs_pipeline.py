@@ -101,18 +101,6 @@ def test_the_real_composer_makes_a_track(owner, settings):
     assert (Path(settings.MEDIA_ROOT) / track.files["audio"]).stat().st_size > 1000
 
 
-def test_the_moods_dynamics_set_the_velocities():
-    from generation.music.notes import Note, Part, Piece
-
-    piece = Piece(
-        parts=[Part(notes=[Note(float(i), 60, 1.0, 70 + 10 * (i % 2)) for i in range(6)])]
-    )
-    soft = pipeline.apply_dynamics(piece, "pp")
-    velocities = [n.velocity for n in soft.parts[0].notes]
-    assert sorted(velocities)[3] == 36 and max(velocities) - min(velocities) == 10
-    assert pipeline.apply_dynamics(piece, None) is piece
-
-
 def test_a_score_that_cannot_be_engraved_still_leaves_midi_and_audio(tmp_path, monkeypatch):
     import generation.render.notation as notation
     from generation.music.notes import Note, Part, Piece
