@@ -306,7 +306,7 @@ def mood_section(quick: bool = False) -> dict:
         mod = importlib.import_module("generation.ml.mood_eval")
     except ImportError:
         return {"skipped": "generation.ml.mood_eval is not there yet"}
-    return mod.evaluate_mood(None)
+    return mod.evaluate_mood(REPO_ROOT / "tests" / "data" / "mood_prompts.json")
 
 
 register_section("nll", nll_section)
