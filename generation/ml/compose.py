@@ -8,8 +8,9 @@ Promises:
 - ``continue_piece`` returns the seed's own notes verbatim (the same Note objects' values, not
   re-quantized) in the seed's own parts, followed by ``bars`` new bars that start at the first
   bar line after the seed's last note-off (``boundary_beat``), in the seed's meter, tempo and
-  key; mode, density and register are measured from the seed (unless given) and the style is
-  the one under which the model finds the seed most likely (unless given). Drums are kept and
+  key; mode is measured from the seed, density and register too unless ``attributes`` gives
+  them, and the style is the one under which the model finds the seed most likely (unless
+  given). Drums are kept and
   not continued. A seed longer than the model's context is continued from its last bars.
 - The same seed and settings give the same notes, alone or as one variant among several.
 - Every result carries ``model_version`` (the first 12 hex digits of the weights' sha256).
@@ -98,7 +99,7 @@ _DEFAULT: dict[str, MusicEngine] = {}
 _DEFAULT_LOCK = threading.Lock()
 
 
-def load_default_model(device: str | None = None) -> MusicEngine:
+def load_default_model(device: str | torch.device | None = None) -> MusicEngine:
     """The committed checkpoint, loaded once per process and device."""
     key = str(select_device(device))
     with _DEFAULT_LOCK:
@@ -220,6 +221,7 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
     measured = measure_attributes(modelled)
     fallback = {k: measured.get(k) or DEFAULT_ATTRIBUTES[k] for k in DEFAULT_ATTRIBUTES}
     bands = _bands(attributes, fallback)
+    bands["mode"] = fallback["mode"]  # the continuation stays in the seed's key and mode
     first_meter = seed_piece.time_signature
     body = tok.encode(modelled)  # raises UnsupportedPiece (a ValueError) on odd meters
     lines, _ = tok.events(modelled)  # the bar lines the tokens carry

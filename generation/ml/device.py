@@ -12,7 +12,9 @@ import os
 import torch
 
 
-def select_device(pref: str | None = None) -> torch.device:
+def select_device(pref: str | torch.device | None = None) -> torch.device:
+    if isinstance(pref, torch.device):
+        pref = str(pref)
     pref = (pref or os.environ.get("STUDIO_DEVICE") or "auto").strip().lower()
     if pref == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
