@@ -110,16 +110,24 @@ def _train_sequences(split: str) -> list[np.ndarray]:
 
 
 @torch.no_grad()
-def _transformer_bits(seqs: list[np.ndarray], skip: int) -> list[tuple[float, int]]:
+def _transformer_bits(seqs: list[np.ndarray], skip: int, batch: int = 16
+                      ) -> list[tuple[float, int]]:
+    """(bits, scored tokens) per sequence; sequences of equal length go through together."""
     engine = _engine()
     model = engine.model
-    out = []
-    for s in seqs:
-        idx = torch.tensor(s[None], device=engine.device)
-        logits, _ = model(idx[:, :-1])
-        logp = torch.log_softmax(logits.float(), -1)[0]
-        lp = logp.gather(-1, idx[0, 1:, None])[:, 0][skip:]
-        out.append((float(-lp.sum()) / np.log(2), int(lp.numel())))
+    out: list[tuple[float, int] | None] = [None] * len(seqs)
+    by_len: dict[int, list[int]] = {}
+    for i, s in enumerate(seqs):
+        by_len.setdefault(len(s), []).append(i)
+    for idxs in by_len.values():
+        for j in range(0, len(idxs), batch):
+            chunk = idxs[j:j + batch]
+            idx = torch.tensor(np.stack([seqs[i] for i in chunk]), device=engine.device)
+            logits, _ = model(idx[:, :-1])
+            logp = torch.log_softmax(logits.float(), -1)
+            lp = logp.gather(-1, idx[:, 1:, None])[..., 0][:, skip:]
+            for k, i in enumerate(chunk):
+                out[i] = (float(-lp[k].sum()) / np.log(2), int(lp.shape[1]))
     return out
 
 
