@@ -117,9 +117,7 @@ def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpRes
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = (
-        "public, max-age=3600"
-        if track.visibility == Track.Visibility.PUBLIC
-        else "private, max-age=0"
-    )
+    # Every request is checked again, so that making a track private (or staff hiding it)
+    # takes effect at once: no shared cache may keep a copy.
+    response["Cache-Control"] = "private, no-cache"
     return response

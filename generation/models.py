@@ -79,9 +79,9 @@ class Job(models.Model):
 
 class TrackQuerySet(models.QuerySet):
     def visible_by_id_to(self, user) -> TrackQuerySet:
-        """Tracks a user may open by id: their own, and public ones. Unlisted tracks of
-        others are reachable only through ``shared``."""
-        public = Q(visibility=Track.Visibility.PUBLIC)
+        """Tracks a user may open by id: their own, and public ones that staff have not
+        hidden. Unlisted tracks of others are reachable only through ``shared``."""
+        public = Q(visibility=Track.Visibility.PUBLIC, hidden=False)
         if user is not None and user.is_authenticated:
             return self.filter(public | Q(owner=user))
         return self.filter(public)
@@ -90,7 +90,8 @@ class TrackQuerySet(models.QuerySet):
         """The unlisted or public track behind a share link (never a private one)."""
         if not token:
             return self.none()
-        return self.filter(share_token=token).exclude(visibility=Track.Visibility.PRIVATE)
+        return self.filter(share_token=token, hidden=False).exclude(
+            visibility=Track.Visibility.PRIVATE)
 
 
 class Track(models.Model):
@@ -113,6 +114,9 @@ class Track(models.Model):
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
     )
     share_token = models.CharField(max_length=64, unique=True, default=new_share_token)
+    # Hidden by staff after reports (studio moderation keeps who and why): out of the gallery,
+    # and its pages, API and files answer 404 to everyone but the owner.
+    hidden = models.BooleanField(default=False, db_index=True)
     parameters = models.JSONField(default=dict, blank=True)  # what was asked for
     attributes = models.JSONField(default=dict, blank=True)  # what the music measures as
     model_version = models.CharField(max_length=80, blank=True)

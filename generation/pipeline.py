@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import random
 import threading
 import time
@@ -102,20 +101,12 @@ def compose_module() -> str:
     """Where compose/continue_piece/load_default_model live. Tests of the job machinery
     point this at a small module (STUDIO_COMPOSE_MODULE) when they must not depend on a
     trained checkpoint; everything around the model stays the real path."""
-    return (
-        getattr(settings, "STUDIO_COMPOSE_MODULE", "")
-        or os.environ.get("STUDIO_COMPOSE_MODULE", "")
-        or "generation.ml.compose"
-    )
+    return getattr(settings, "STUDIO_COMPOSE_MODULE", "") or "generation.ml.compose"
 
 
 def transfer_module() -> str:
     """Where transfer_style lives (STUDIO_TRANSFER_MODULE, for tests, as above)."""
-    return (
-        getattr(settings, "STUDIO_TRANSFER_MODULE", "")
-        or os.environ.get("STUDIO_TRANSFER_MODULE", "")
-        or "generation.ml.transfer"
-    )
+    return getattr(settings, "STUDIO_TRANSFER_MODULE", "") or "generation.ml.transfer"
 
 
 def composer_model():
@@ -311,10 +302,7 @@ def _check(progress: Progress, percent: int, stage: str) -> None:
 
 def _bars_for_run(bars: int) -> int:
     """Tests set STUDIO_TEST_FAST_ENGINE to generate few bars through the same path."""
-    fast = getattr(settings, "STUDIO_TEST_FAST_ENGINE", False) or os.environ.get(
-        "STUDIO_TEST_FAST_ENGINE", ""
-    ).lower() in ("1", "true", "yes")
-    return min(bars, 2) if fast else bars
+    return min(bars, 2) if getattr(settings, "STUDIO_TEST_FAST_ENGINE", False) else bars
 
 
 @dataclass

@@ -104,7 +104,6 @@ class TrackModeration(models.Model):
     track = models.OneToOneField(
         "generation.Track", on_delete=models.CASCADE, related_name="moderation"
     )
-    hidden = models.BooleanField(default=False, db_index=True)
     hidden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -112,4 +111,4 @@ class TrackModeration(models.Model):
     note = models.CharField(max_length=300, blank=True)
 
     def __str__(self) -> str:
-        return f"moderation of track {self.track_id} ({'hidden' if self.hidden else 'shown'})"
+        return f"moderation of track {self.track_id} ({'hidden' if self.track.hidden else 'shown'})"

@@ -12,21 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 
 from generation.models import Job, Track
-from studio.models import MIN_RATINGS_FOR_AVERAGE, Rating, Report, TrackModeration
+from studio.models import MIN_RATINGS_FOR_AVERAGE, Rating, Report
 
 GALLERY_PAGE_SIZE = 12
 GALLERY_ORDERS = ("newest", "top")
 
 
-def _hidden() -> Exists:
-    return Exists(TrackModeration.objects.filter(track=OuterRef("pk"), hidden=True))
-
-
 def not_hidden(qs: QuerySet[Track]) -> QuerySet[Track]:
-    return qs.annotate(is_hidden=_hidden()).filter(is_hidden=False)
+    return qs.filter(hidden=False)
 
 
 def track_for_page(*, user, track_id: int) -> Track:
@@ -117,7 +113,7 @@ def reported_tracks() -> QuerySet[Track]:
     open_reports = Q(reports__resolved=False)
     return (
         Track.objects.annotate(
-            open_reports=Count("reports", filter=open_reports), is_hidden=_hidden()
+            open_reports=Count("reports", filter=open_reports)
         )
         .filter(open_reports__gt=0)
         .select_related("owner")
@@ -127,7 +123,7 @@ def reported_tracks() -> QuerySet[Track]:
 
 
 def hidden_tracks() -> QuerySet[Track]:
-    return Track.objects.filter(moderation__hidden=True).select_related("owner", "moderation")
+    return Track.objects.filter(hidden=True).select_related("owner", "moderation")
 
 
 def open_reports_for(track: Track) -> QuerySet[Report]:

@@ -86,7 +86,8 @@ def hide_track(
         raise NotAllowed("Only staff can hide tracks.")
     track = Track.objects.get(id=track_id)
     moderation, _ = TrackModeration.objects.get_or_create(track=track)
-    moderation.hidden = hidden
+    track.hidden = hidden
+    track.save(update_fields=["hidden"])
     moderation.hidden_by = staff_user if hidden else None
     moderation.hidden_at = timezone.now() if hidden else None
     moderation.note = note[:300]

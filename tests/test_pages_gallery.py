@@ -25,7 +25,8 @@ def test_the_gallery_shows_only_public_visible_tracks_newest_first(client, owner
     make_track(owner, title="Unlisted one", visibility="unlisted")
     make_track(owner, title="Private one")
     hidden = make_track(owner, title="Hidden one", visibility="public")
-    TrackModeration.objects.create(track=hidden, hidden=True)
+    hidden.hidden = True
+    hidden.save()
     make_track(owner, title="New public", visibility="public")
     html = client.get(reverse("studio:gallery")).content.decode()
     assert "Unlisted one" not in html and "Private one" not in html
@@ -82,7 +83,8 @@ def test_a_listener_reports_a_public_track_and_staff_hide_it(
     html = client.get(reverse("studio:moderation")).content.decode()
     assert "Noisy thing" in html and "really noise" in html
     client.post(reverse("studio:moderation-action", args=[track.id]), {"action": "hide"})
-    assert TrackModeration.objects.get(track=track).hidden
+    track.refresh_from_db()
+    assert track.hidden and TrackModeration.objects.get(track=track).hidden_by == staff
     assert Report.objects.get().resolved
     client.logout()
     assert "Noisy thing" not in client.get(reverse("studio:gallery")).content.decode()
@@ -116,3 +118,26 @@ def test_staff_see_empty_states_when_nothing_is_reported_or_hidden(client, make_
     client.force_login(staff)
     html = client.get(reverse("studio:moderation")).content.decode()
     assert "No open reports." in html and "No hidden tracks." in html
+
+
+@pytest.mark.django_db
+def test_a_hidden_public_track_is_gone_from_the_api_and_files_too(client, owner, stranger):
+    from django.contrib.auth import get_user_model
+
+    from generation.models import Track
+
+    track = Track.objects.create(owner=owner, title="Reported", visibility="public",
+                                 files={})
+    client.force_login(stranger)
+    assert client.get(f"/api/tracks/{track.id}/").status_code == 200
+    staff = get_user_model().objects.create_user("mod", "mod@example.com", "x-Long-passw0rd!",
+                                                 is_staff=True)
+    client.force_login(staff)
+    client.post(reverse("studio:moderation-action", args=[track.id]), {"action": "hide"})
+    track.refresh_from_db()
+    assert track.hidden is True
+    client.force_login(stranger)
+    assert client.get(f"/api/tracks/{track.id}/").status_code == 404
+    assert client.get(f"/s/{track.share_token}/").status_code == 404
+    client.force_login(owner)
+    assert client.get(f"/api/tracks/{track.id}/").status_code == 200

@@ -213,10 +213,9 @@ def test_a_transfer_track_shows_original_and_transferred_side_by_side(client, ow
 def test_a_hidden_public_track_is_gone_for_others_but_not_its_owner(
     client, owner, stranger, make_track
 ):
-    from studio.models import TrackModeration
-
     track = make_track(owner, visibility="public")
-    TrackModeration.objects.create(track=track, hidden=True)
+    track.hidden = True
+    track.save()
     client.force_login(stranger)
     assert client.get(reverse("studio:track", args=[track.id])).status_code == 404
     assert client.get(reverse("studio:shared", args=[track.share_token])).status_code == 404
