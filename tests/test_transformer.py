@@ -212,3 +212,18 @@ def test_token_windows_carry_their_own_excerpt_attributes():
             hist[n.pitch % 12] += n.duration
         got = ["major", "minor"][int(modes_of_histograms(hist[None])[0])]
         assert got == estimate_mode(piece)
+
+
+def test_reranking_never_matches_the_request_worse_than_plain_sampling(tmp_path):
+    from generation.ml.compose import _matches, compose, load_model
+
+    save_checkpoint(tmp_path, tiny_model(seed=6), TOK, {"step": 0})
+    engine = load_model(tmp_path)
+    attrs = {"mode": "minor", "density_band": "sparse", "register_band": "high"}
+    plain = compose(attrs, "german_folk", bars=1, seed=21, variants=2, model=engine,
+                    candidates=1)
+    best = compose(attrs, "german_folk", bars=1, seed=21, variants=2, model=engine,
+                   candidates=3)
+    for p, b in zip(plain, best, strict=True):
+        assert b.seed == p.seed
+        assert _matches(b.piece, attrs) >= _matches(p.piece, attrs)

@@ -13,6 +13,8 @@ Promises:
   given). Drums are kept and
   not continued. A seed longer than the model's context is continued from its last bars.
 - The same seed and settings give the same notes, alone or as one variant among several.
+- ``candidates`` > 1 samples that many continuations per variant and keeps the one whose
+  re-measured mode, density band and register band match the request best.
 - Every result carries ``model_version`` (the first 12 hex digits of the weights' sha256).
 """
 
@@ -45,6 +47,9 @@ STYLE_PROGRAMS: dict[str, list[int]] = {
     "celtic": [40],  # violin
 }
 DEFAULT_ATTRIBUTES = {"mode": "major", "density_band": "moderate", "register_band": "middle"}
+# Candidates sampled per variant; the one whose measured attributes match the request best is
+# kept (attribute-guided reranking on top of the conditioning prefix). 1 = plain sampling.
+DEFAULT_CANDIDATES = 1
 
 
 @dataclass
@@ -134,7 +139,8 @@ def _check(tok: Tokenizer, style: str, bands: dict) -> None:
 def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.0,
             top_p: float = 0.95, seed: int | None = None, variants: int = 1,
             tempo_bpm: float | None = None, meter: tuple[int, int] | None = None,
-            model: MusicEngine | None = None) -> list[GeneratedPiece]:
+            model: MusicEngine | None = None,
+            candidates: int = DEFAULT_CANDIDATES) -> list[GeneratedPiece]:
     """New pieces of ``bars`` bars from the style and attribute bands (see module doc)."""
     engine = model or load_default_model()
     tok = engine.tok
@@ -149,9 +155,12 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
         prompt = prompt[:-1]  # let the model pick a meter that suits the style
     seeds = _seeds(seed, variants)
     settings = SampleSettings(bars=bars, temperature=temperature, top_p=top_p)
-    with engine.lock, torch.no_grad():
-        outs = sample(engine.model, tok, [prompt] * variants, seeds, settings, engine.device)
     programs = STYLE_PROGRAMS.get(style, [0])
+
+    def matches(new: list[int]) -> int:
+        return _matches(tok.decode(prompt + new, programs=programs), bands)
+
+    outs = _sample_best(engine, prompt, seeds, settings, candidates, matches)
     results = []
     for i, (s, new) in enumerate(zip(seeds, outs, strict=True)):
         piece = tok.decode(prompt + new, programs=programs, tempo_bpm=tempo,
@@ -162,6 +171,43 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
         results.append(GeneratedPiece(piece, s, i + 1, engine.version, style, bands,
                                       0.0, new.count(tok.bar), new))
     return results
+
+
+def _candidate_seed(seed: int, c: int) -> int:
+    """Seed of the c-th candidate of a variant (candidate 0 uses the variant's own seed)."""
+    return seed if c == 0 else (seed + c * 1_000_003 * 7919) % (2**63)
+
+
+def _matches(piece: Piece, bands: dict) -> int:
+    """How many of mode, density band and register band the piece's notes measure as."""
+    from generation.music.attributes import measure_attributes
+
+    if not piece.note_count:
+        return 0
+    got = measure_attributes(piece)
+    return sum(got.get(k) == bands[k] for k in ("mode", "density_band", "register_band"))
+
+
+def _sample_best(engine: MusicEngine, prompt: list[int], seeds: list[int],
+                 settings: SampleSettings, candidates: int, score) -> list[list[int]]:
+    """Sample ``candidates`` continuations per variant in one batch; keep, per variant, the
+    one whose measured attributes match the request best (the first on ties). With
+    candidates=1 this is plain sampling. Deterministic: candidate seeds derive from the
+    variant's seed, and each row samples independently of the others."""
+    k = max(1, int(candidates))
+    row_seeds = [_candidate_seed(s, c) for s in seeds for c in range(k)]
+    with engine.lock, torch.no_grad():
+        rows = sample(engine.model, engine.tok, [prompt] * len(row_seeds), row_seeds,
+                      settings, engine.device)
+    out = []
+    for v in range(len(seeds)):
+        group = rows[v * k:(v + 1) * k]
+        if k == 1:
+            out.append(group[0])
+            continue
+        scores = [score(new) for new in group]
+        out.append(group[max(range(k), key=lambda c: (scores[c], -c))])
+    return out
 
 
 def _with_dynamics(piece: Piece, dynamics: str | None, default_velocity: int) -> Piece:
@@ -206,7 +252,8 @@ def guess_style(engine: MusicEngine, body: list[int], meter: tuple[int, int],
 def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
                    top_p: float = 0.95, seed: int | None = None, variants: int = 1,
                    style: str | None = None, attributes: dict | None = None,
-                   model: MusicEngine | None = None) -> list[GeneratedPiece]:
+                   model: MusicEngine | None = None,
+                   candidates: int = DEFAULT_CANDIDATES) -> list[GeneratedPiece]:
     """The seed followed by ``bars`` new bars, ``variants`` times (see module doc)."""
     from generation.music.attributes import measure_attributes
 
@@ -240,8 +287,11 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
     seeds = _seeds(seed, variants)
     settings = SampleSettings(bars=bars, temperature=temperature, top_p=top_p,
                               max_tracks=n_tracks)
-    with engine.lock, torch.no_grad():
-        outs = sample(engine.model, tok, [prompt] * variants, seeds, settings, engine.device)
+
+    def matches(new: list[int]) -> int:  # judged on the new bars alone
+        return _matches(tok.decode(new, meter_map=[(0.0, *last_meter)]), bands)
+
+    outs = _sample_best(engine, prompt, seeds, settings, candidates, matches)
     results = []
     for i, (s, new) in enumerate(zip(seeds, outs, strict=True)):
         cont = tok.decode(new, meter_map=[(0.0, *last_meter)], start_beat=boundary,
