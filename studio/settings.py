@@ -160,7 +160,6 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
-ACCOUNTS_VERIFY_EMAIL = env_bool("ACCOUNTS_VERIFY_EMAIL", False)
 
 # Login throttling, per account and per IP, counted in the shared Redis cache so the limit
 # holds across daphne processes.
