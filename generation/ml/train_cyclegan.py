@@ -342,6 +342,12 @@ def write_pair_card(directory: Path, evaluation: dict | None = None) -> Path:
         "cycle see the fake cut at 0.5 with a straight-through gradient (no hidden faint "
         "copies).",
         "",
+        "Decoding (`transfer.decode_phrase`): a note starts where onset and sounding agree "
+        "above a threshold (0.5, lowered to keep half the source's onsets), holds while it "
+        "sounds, lasts at least two sixteenths, respects the target style's voice count and "
+        "pitch range (folded by octaves), and new pitch classes outside the source's key "
+        "need a much stronger vote.",
+        "",
         f"- G_A: {a} -> {b} (weights hash `{meta['generator_hashes']['G_A']}`); "
         f"G_B: {b} -> {a} (`{meta['generator_hashes']['G_B']}`)",
         f"- Trained: {meta['step']} steps of batch {c['batch_size']} a side, "
