@@ -20,6 +20,15 @@ from generation.music.tokenizer import Grammar, Tokenizer
 TOK = Tokenizer()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread (a second one only adds synchronisation)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_model(seed: int = 0, block_size: int = 64) -> MusicTransformer:
     torch.manual_seed(seed)
     cfg = TransformerConfig(vocab_size=TOK.vocab_size, block_size=block_size, n_layer=2,
