@@ -236,3 +236,29 @@ def test_reranking_never_matches_the_request_worse_than_plain_sampling(tmp_path)
     for p, b in zip(plain, best, strict=True):
         assert b.seed == p.seed
         assert _matches(b.piece, attrs) >= _matches(p.piece, attrs)
+
+
+def test_the_kneser_ney_baseline_is_a_distribution_and_tuning_helps():
+    from generation.ml.ngram import KneserNey
+
+    rng = np.random.default_rng(0)
+    vocab = 12
+    table = rng.dirichlet(np.full(vocab, 0.3), size=vocab)
+
+    def chain(n):
+        s = [1]
+        for _ in range(n):
+            s.append(int(rng.choice(vocab, p=table[s[-1]])))
+        return np.array(s)
+
+    train, valid = [chain(200) for _ in range(30)], [chain(200) for _ in range(4)]
+    model = KneserNey(order=5, vocab_size=vocab).fit(train)
+    for context in (train[0][:9], np.array([1, 7, 7, 7, 7, 7, 7])):  # seen and unseen
+        total = sum(model.token_probs([np.append(context, w)])[-1] for w in range(vocab))
+        assert total == pytest.approx(1.0, abs=1e-9)
+    before, n = model.nll_bits(valid)
+    model.tune(valid)
+    after, _ = model.nll_bits(valid)
+    assert after <= before
+    entropy = -(table * np.log2(table)).sum(axis=1).mean()
+    assert after / n < entropy + 0.6  # close to the source's true entropy rate
