@@ -145,18 +145,21 @@ def _sample(model, tok: Tokenizer, prompts: list[list[int]], seeds: list[int],
     for _ in range(max_new):
         logits_cpu = logits.float().cpu().double()
         chosen = torch.full((n,), tok.pad, dtype=torch.long)
-        for i in range(n):
-            if done[i]:
-                continue
+        active = [i for i in range(n) if not done[i]]
+        masks = torch.ones((n, tok.vocab_size), dtype=torch.bool)
+        for i in active:
             mask = _mask_row(tok, grammars[i], bars_done[i], settings.bars,
                              settings.max_tracks, settings.meter_changes)
             if settings.force_new_bar and not new[i] and grammars[i].accepts(tok.bar):
                 mask[:] = False
                 mask[tok.bar] = True
-            row = logits_cpu[i].masked_fill(~mask, float("-inf"))
-            probs = torch.softmax(row / max(settings.temperature, 1e-4), dim=-1)
-            probs = filter_top_p(probs, settings.top_p)
-            t = int(torch.multinomial(probs, 1, generator=gens[i]))
+            masks[i] = mask
+        # row-wise operations, done for all rows at once (each row's numbers are its own)
+        rows = logits_cpu.masked_fill(~masks, float("-inf"))
+        all_probs = filter_top_p(torch.softmax(rows / max(settings.temperature, 1e-4), dim=-1),
+                                 settings.top_p)
+        for i in active:
+            t = int(torch.multinomial(all_probs[i], 1, generator=gens[i]))
             if t == tok.eos or (t == tok.bar and bars_done[i] >= settings.bars):
                 done[i] = True
                 continue
