@@ -53,9 +53,12 @@ def spare_redis():
     _stop(proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_browser():
-    """Debian's Chromium driven by Playwright; never a browser that Playwright downloads."""
+    """Debian's Chromium driven by Playwright; never a browser that Playwright downloads.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is open, which would break ``async_to_sync`` in every later test."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
