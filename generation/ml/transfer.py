@@ -51,6 +51,7 @@ HOLD_THRESHOLD = 0.35  # a started note keeps sounding while its probability sta
 ONSET_THRESHOLD = 0.5  # first try for starting a note...
 ONSET_FLOOR = 0.2  # ...lowered step by step down to this to keep at least KEEP_DENSITY
 KEEP_DENSITY = 0.5  # of the source phrase's onsets (a near-empty phrase is not a transfer)
+TARGET_DENSITY_SHARE = 1.0  # ...and the target style's mean onsets per step
 OUT_OF_KEY_WEIGHT = 0.4  # onset scores of pitch classes outside the source's key are scaled
 _TONICS = {"C": 0, "C#": 1, "D-": 1, "D": 2, "D#": 3, "E-": 3, "E": 4, "F": 5, "F#": 6,
            "G-": 6, "G": 7, "G#": 8, "A-": 8, "A": 9, "A#": 10, "B-": 10, "B": 11, "C-": 11}
@@ -201,7 +202,8 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
     scaled by OUT_OF_KEY_WEIGHT. The onset
     threshold starts at 0.5 and
     is lowered (to 0.2 at least) until the phrase keeps KEEP_DENSITY of the source phrase's
-    onsets, so a timid generator does not leave holes in the piece.
+    onsets and reaches the target style's mean onset density, so a timid generator neither
+    leaves holes in the piece nor stays sparser than the style it transfers into.
     """
     from generation.music.pianoroll import N_PITCHES, PITCH_LOW
 
@@ -219,10 +221,13 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
             allowed[pcs[source[1].any(axis=1)]] = True
         score[~allowed[pcs]] *= OUT_OF_KEY_WEIGHT
 
-    want = 0
+    # How many onsets the phrase should at least have: half the source's (within what the
+    # voice count allows), and the target style's usual density (density is part of a
+    # style: a folk tune made into a motet needs more notes than the tune had).
+    want = int(np.ceil(TARGET_DENSITY_SHARE * float(facts["onsets_per_step"]) * n_steps))
     if source is not None:
-        want = int(np.ceil(KEEP_DENSITY * min(float(source[1, :, :n_steps].sum()),
-                                               voices * n_steps / MIN_STEPS)))
+        want = max(want, int(np.ceil(KEEP_DENSITY * min(float(source[1, :, :n_steps].sum()),
+                                                         voices * n_steps / MIN_STEPS))))
     threshold = ONSET_THRESHOLD
     while True:
         roll = _greedy_notes(score, sound, threshold, voices, n_steps)
