@@ -440,6 +440,9 @@ def _read_child_main(args: list[str]) -> int:
     """The child: limit itself first, read MIDI bytes from stdin, write one JSON line to
     stdout: {"piece": ...} or {"error": "memory" | "damaged"}."""
     memory_mb, cpu_s = int(args[0]), int(args[1])
+    # Libraries may print on import (pyfluidsynth announces where it found libfluidsynth when
+    # CI=true): only our one JSON line may reach the parent through stdout.
+    result_out, sys.stdout = sys.stdout, sys.stderr
     try:
         _limit_own_resources(memory_mb, cpu_s)
         data = sys.stdin.buffer.read(64 * 1024 * 1024)
@@ -449,10 +452,10 @@ def _read_child_main(args: list[str]) -> int:
     except Exception:  # any library failure on hostile bytes means: damaged
         message = {"error": "damaged"}
     try:
-        sys.stdout.write(json.dumps(message))
+        result_out.write(json.dumps(message))
     except MemoryError:
-        sys.stdout.write('{"error": "memory"}')
-    sys.stdout.flush()
+        result_out.write('{"error": "memory"}')
+    result_out.flush()
     return 0
 
 
