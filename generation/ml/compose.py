@@ -49,7 +49,10 @@ STYLE_PROGRAMS: dict[str, list[int]] = {
 DEFAULT_ATTRIBUTES = {"mode": "major", "density_band": "moderate", "register_band": "middle"}
 # Candidates sampled per variant; the one whose measured attributes match the request best is
 # kept (attribute-guided reranking on top of the conditioning prefix). 1 = plain sampling.
-DEFAULT_CANDIDATES = 1
+# 8 because the bare model follows the density and register tokens but hardly the mode token
+# (its loss does not change when the mode token is flipped), so one sample in two has the
+# requested mode; see reports/evaluation.md for the bare and the reranked accuracy.
+DEFAULT_CANDIDATES = 8
 
 
 @dataclass
