@@ -48,7 +48,7 @@ from generation.ml.transfer import (
 )
 
 QUICK_PHRASES = 48
-FULL_PHRASES = 400
+FULL_PHRASES = 240
 
 
 def onsets_kept(source: np.ndarray, output: np.ndarray, tolerance: int = 1) -> float:

@@ -343,7 +343,8 @@ def write_pair_card(directory: Path, evaluation: dict | None = None) -> Path:
         "copies).",
         "",
         "Decoding (`transfer.decode_phrase`): a note starts where onset and sounding agree "
-        "above a threshold (0.5, lowered to keep half the source's onsets), holds while it "
+        "above a threshold (0.5, lowered to 0.2 at most to keep half the source's onsets and "
+        "to reach the target style's mean density), holds while it "
         "sounds, lasts at least two sixteenths, respects the target style's voice count and "
         "pitch range (folded by octaves), and new pitch classes outside the source's key "
         "need a much stronger vote.",
@@ -363,7 +364,9 @@ def write_pair_card(directory: Path, evaluation: dict | None = None) -> Path:
                     f"{f['max_voices']} voice(s)" for s, f in c["style_facts"].items()),
         "",
         "Rebuild: `python manage.py train_cyclegan --pair "
-        f"{a}:{b} --minutes {max(1, round(meta.get('train_seconds', 0) / 60))}` "
+        f"{a}:{b} --minutes {max(1, round(meta.get('train_seconds', 0) / 60))}"
+        + (f" --lambda-cycle {c['lambda_cycle']:g}" if c["lambda_cycle"] != 10.0 else "")
+        + "` "
         "(add `--resume` to continue); evaluate: `python manage.py shell -c \"from "
         "generation.ml.evaluate_transfer import evaluate_transfer; "
         "print(evaluate_transfer(quick=False))\"`.",

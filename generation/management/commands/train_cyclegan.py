@@ -51,6 +51,8 @@ class Command(BaseCommand):
                             help="torch CPU threads (the machine is shared)")
         parser.add_argument("--out", default=None, help="checkpoint folder (one pair only)")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--lambda-cycle", type=float, default=None,
+                            help="weight of the cycle loss (default: CycleGANConfig's 10)")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
@@ -69,6 +71,8 @@ class Command(BaseCommand):
             summary = tc.train_pair(
                 a, b, minutes=opts["minutes"], max_steps=opts["steps"], tiny=opts["tiny"],
                 resume=opts["resume"], device=opts["device"], out_dir=opts["out"],
-                seed=opts["seed"], progress=not opts["no_progress"], log=self.stdout.write)
+                seed=opts["seed"], progress=not opts["no_progress"], log=self.stdout.write,
+                config_overrides=({"lambda_cycle": opts["lambda_cycle"]}
+                                  if opts["lambda_cycle"] is not None else None))
             summary["wall_seconds"] = round(time.time() - t0, 1)
             self.stdout.write(json.dumps(summary))
