@@ -118,8 +118,9 @@ def write_model_card(folder: str | Path, evaluation: dict | None = None) -> Path
         "seed; decoding is constrained by the token grammar, so every output is valid MIDI.",
         "- Tempo and dynamics are not learned: they are rendering parameters from the mood.",
         "- The model follows the style, density and register tokens, but barely the mode "
-        "token (its validation loss does not change when the mode token is flipped): mode "
-        "control comes from reranking sampled candidates by their measured attributes.",
+        "token: flipping it on 48 validation windows moves the loss by 0.0007 nats/token, "
+        "against 0.14 for the style token and 0.03 for density or register. Mode control "
+        "comes from reranking sampled candidates by their measured attributes.",
         "- Small model (context 256 tokens, about 8 to 20 bars) trained for 80 minutes on "
         "shared CPUs: long-range form (repeats of whole strains, cadences at phrase ends) is "
         "weak. Trained only on the five corpus styles.",
