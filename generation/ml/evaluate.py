@@ -389,7 +389,15 @@ def write_report(results: dict, path: Path) -> None:
                   "", "| attribute | accuracy |", "|---|---|"]
         lines += [f"| {a} | {v:.1%} |" for a, v in ctl["accuracy"].items()]
         lines += [f"| all three | {ctl['all_three']:.1%} |", "",
-                  f"Goal (>= 90% each) met: {ctl['goal_met']}.", ""]
+                  f"As served: {ctl.get('candidates', 1)} sampled candidates per variant, the "
+                  "one whose measured attributes match best kept. All three per style: "
+                  + ", ".join(f"{k} {v:.1%}" for k, v in ctl["all_three_per_style"].items())
+                  + ".", "", f"Goal (>= 90% each) met: {ctl['goal_met']}.", ""]
+        bare = ctl.get("bare_model")
+        if bare:
+            lines += ["Bare model (one sample, no reranking): " + ", ".join(
+                f"{k} {v:.1%}" for k, v in bare["accuracy"].items())
+                + f"; all three {bare['all_three']:.1%}.", ""]
     mus = results.get("muspy", {})
     if "metrics" in mus:
         lines += ["## MusPy-style metrics, generated vs real", "",

@@ -45,7 +45,8 @@ def write_model_card(folder: str | Path, evaluation: dict | None = None) -> Path
         f"({', '.join(tok['styles'])}), steered by the prefix.", "",
         "## Data", "",
         "The project's corpus `generation/data/corpus_v1` (music21's corpus: Bach chorales, "
-        "Palestrina, Essen German and Chinese folk songs, O'Neill's fiddle tunes), split by "
+        "Palestrina, Monteverdi and Josquin, Essen German and Chinese folk songs, O'Neill's, "
+        "Aird's and Ryan's fiddle tunes), split by "
         "piece. Training windows start at a bar line; each carries the attributes measured "
         "on its own notes. Transposed at random by -5..+6 semitones when drawn (the register "
         "band is recomputed after transposing). Style sampling weights ~ sqrt(tokens of the "
@@ -98,6 +99,12 @@ def write_model_card(folder: str | Path, evaluation: dict | None = None) -> Path
                       + f"; all three at once {ctl['all_three']:.1%}, as served: "
                       f"{ctl.get('candidates', 1)} candidates per variant, the best-matching "
                       f"kept. Goal (>= 90% each) met: **{ctl['goal_met']}**.", ""]
+            per_style = ctl.get("all_three_per_style") or {}
+            if per_style:
+                lines += ["All three at once, per style: " + ", ".join(
+                    f"{k} {v:.1%}" for k, v in per_style.items()) + ". The settings are "
+                    "every mode x density band x register band for every style, so some are "
+                    "far from the style's own music (a sparse four-voice chorale).", ""]
             bare = ctl.get("bare_model")
             if bare:
                 lines += ["The bare model (one sample, no reranking): " + ", ".join(
