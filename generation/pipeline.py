@@ -314,6 +314,8 @@ class Generated:
     seed: int
     model_version: str
     boundary_beat: float | None = None
+    # facts the engine reports beside the music (a transfer's guessed source style and route)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def _as_generated(result: Any, seed: int, version: str, boundary: float | None) -> Generated:
@@ -352,7 +354,14 @@ def generate_pieces(
         except ValueError as exc:  # TransferError: unknown style or no trained route
             raise InvalidJob(str(exc)) from exc
         version = str(getattr(result, "model_version", "") or "cyclegan")
-        return [_as_generated(result, seed, version, None)]
+        generated = _as_generated(result, seed, version, None)
+        generated.facts = {
+            "source_style": getattr(result, "source_style", None),
+            "source_style_guessed": bool(getattr(result, "guessed", False)),
+            "route": list(getattr(result, "route", []) or []),
+            "unchanged": bool(getattr(result, "unchanged", False)),
+        }
+        return [generated]
 
     model = composer_model()
     module = compose_module()
@@ -536,7 +545,7 @@ def run_pipeline(
                 title=piece.title,
                 seed=result.seed,
                 model_version=result.model_version,
-                attributes=_measure(piece),
+                attributes={**_measure(piece), **result.facts},
                 duration_seconds=rendered["duration_seconds"],
             )
         )

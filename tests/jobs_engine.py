@@ -134,6 +134,10 @@ class TransferResult:
 
     piece: Piece
     model_version: str = "test-transpose-1"
+    source_style: str = "german_folk"
+    guessed: bool = True
+    route: tuple = ("german_folk", "celtic")
+    unchanged: bool = False
 
 
 def transfer_style(piece: Piece, to_style: str, from_style: str | None = None):

@@ -77,6 +77,9 @@ def test_a_transfer_track_carries_its_seed_rendered_for_comparison(owner, settin
         n.pitch + 7 for n in seed.all_notes()
     )
     assert (root / track.files["original_audio"]).stat().st_size > 1000
+    assert track.attributes["source_style"] == "german_folk"
+    assert track.attributes["source_style_guessed"] is True
+    assert track.attributes["route"] == ["german_folk", "celtic"]
     assert (root / track.files["original_pianoroll"]).read_bytes()[:4] == b"\x89PNG"
     client = Client()
     client.force_login(owner)
