@@ -186,7 +186,8 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = DEFAULT_RESOLUTION) -> b
     def tick(beat: float) -> int:
         return max(0, int(round(beat * resolution)))
 
-    mid = mido.MidiFile(type=1, ticks_per_beat=resolution)
+    # UTF-8 so that titles and part names in any language (a Chinese mood) can be written
+    mid = mido.MidiFile(type=1, ticks_per_beat=resolution, charset="utf-8")
     conductor: list[tuple[int, int, mido.MetaMessage]] = []
     for beat, bpm in piece.tempos or [(0.0, DEFAULT_TEMPO_BPM)]:
         conductor.append((tick(beat), 0, mido.MetaMessage("set_tempo",

@@ -1,0 +1,56 @@
+"""The canonical Piece and its conversions: MIDI and MusicXML out and back."""
+
+import pytest
+from music21 import corpus
+
+from generation.music.notes import (
+    Note,
+    Part,
+    Piece,
+    piece_from_midi,
+    piece_from_music21,
+    piece_from_musicxml,
+    piece_to_midi_bytes,
+    piece_to_musicxml,
+)
+
+
+def _notes(piece):
+    return sorted((n.onset, n.pitch, n.duration) for n in piece.all_notes())
+
+
+def test_a_chorale_survives_midi_exactly_with_its_meter_key_and_tempo():
+    piece = piece_from_music21(corpus.parse("bach/bwv66.6"))
+    back = piece_from_midi(piece_to_midi_bytes(piece))
+    assert _notes(back) == _notes(piece)
+    assert back.time_signature == (4, 4) and back.key == "F# minor"
+    assert back.tempo_bpm == pytest.approx(piece.tempo_bpm)
+
+
+@pytest.mark.parametrize("title", ["雨夜里的思念", "stormy night at sea ⛈️", "Été à Paris"])
+def test_titles_in_any_language_are_written(title):
+    piece = Piece(parts=[Part(notes=[Note(0.0, 60, 1.0), Note(1.0, 64, 1.0)],
+                              name=title)], title=title)
+    back = piece_from_midi(piece_to_midi_bytes(piece))
+    assert _notes(back) == _notes(piece)
+
+
+def test_tempo_and_meter_changes_survive_midi():
+    piece = Piece(parts=[Part(notes=[Note(float(i), 60 + i, 1.0) for i in range(12)])],
+                  tempos=[(0.0, 90.0), (6.0, 140.0)],
+                  time_signatures=[(0.0, 3, 4), (6.0, 2, 4)])
+    back = piece_from_midi(piece_to_midi_bytes(piece))
+    assert [(b, round(t, 3)) for b, t in back.tempos] == [(0.0, 90.0), (6.0, 140.0)]
+    assert back.time_signatures == [(0.0, 3, 4), (6.0, 2, 4)]
+    assert back.duration_seconds == pytest.approx(6 * 60 / 90 + 6 * 60 / 140)
+
+
+def test_musicxml_keeps_the_notes_and_spells_no_needless_naturals(tmp_path):
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    piece = Piece(parts=[Part(notes=[Note(float(i), p, 1.0) for i, p in enumerate(scale)])],
+                  key="C major", tempos=[(0.0, 100.0)])
+    path = piece_to_musicxml(piece, tmp_path / "scale.musicxml")
+    assert "<accidental>" not in path.read_text()
+    back = piece_from_musicxml(path)
+    assert _notes(back) == _notes(piece)
+    assert back.tempo_bpm == pytest.approx(100.0)
