@@ -7,6 +7,8 @@ music is drawn as a dashed line so the listener sees where the model took over.
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 
 from generation.music.notes import Piece
@@ -22,6 +24,29 @@ PART_COLOURS = (
     "#F0E442",
     "#000000",
 )
+
+
+_CJK_FONT_FILES = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
+@functools.cache
+def _title_fonts() -> list[str]:
+    """Installed font families for titles, with a CJK fallback (fonts-wqy-zenhei or Noto CJK)
+    so that a Chinese mood as the title is drawn, not shown as boxes."""
+    from matplotlib import font_manager
+
+    for path in _CJK_FONT_FILES:  # matplotlib's font cache may predate the font's install
+        if Path(path).exists():
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError):
+                pass
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    wanted = ["DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"]
+    return [name for name in wanted if name in installed] or ["sans-serif"]
 
 
 def render_pianoroll(
@@ -90,7 +115,7 @@ def render_pianoroll(
     ax.set_xlabel("beats")
     ax.set_ylabel("MIDI pitch")
     if piece.title:
-        ax.set_title(piece.title, fontsize=10)
+        ax.set_title(piece.title, fontsize=10, fontfamily=_title_fonts())
     if legend and len(legend) <= 8:
         ax.legend(handles=legend, loc="upper right", fontsize=7, framealpha=0.7)
     fig.tight_layout()
