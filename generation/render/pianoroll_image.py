@@ -8,7 +8,6 @@ music is drawn as a dashed line so the listener sees where the model took over.
 from __future__ import annotations
 
 import functools
-
 from pathlib import Path
 
 from generation.music.notes import Piece
