@@ -346,7 +346,7 @@ def _spell(midi: int, flats: bool):
 def piece_to_music21(piece: Piece):
     """Build a music21 Score: one Part per Part, simultaneous notes as chords, measures made,
     the tempo written into the first measure (where MusicXML keeps it)."""
-    from music21 import chord, instrument, key, meter, metadata, note, stream, tempo
+    from music21 import chord, instrument, key, metadata, meter, note, stream, tempo
 
     score = stream.Score()
     if piece.title:
