@@ -14,7 +14,7 @@ Sections (each ``section(quick: bool) -> dict``; add one with ``register_section
 - ``validity``: the share of generations that are valid MIDI (written, read back through
   ``generation.music.validate.validate_midi`` when present, same notes).
 - ``mood``: ``generation.ml.mood_eval.evaluate_mood`` when that module exists.
-- ``transfer``: left to the style-transfer engineer (``register_section("transfer", fn)``).
+- ``transfer``: ``generation.ml.evaluate_transfer.evaluate_transfer`` (CycleGAN pairs).
 
 ``evaluate_models(quick)`` runs the sections, returns one JSON-able dict and writes
 ``reports/evaluation.md``.
@@ -337,6 +337,21 @@ register_section("control", control_section)
 register_section("muspy", muspy_section)
 register_section("validity", validity_section)
 register_section("mood", mood_section)
+
+
+def transfer_section(quick: bool = False) -> dict:
+    """CycleGAN figures per pair and direction (``generation.ml.evaluate_transfer``)."""
+    try:
+        mod = importlib.import_module("generation.ml.evaluate_transfer")
+    except ImportError:
+        return {"skipped": "generation.ml.evaluate_transfer is not there"}
+    try:
+        return mod.evaluate_transfer(quick=quick)
+    except FileNotFoundError as exc:
+        return {"skipped": f"no trained style-transfer models: {exc}"}
+
+
+register_section("transfer", transfer_section)
 
 
 def evaluate_models(quick: bool = False, sections: list[str] | None = None,
