@@ -174,3 +174,31 @@ def copy_variant(template: Path, staging: Path) -> Path:
 
 def kill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
+
+
+def api(user):
+    """A Django test client that authenticates with a fresh API token of ``user``."""
+    import io
+
+    from django.core.management import call_command
+    from django.test import Client
+
+    out = io.StringIO()
+    call_command("issue_token", user.username, stdout=out)
+    return Client(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
+
+
+def job_status(job_id: int) -> str:
+    from generation.models import Job
+
+    return Job.objects.get(id=job_id).status
+
+
+def wait_done(job_id: int, seconds: float = 60):
+    """Wait until the job ends; assert it ended done; return it."""
+    from generation.models import Job
+
+    wait_for(lambda: job_status(job_id) in Job.FINAL, seconds, f"job {job_id} to end")
+    job = Job.objects.get(id=job_id)
+    assert job.status == "done", (job.status, job.error)
+    return job

@@ -3,19 +3,19 @@ that expired before any worker ran, a model out of memory, a cancellation mid-ru
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.test import Client
 
 from generation import services
 from generation.models import Job, Track
 from tests.jobs_fixtures import (
+    api,
     flush_generation_channel,
+    job_status,
     use_fast_timings,
+    wait_done,
     wait_for,
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
@@ -32,23 +32,6 @@ pytestmark = [
 def fast(settings):
     use_fast_timings(settings)
     flush_generation_channel()
-
-
-def api(user) -> Client:
-    out = io.StringIO()
-    call_command("issue_token", user.username, stdout=out)
-    return Client(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
-
-
-def job_status(job_id: int) -> str:
-    return Job.objects.get(id=job_id).status
-
-
-def wait_done(job_id: int, seconds: float = 60) -> Job:
-    wait_for(lambda: job_status(job_id) in Job.FINAL, seconds, f"job {job_id} to end")
-    job = Job.objects.get(id=job_id)
-    assert job.status == "done", (job.status, job.error)
-    return job
 
 
 def test_a_job_whose_message_expired_before_any_worker_ran_still_runs(owner, worker_factory):

@@ -15,6 +15,7 @@ from tests.jobs_fixtures import (
     flush_generation_channel,
     kill,
     use_fast_timings,
+    wait_done,
     wait_for,
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
@@ -38,13 +39,6 @@ def wait_running(job_id: int, stage: str = "composing") -> None:
         40,
         f"job {job_id} to be {stage}",
     )
-
-
-def wait_done(job_id: int, seconds: float = 60) -> Job:
-    wait_for(lambda: job(job_id).status in Job.FINAL, seconds, f"job {job_id} to end")
-    finished = job(job_id)
-    assert finished.status == "done", (finished.status, finished.error)
-    return finished
 
 
 def test_a_job_whose_worker_is_killed_finishes_exactly_once_on_another(owner, worker_factory):

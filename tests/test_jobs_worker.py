@@ -12,17 +12,18 @@ import pytest
 import soundfile as sf
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.core.management import call_command
 from django.test import Client
 
 from generation import services
 from generation.consumers import JobProgressConsumer
-from generation.models import Job, Track
+from generation.models import Track
 from generation.music.notes import Note, Part, Piece, piece_from_midi, piece_to_midi_bytes
 from generation.render.audio import DYNAMICS_PEAK, RELEASE_SECONDS
 from tests.jobs_fixtures import (
+    api,
     flush_generation_channel,
     use_fast_timings,
+    wait_done,
     wait_for,
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
@@ -39,23 +40,6 @@ pytestmark = [
 def fast(settings):
     use_fast_timings(settings)
     flush_generation_channel()
-
-
-def api(user) -> Client:
-    out = io.StringIO()
-    call_command("issue_token", user.username, stdout=out)
-    return Client(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
-
-
-def job_status(job_id: int) -> str:
-    return Job.objects.get(id=job_id).status
-
-
-def wait_done(job_id: int, seconds: float = 60) -> Job:
-    wait_for(lambda: job_status(job_id) in Job.FINAL, seconds, f"job {job_id} to end")
-    job = Job.objects.get(id=job_id)
-    assert job.status == "done", (job.status, job.error)
-    return job
 
 
 def test_a_compose_job_becomes_three_tracks_with_every_file(owner, settings, worker_factory):
