@@ -11,7 +11,7 @@ WORKERS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALL_STAMP := $(VENV)/.installed
 APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei
-APT_TEST := $(APT_RUN) chromium postgresql
+APT_TEST := $(APT_RUN) chromium
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help run test system-deps system-deps-test venv setup bench evaluate train-transformer train-cyclegan build-dataset lint format clean
