@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,8 +85,6 @@ def validate_midi(data: bytes):
         raise
 
 
-_models: dict[str, Any] = {}
-_models_lock = threading.Lock()
 
 
 def device() -> str:
@@ -110,27 +107,21 @@ def transfer_module() -> str:
 
 
 def composer_model():
-    """The continuation/compose model, loaded once per process onto STUDIO_DEVICE."""
-    with _models_lock:
-        if "compose" not in _models:
-            load = _engine_function(compose_module(), "load_default_model", "composition model")
-            started = time.perf_counter()
-            try:
-                _models["compose"] = load(device=device())
-            except TypeError:  # a loader that takes the device positionally
-                _models["compose"] = load(device())
-            except FileNotFoundError as exc:
-                raise EngineUnavailable("The composition model has not been trained yet.") from exc
-            log.info(
-                "composition model loaded on %s in %.1f s", device(), time.perf_counter() - started
-            )
-        return _models["compose"]
+    """The continuation/compose model on STUDIO_DEVICE. The engine's loader keeps one per
+    process and device, so this is cheap after the first call (the worker warms it up)."""
+    load = _engine_function(compose_module(), "load_default_model", "composition model")
+    try:
+        return load(device=device())
+    except FileNotFoundError as exc:
+        raise EngineUnavailable("The composition model has not been trained yet.") from exc
 
 
 def warm_up() -> None:
     """Load what can be loaded before the first job (called at worker start)."""
+    started = time.perf_counter()
     try:
         composer_model()
+        log.info("composition model ready on %s in %.1f s", device(), time.perf_counter() - started)
     except Exception as exc:  # a missing model fails the jobs that need it, not the worker
         log.warning("worker starts without the composition model: %s", exc)
 

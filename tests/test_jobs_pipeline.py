@@ -21,14 +21,6 @@ REAL_CHECKPOINT = (
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """The pipeline keeps loaded models per process; each test starts without them."""
-    pipeline._models.clear()
-    yield
-    pipeline._models.clear()
-
-
 def run_in_this_process(job_id: int) -> str:
     runtime = WorkerRuntime()  # not started: no heartbeat thread, no signal handlers
     return runtime.run_job(job_id)
