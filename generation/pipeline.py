@@ -38,6 +38,10 @@ class InvalidJob(ValueError):
     """The request cannot become a job; the message says why, for the person who sent it."""
 
 
+class InvalidMidi(InvalidJob):
+    """The uploaded MIDI file is the problem (so a form can show it next to the file)."""
+
+
 class EngineUnavailable(RuntimeError):
     """A part of the engine this job needs is not installed or failed to load."""
 
@@ -81,7 +85,7 @@ def validate_midi(data: bytes):
         return func(data, max_bytes=getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000))
     except Exception as exc:
         if type(exc).__name__ == "MidiValidationError":
-            raise InvalidJob(str(exc)) from exc
+            raise InvalidMidi(str(exc)) from exc
         raise
 
 

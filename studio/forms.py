@@ -101,7 +101,6 @@ class ComposeForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.midi_bytes: bytes | None = None
-        self.midi_summary: dict[str, Any] | None = None
         self.mood_reading = None
 
     def clean_mood(self) -> str:
@@ -124,16 +123,9 @@ class ComposeForm(forms.Form):
         limit = getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000)
         if upload.size > limit:
             raise forms.ValidationError(f"The MIDI file is too large (at most {limit // 1000} kB).")
-        data = upload.read()
-        try:
-            validated = pipeline.validate_midi(data)
-        except pipeline.InvalidJob as exc:
-            raise forms.ValidationError(str(exc)) from None
-        except pipeline.EngineUnavailable as exc:
-            raise forms.ValidationError(str(exc)) from None
-        self.midi_bytes = data
-        summary = validated.summary() if hasattr(validated, "summary") else {}
-        self.midi_summary = summary if isinstance(summary, dict) else {}
+        # The file is read here and validated once, by generation.services.submit_job; the
+        # view shows that error next to this field.
+        self.midi_bytes = upload.read()
         return upload
 
     def clean(self) -> dict[str, Any]:

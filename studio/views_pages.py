@@ -248,6 +248,9 @@ def compose(request: HttpRequest) -> HttpResponse:
                 job = services.submit_job(
                     user=request.user, kind=kind, params=params, midi_bytes=midi
                 )
+            except pipeline.InvalidMidi as exc:
+                form.add_error("midi", str(exc))
+                status = 400
             except pipeline.InvalidJob as exc:
                 form.add_error(None, str(exc))
                 status = 400
