@@ -145,12 +145,59 @@ def test_a_clause_after_but_weighs_more():
     assert mood("sad but hopeful").valence > mood("hopeful but sad").valence
 
 
+@pytest.mark.parametrize(
+    "base, stronger",
+    [("开心", "开心极了"), ("高兴", "高兴得不得了"), ("难过", "难过得要命"), ("tired", "tired af")],
+)
+def test_intensifiers_after_the_word_strengthen_it(base, stronger):
+    m = mood(stronger)
+    assert abs(m.valence) > abs(mood(base).valence)
+    assert m.unknown_words == []
+    assert m.attributes["mode"] == mood(base).attributes["mode"]
+
+
+def test_to_death_after_a_mood_word_is_an_intensifier_and_alone_is_death():
+    # "bored to death" is very bored, not grief; "sentenced to death" is about a death.
+    bored, very_bored = mood("bored"), mood("bored to death")
+    assert very_bored.valence < bored.valence and very_bored.arousal < bored.arousal
+    assert "'bored to death'" in very_bored.explanation
+    assert mood("sentenced to death").valence <= -0.8
+    assert mood("他死了").valence <= -0.8  # 死了 after a person, not after a mood word
+
+
+@pytest.mark.parametrize(
+    "plain, trailing", [("I love you", "I love you so much"), ("感激", "感激万分")]
+)
+def test_a_trailing_intensifier_strengthens_the_clause_s_last_mood_word(plain, trailing):
+    assert mood(trailing).valence > mood(plain).valence > 0
+
+
+def test_a_trailing_intensifier_does_not_reach_into_another_clause():
+    assert mood("happy, so").valence == mood("happy").valence
+
+
 # --- Languages, emoji, unknown words ------------------------------------------------------
 
 
 def test_english_lemmas_are_found():
     for word in ("smiling", "laughed", "storms", "gently", "happiest", "panicking"):
         assert mood(word).unknown_words == [], word
+
+
+@pytest.mark.parametrize(
+    "derived, base",
+    [
+        ("dancers", "dance"),
+        ("runners", "run"),
+        ("enjoyment", "enjoy"),
+        ("relaxation", "relax"),
+        ("inspiration", "inspired"),
+    ],
+)
+def test_plurals_of_agent_nouns_and_nouns_from_verbs_read_as_their_base(derived, base):
+    d, b = mood(derived), mood(base)
+    assert d.unknown_words == []
+    assert (d.valence, d.arousal) == (b.valence, b.arousal) != (0.0, 0.0)
 
 
 def test_chinese_is_read_by_longest_match():
@@ -225,6 +272,47 @@ def test_aabb_reduplication_reads_as_the_word(aabb, ab):
 )
 def test_activities_imply_a_tempo(text, band):
     assert mood(text).attributes["tempo_band"] == band
+
+
+@pytest.mark.parametrize(
+    "adverb, action, joined",
+    [
+        ("slowly", "walking", "walking slowly"),
+        ("slowly", "walking", "slowly walking"),
+        ("慢慢", "走", "慢慢走"),
+        ("慢慢", "走", "慢慢地走"),
+        ("quickly", "walking", "walking quickly"),
+    ],
+)
+def test_a_pace_adverb_modifies_the_action_instead_of_outweighing_it(adverb, action, joined):
+    # A slow walk is still a walk: between the two, and read as one phrase.
+    a, w, j = mood(adverb).arousal, mood(action).arousal, mood(joined).arousal
+    assert abs(j - (a + w) / 2) < 0.01  # not the adverb's extreme arousal alone
+    assert f"'{joined}'" in mood(joined).explanation
+
+
+def test_a_pace_adverb_alone_keeps_its_own_reading():
+    assert mood("慢慢地，轻轻地").attributes["tempo_band"] == "slow"
+    assert mood("slowly").attributes["tempo_band"] == "slow"
+
+
+@pytest.mark.parametrize(
+    "text, band",
+    [
+        ("no rush", "slow"),
+        ("take your time", "slow"),
+        ("不着急，慢慢来", "slow"),
+        ("brisk", "fast"),
+        ("急促", "fast"),
+        ("悠闲", "slow"),
+        ("a brisk morning", "fast"),
+        ("in a hurry", "fast"),
+    ],
+)
+def test_tempo_words_and_idioms_set_the_pace(text, band):
+    m = mood(text)
+    assert m.attributes["tempo_band"] == band
+    assert m.unknown_words == []
 
 
 @pytest.mark.parametrize(
@@ -530,9 +618,15 @@ def test_held_out_mode_accuracy(accuracy):
 # Measured 0.844 (n=109) at the first look and 0.825 (n=137, after 54 more prompts) at the
 # second; the tune half reads 0.94. After a 134-prompt dev batch (labelled and committed before
 # the reader saw it, dev tempo 0.672 at first) and general work judged on tune+dev only
-# (tune 0.944, dev 0.828), the single third look read 0.839 (mode 0.920). The held-out half
-# was not used to close the gap. Strict: this fails loudly once it passes.
-@pytest.mark.xfail(strict=True, reason="held-out tempo-band accuracy is 0.839, below the 0.85 goal")
+# (tune 0.944, dev 0.828), the single third look read 0.839 (mode 0.920). A fourth round of
+# general work judged on tune+dev only (about 1,140 lexicon entries of everyday vocabulary in
+# both languages and emoji, pace adverbs joined to their action, intensifiers after the word,
+# -ment/-ation lemmas; tune 0.944, dev 0.843) left the single fourth look at 0.839 (115 of
+# 137; mode 0.927). The held-out half was not used to close the gap. Strict: this fails
+# loudly once it passes.
+@pytest.mark.xfail(
+    strict=True, reason="held-out tempo-band accuracy is 0.839 (fourth look), below the 0.85 goal"
+)
 def test_held_out_tempo_band_accuracy(accuracy):
     heldout = accuracy["heldout"]
     assert heldout["tempo_band"] >= 0.85, heldout

@@ -9,7 +9,8 @@ downloaded and no model is loaded; a call takes well under a millisecond per wor
 Reading
     English is lowercased and split into words; multi-word phrases ("on top of the world")
     are matched first, longest first, then single words, trying simple lemmas (plural,
-    -ing, -ed, -ly, -er/-est, -ness) when the word itself is not listed. A hyphenated word
+    -ing, -ed, -ly, -er/-est, -ness, -ment, -ation, -ance; a plural's singular's own base
+    forms, so "dancers" reads as "dance") when the word itself is not listed. A hyphenated word
     is looked up whole ("so-so"), then joined ("heart-broken" -> "heartbroken"), else read
     as separate words ("not-so-happy"). "down" is a function word except right after an
     intensifier or diminisher ("so down", "有点 down"). Chinese has no
@@ -33,6 +34,14 @@ Rules
     * Intensifiers ("very", "so", "extremely", "很", "非常", "特别", "极其") multiply the next
       mood word's valence (and its arousal at half strength); diminishers ("a bit",
       "slightly", "有点", "淡淡") shrink it the same way. Values are clipped to [-1, 1].
+      Some intensifiers follow their word ("开心极了", "高兴得不得了", "饿死了", "tired af",
+      "bored to death"); where no mood word comes right before them, "死了" and "to death"
+      are read as death. An intensifier left at the end of a clause ("love you so much",
+      "感激万分") strengthens that clause's last mood word.
+    * Pace adverbs ("slowly", "gently", "quickly", "慢慢", "轻轻", "匆匆") join the mood word
+      they modify, the next one or, in English, the one before ("walking slowly", "慢慢地走"),
+      into one reading, the mean of the two: a slow walk is still a walk, not as slow as
+      "slowly" alone. On their own ("慢慢地，轻轻地") they are mood words.
     * After a contrast word ("but", "但是", "可是") the later words weigh 1.5x: the clause
       after "but" is usually the one the writer means.
     * Each "!" raises arousal (up to +0.25 for three or more).
@@ -72,6 +81,7 @@ Mapping valence v and arousal a to attributes
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -238,6 +248,28 @@ _SCALERS_ZH: dict[str, float] = {
 }
 # "好" is "good" on its own but "so" before a mood word ("好开心").
 _CONTEXTUAL_SCALERS_ZH: dict[str, float] = {"好": 1.4}
+# Intensifiers that follow the mood word they strengthen ("开心极了", "累死了", "bored to death",
+# "tired af"), each with the word it reads as when no mood word comes right before it ("他死了"
+# is about a death, "sentenced to death" too), or None to ignore it there.
+_POST_SCALERS: dict[str, tuple[float, str | None]] = {
+    "极了": (1.5, None),
+    "得不得了": (1.6, None),
+    "得要命": (1.6, None),
+    "得不行": (1.5, None),
+    "死了": (1.5, "死"),
+    "坏了": (1.4, None),
+    "透了": (1.5, None),
+    "至极": (1.7, None),
+    "af": (1.5, None),
+    "as hell": (1.5, None),
+    "as heck": (1.4, None),
+    "to death": (1.5, "death"),
+    "to the bone": (1.4, None),
+    "beyond words": (1.5, None),
+    "beyond belief": (1.5, None),
+    "like crazy": (1.5, "crazy"),
+    "as can be": (1.3, None),
+}
 _CONTRAST_EN = {"but", "however", "yet", "though", "although"}
 _CONTRAST_ZH = {"但", "但是", "可是", "却", "不过", "然而", "可"}
 # "Never felt so alive" says the feeling is stronger than ever: an intensifier, not a negation.
@@ -427,7 +459,7 @@ class Mood:
 
 @dataclass(frozen=True)
 class _Entry:
-    role: str  # affect | neg | scale | contrast | stop | pass | style
+    role: str  # affect | neg | scale | post | contrast | stop | pass | style
     valence: float = 0.0
     arousal: float = 0.0
     factor: float = 1.0
@@ -486,6 +518,8 @@ def _tables() -> _Tables:
         put(en, term, _Entry("scale", factor=f))
     for term, f in _SCALERS_ZH.items():
         put(zh, term, _Entry("scale", factor=f))
+    for term, (f, _fallback) in _POST_SCALERS.items():
+        put(zh if re.search(f"[{_CJK}]", term) else en, term, _Entry("post", factor=f))
     for term in _CONTRAST_EN:
         put(en, term, _Entry("contrast"))
     for term in _CONTRAST_ZH:
@@ -514,7 +548,7 @@ def _tables() -> _Tables:
     )
 
 
-def _lemma_candidates(word: str) -> list[str]:
+def _lemma_candidates(word: str, _plural: bool = False) -> list[str]:
     """The word, then plausible base forms (crude, but only ever checked against the lexicon)."""
     out = [word]
     w = re.sub(r"(.)\1{2,}", r"\1", word)  # "sooo" -> "so", "happyyy" -> "happy"
@@ -550,6 +584,17 @@ def _lemma_candidates(word: str) -> list[str]:
         out += [w[:-2], w[:-1] + "e"]
     if w.endswith("ness"):
         out += undouble(w[:-4])
+    # Nouns made from verbs and adjectives: "enjoyment" -> "enjoy", "amusement" -> "amused",
+    # "relaxation" -> "relax", "inspiration" -> "inspired", "elegance" -> "elegant".
+    if w.endswith("ment") and len(w) - 4 >= 3:
+        out += [w[:-4], w[:-4] + "d", w[:-4] + "ed"]
+    if w.endswith("ation") and len(w) - 5 >= 3:
+        out += [w[:-5], w[:-5] + "e", w[:-5] + "ed", w[:-3] + "e", w[:-3] + "ed"]
+    if w.endswith(("ance", "ence")):
+        out.append(w[:-2] + "t")
+    # A plural of a derived word ("dancers", "runners"): the singular's own base forms too.
+    if w.endswith("s") and not w.endswith("ss") and not _plural:
+        out += _lemma_candidates(w[:-1], _plural=True)[1:]
     return out
 
 
@@ -650,6 +695,66 @@ def _chinese_units(shown: str, t: _Tables) -> list[_Unit]:
 
 _BREAK = _Entry("brk")
 
+# Pace adverbs say how an action is done ("walk slowly", "慢慢散步", "gently waking up"). Next
+# to the mood word they modify they make one reading with it, the mean of the two, rather
+# than a second word whose extreme arousal would outweigh the action: a slow walk is still a
+# walk (andante, "at a walking pace", sits at the slow end of moderate), and a quick nap is
+# still a nap. Alone ("慢慢地，轻轻地", "slowly") they are mood words of their own.
+_PACE_ADVERBS = {
+    "slowly", "gently", "softly", "calmly", "quietly", "leisurely", "lazily", "quickly",
+    "swiftly", "briskly", "hurriedly", "rapidly",
+    "慢慢", "缓缓", "轻轻", "悄悄", "匆匆", "徐徐", "悠悠", "默默",
+}  # fmt: skip
+_PACE_LINKS = {"地", "的", "得"}  # "慢慢地走": the adverb's particle between the two
+
+
+def _is_pace(u: _Unit) -> bool:
+    return (
+        u.entry is not None
+        and u.entry.role == "affect"
+        and u.surface.translate(_TO_SIMPLIFIED) in _PACE_ADVERBS
+    )
+
+
+def _is_mood_word(u: _Unit | None) -> bool:
+    return u is not None and u.entry is not None and u.entry.role == "affect" and not _is_pace(u)
+
+
+def _merge_pace(units: list[_Unit]) -> list[_Unit]:
+    """Join each pace adverb to the mood word it modifies: the next one (after a particle
+    such as "地"), or else, in English, the one just before it ("walking slowly")."""
+    out: list[_Unit] = []
+    i = 0
+    while i < len(units):
+        u = units[i]
+        if _is_pace(u):
+            j = i + 1
+            if j < len(units) and units[j].surface in _PACE_LINKS:
+                j += 1
+            nxt = units[j] if j < len(units) else None
+            if _is_mood_word(nxt):
+                out.append(_joined(units[i : j + 1], u, nxt))
+                i = j + 1
+                continue
+            prev = out[-1] if out else None
+            if _is_mood_word(prev) and not re.search(f"[{_CJK}]", u.surface):
+                out[-1] = _joined([prev, u], u, prev)
+                i += 1
+                continue
+        out.append(u)
+        i += 1
+    return out
+
+
+def _joined(span: list[_Unit], adverb: _Unit, word: _Unit) -> _Unit:
+    a, w = adverb.entry, word.entry
+    assert a is not None and w is not None
+    joiner = "" if all(re.search(f"[{_CJK}]", x.surface) for x in span) else " "
+    entry = dataclasses.replace(
+        w, valence=(a.valence + w.valence) / 2, arousal=(a.arousal + w.arousal) / 2
+    )
+    return _Unit(joiner.join(x.surface for x in span), entry)
+
 
 def _units(text: str, t: _Tables) -> list[_Unit]:
     units: list[_Unit] = []
@@ -676,7 +781,7 @@ def _units(text: str, t: _Tables) -> list[_Unit]:
             va = t.emoji.get(tok)
             units.append(_Unit(tok, None if va is None else _Entry("affect", *va)))
     flush_words()
-    return units
+    return _merge_pace(units)
 
 
 def _hyphenated(word: str, t: _Tables) -> list[str]:
@@ -747,14 +852,31 @@ def interpret_mood(text: str) -> Mood:
     neg_left = 0
     neg_fresh = False  # the previous unit was the negator itself
     contrast = 1.0
-    for u in units:
+    clause_start = 0  # hits[clause_start:] belong to the current clause
+    last_hit_at = -2  # index of the unit that gave the latest hit
+    for k, u in enumerate(units + [_Unit("", _BREAK)]):
         e = u.entry
         role = "unknown" if e is None else e.role
         if role in ("brk", "bang", "contrast"):
+            if scale_words and len(hits) > clause_start:
+                # A trailing intensifier ("love you so much", "感激万分") strengthens the
+                # clause's last mood word.
+                hits[-1] = _rescaled(hits[-1], scale, "")
             bangs += u.count if role == "bang" else 0
             contrast = CONTRAST_WEIGHT if role == "contrast" else contrast
             scale, scale_words, neg = 1.0, [], None
+            clause_start = len(hits)
             continue
+        if role == "post":
+            assert e is not None
+            if last_hit_at == k - 1:
+                hits[-1] = _rescaled(hits[-1], e.factor, u.surface)
+                continue
+            fallback = _POST_SCALERS[u.surface][1]
+            e = None if fallback is None else (t.zh.get(fallback) or t.en_words.get(fallback))
+            if e is None:
+                continue
+            role = e.role
         if role == "neg":
             neg, neg_left, neg_fresh = (u.surface, e.factor), NEGATION_WINDOW, True
             continue
@@ -786,6 +908,7 @@ def interpret_mood(text: str) -> Mood:
                 words.insert(0, neg[0])
             joiner = "" if all(re.search(f"[{_CJK}]", w) for w in words) else " "
             hits.append(_Hit(joiner.join(words), v, a, weight))
+            last_hit_at = k
             scale, scale_words, neg = 1.0, [], None
             continue
         # An unknown word or a bare style cue: the negation reaches past a few of them.
@@ -811,6 +934,18 @@ def interpret_mood(text: str) -> Mood:
     attributes = attributes_for(valence, arousal)
     explanation = _explain(hits, valence, arousal, attributes, style, style_words, bangs)
     return Mood(valence, arousal, attributes, style, explanation, unknown)
+
+
+def _rescaled(hit: _Hit, factor: float, word: str) -> _Hit:
+    """A hit strengthened (or softened) by an intensifier that comes after it."""
+    factor = min(factor, 2.0)
+    joiner = "" if not word or re.search(f"[{_CJK}]", hit.surface + word) else " "
+    return _Hit(
+        hit.surface + joiner + word,
+        max(-1.0, min(1.0, hit.valence * factor)),
+        max(-1.0, min(1.0, hit.arousal * (1 + (factor - 1) / 2))),
+        hit.weight,
+    )
 
 
 def _weighted_means(hits: list[_Hit]) -> tuple[float, float, float]:
