@@ -180,13 +180,15 @@ def nll_section(quick: bool = False) -> dict:
             "seconds": round(time.time() - t0, 1)}
 
 
-def _generations(quick: bool, candidates: int | None = None) -> list[dict]:
+def _generations(quick: bool, candidates: int | None = None,
+                 guidance: float | None = None) -> list[dict]:
     """Generations across styles and attribute settings (made once per process), with the
-    engine's default number of reranking candidates unless given."""
-    from generation.ml.compose import DEFAULT_CANDIDATES, compose
+    engine's default number of reranking candidates and guidance strength unless given."""
+    from generation.ml.compose import DEFAULT_CANDIDATES, DEFAULT_GUIDANCE, compose
 
     candidates = candidates or DEFAULT_CANDIDATES
-    key = f"gen-{quick}-{candidates}"
+    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
+    key = f"gen-{quick}-{candidates}-{guidance}"
     if key in _STATE:
         return _STATE[key]
     from generation.music.attributes import measure_attributes
@@ -208,7 +210,7 @@ def _generations(quick: bool, candidates: int | None = None) -> list[dict]:
         attrs = {"mode": mode, "density_band": dens, "register_band": reg}
         for g in compose(attrs, style, bars=bars, temperature=1.0, top_p=0.95,
                          seed=1000 + i, variants=per_call, model=engine,
-                         candidates=candidates):
+                         candidates=candidates, guidance=guidance):
             out.append({"style": style, "target": attrs, "piece": g.piece,
                         "measured": measure_attributes(g.piece)})
         i += per_call
@@ -237,16 +239,20 @@ def _control(gens: list[dict]) -> dict:
 
 
 def control_section(quick: bool = False) -> dict:
-    """Accuracy of the engine as served (its default reranking candidates) and, when that
-    is more than one, of the bare model (one sample, no reranking) for comparison."""
-    from generation.ml.compose import DEFAULT_CANDIDATES
+    """Accuracy of the engine as served (its default guidance strength and reranking
+    candidates) and, for comparison, of one guided sample without reranking and of the bare
+    model (one sample, no guidance, no reranking): what the control prefix alone does."""
+    from generation.ml.compose import DEFAULT_CANDIDATES, DEFAULT_GUIDANCE
 
     t0 = time.time()
     out = _control(_generations(quick))
     out["candidates"] = DEFAULT_CANDIDATES
+    out["guidance"] = DEFAULT_GUIDANCE
     out["goal"] = ">= 90% on mode, density band and register band"
-    if DEFAULT_CANDIDATES > 1:
-        out["bare_model"] = _control(_generations(quick, candidates=1))
+    if DEFAULT_CANDIDATES > 1 and DEFAULT_GUIDANCE:
+        out["guided_one_sample"] = _control(_generations(quick, candidates=1))
+    if DEFAULT_CANDIDATES > 1 or DEFAULT_GUIDANCE:
+        out["bare_model"] = _control(_generations(quick, candidates=1, guidance=0.0))
     out["seconds"] = round(time.time() - t0, 1)
     return out
 
@@ -404,13 +410,21 @@ def write_report(results: dict, path: Path) -> None:
                   "", "| attribute | accuracy |", "|---|---|"]
         lines += [f"| {a} | {v:.1%} |" for a, v in ctl["accuracy"].items()]
         lines += [f"| all three | {ctl['all_three']:.1%} |", "",
-                  f"As served: {ctl.get('candidates', 1)} sampled candidates per variant, the "
+                  f"As served: guidance strength {ctl.get('guidance', 0)} (a feedback bias that "
+                  "holds the running density and mean pitch inside the requested bands, "
+                  "`generation/ml/guidance.py`) and "
+                  f"{ctl.get('candidates', 1)} sampled candidates per variant, the "
                   "one whose measured attributes match best kept. All three per style: "
                   + ", ".join(f"{k} {v:.1%}" for k, v in ctl["all_three_per_style"].items())
                   + ".", "", f"Goal (>= 90% each) met: {ctl['goal_met']}.", ""]
+        guided = ctl.get("guided_one_sample")
+        if guided:
+            lines += ["Guided, one sample (no reranking): " + ", ".join(
+                f"{k} {v:.1%}" for k, v in guided["accuracy"].items())
+                + f"; all three {guided['all_three']:.1%}.", ""]
         bare = ctl.get("bare_model")
         if bare:
-            lines += ["Bare model (one sample, no reranking): " + ", ".join(
+            lines += ["Bare model (one sample, no guidance, no reranking): " + ", ".join(
                 f"{k} {v:.1%}" for k, v in bare["accuracy"].items())
                 + f"; all three {bare['all_three']:.1%}.", ""]
     mus = results.get("muspy", {})

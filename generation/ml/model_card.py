@@ -96,7 +96,9 @@ def write_model_card(folder: str | Path, evaluation: dict | None = None) -> Path
                       f"{ctl['bars_each']} bars (re-measured with "
                       "`generation.music.attributes`): " + ", ".join(
                           f"{k} {v:.1%}" for k, v in acc.items())
-                      + f"; all three at once {ctl['all_three']:.1%}, as served: "
+                      + f"; all three at once {ctl['all_three']:.1%}, as served: attribute "
+                      f"guidance (strength {ctl.get('guidance', 0)}, "
+                      "`generation/ml/guidance.py`) and "
                       f"{ctl.get('candidates', 1)} candidates per variant, the best-matching "
                       f"kept. Goal (>= 90% each) met: **{ctl['goal_met']}**.", ""]
             per_style = ctl.get("all_three_per_style") or {}
@@ -105,9 +107,14 @@ def write_model_card(folder: str | Path, evaluation: dict | None = None) -> Path
                     f"{k} {v:.1%}" for k, v in per_style.items()) + ". The settings are "
                     "every mode x density band x register band for every style, so some are "
                     "far from the style's own music (a sparse four-voice chorale).", ""]
+            guided = ctl.get("guided_one_sample")
+            if guided:
+                lines += ["Guided, one sample (no reranking): " + ", ".join(
+                    f"{k} {v:.1%}" for k, v in guided["accuracy"].items())
+                    + f"; all three {guided['all_three']:.1%}.", ""]
             bare = ctl.get("bare_model")
             if bare:
-                lines += ["The bare model (one sample, no reranking): " + ", ".join(
+                lines += ["The bare model (one sample, no guidance, no reranking): " + ", ".join(
                     f"{k} {v:.1%}" for k, v in bare["accuracy"].items())
                     + f"; all three {bare['all_three']:.1%}.", ""]
         val = evaluation.get("validity", {})
@@ -128,6 +135,10 @@ def write_model_card(folder: str | Path, evaluation: dict | None = None) -> Path
         "token: flipping it on 48 validation windows moves the loss by 0.0007 nats/token, "
         "against 0.14 for the style token and 0.03 for density or register. Mode control "
         "comes from reranking sampled candidates by their measured attributes.",
+        "- Density and register follow the prefix only as far as each style's training "
+        "music went (no chorale is sparse, no Renaissance piece is high): at decoding time a "
+        "feedback bias (`generation/ml/guidance.py`) holds each row's running onset density "
+        "and mean pitch inside the requested bands; it adds nothing while a row is in band.",
         "- Small model (context 256 tokens, about 8 to 20 bars) trained for 80 minutes on "
         "shared CPUs: long-range form (repeats of whole strains, cadences at phrase ends) is "
         "weak. Trained only on the five corpus styles.",

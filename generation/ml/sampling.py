@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from generation.ml.guidance import GuideTarget, RowGuide
 from generation.music.tokenizer import Grammar, Tokenizer
 
 
@@ -32,6 +33,7 @@ class SampleSettings:
     force_new_bar: bool = True  # the first new token is a Bar (continuations start a new bar)
     max_tracks: int | None = None  # only Track_0 .. Track_{max_tracks-1} (a seed's parts)
     meter_changes: bool = False  # allow TimeSig tokens after a Bar (new bars keep the meter)
+    guide: GuideTarget | None = None  # attribute guidance on the new tokens (see guidance.py)
 
 
 def _mask_row(tok: Tokenizer, grammar: Grammar, bars_done: int, bars: int,
@@ -124,6 +126,7 @@ def _sample(model, tok: Tokenizer, prompts: list[list[int]], seeds: list[int],
     new: list[list[int]] = [[] for _ in range(n)]
     bars_done = [0] * n
     done = [False] * n
+    guides = [RowGuide(tok, settings.guide) for _ in range(n)] if settings.guide else None
 
     def prime():
         """Run the rows' contexts through the model; returns (cache, key_mask, last logits)."""
@@ -155,6 +158,11 @@ def _sample(model, tok: Tokenizer, prompts: list[list[int]], seeds: list[int],
                 mask[tok.bar] = True
             masks[i] = mask
         # row-wise operations, done for all rows at once (each row's numbers are its own)
+        if guides is not None:
+            for i in active:
+                b = guides[i].bias(grammars[i])
+                if b is not None:
+                    logits_cpu[i] += b * max(settings.temperature, 1e-4)
         rows = logits_cpu.masked_fill(~masks, float("-inf"))
         all_probs = filter_top_p(torch.softmax(rows / max(settings.temperature, 1e-4), dim=-1),
                                  settings.top_p)
@@ -164,6 +172,8 @@ def _sample(model, tok: Tokenizer, prompts: list[list[int]], seeds: list[int],
                 done[i] = True
                 continue
             grammars[i].feed(t)
+            if guides is not None:
+                guides[i].feed(t, grammars[i])
             if t == tok.bar:
                 bars_done[i] += 1
             new[i].append(t)
