@@ -250,12 +250,19 @@ class RowGuide:
             if err:
                 feat = self.f.note.clone()
                 # skipping ahead: a Pos token `gap` quarters on, or the bar line (rest of bar)
-                here = grammar.pos if grammar.pos >= 0 else -1
-                gaps = (torch.arange(self.f.pos_hi - self.f.pos_lo, dtype=torch.float64)
-                        - max(here, 0)) / self.tok.q
-                feat[self.f.pos_lo:self.f.pos_hi] = -torch.log2(1 + gaps.clamp(min=0, max=_GAP_CAP))
-                rest = (grammar.bar_steps - max(here, 0)) / self.tok.q
-                feat[self.tok.bar] = -math.log2(1 + min(rest, _GAP_CAP))
+                here = max(grammar.pos, 0)
+                steps = torch.arange(self.f.pos_hi - self.f.pos_lo, dtype=torch.float64)
+                bar_line = float(grammar.bar_steps)
+                if err < 0:
+                    # thinning: a skip earns credit only while earlier notes still sound, so
+                    # the row drops chord notes and holds notes rather than falling silent
+                    held = -1 if self.last_end is None else self.last_end - self.bar_start
+                    steps = steps.clamp(max=float(max(held, here)))
+                    bar_line = min(bar_line, float(max(held, here)))
+                gaps = ((steps - here) / self.tok.q).clamp(min=0, max=_GAP_CAP)
+                feat[self.f.pos_lo:self.f.pos_hi] = -torch.log2(1 + gaps)
+                rest = max(0.0, min((bar_line - here) / self.tok.q, _GAP_CAP))
+                feat[self.tok.bar] = -math.log2(1 + rest)  # the Bar token skips to the bar line
                 out = t.density_strength * err * feat
         if t.register is not None:
             err, mean = self._register_error()
