@@ -87,6 +87,8 @@ def test_continue_midi_keeps_the_validated_seed_and_adds_bars(engine, tmp_path):
     (["--mood", "calm", "--bars", "0"], "bars must be"),
     (["--mood", "calm", "--style", "jazz"], "unknown style"),
     (["--mood", "   "], ""),
+    (["--mood", "calm", "--guidance", "-1"], "guidance must be"),
+    (["--mood", "calm", "--candidates", "0"], "candidates must be"),
 ])
 def test_compose_command_refuses_bad_input_with_status_2(default_is_tiny, tmp_path, capsys,
                                                          args, message):
@@ -118,3 +120,22 @@ def test_commands_print_one_json_object(default_is_tiny, tmp_path, capsys):
                  "2", "--seed", "4", "--out", str(tmp_path / "j"))
     data = json.loads(capsys.readouterr().out)
     assert len(data["variants"]) == 2 and (tmp_path / "j" / "variant-2.mid").exists()
+
+
+def test_steering_options_reach_the_engine_and_the_json(default_is_tiny, tmp_path, capsys):
+    """--guidance 0 --candidates 1 is plain sampling: the same notes as compose() with those
+    settings, and different from the default (guided, reranked) result for that seed."""
+    from generation.ml.compose import compose
+
+    engine = default_is_tiny
+    attrs = {"mode": "minor", "density_band": "sparse", "register_band": "high"}
+    call_command("compose", "--attributes", json.dumps(attrs), "--style", "chorale",
+                 "--bars", "2", "--seed", "5", "--guidance", "0", "--candidates", "1",
+                 "--out", str(tmp_path / "plain"))
+    data = json.loads(capsys.readouterr().out)
+    assert data["guidance"] == 0 and data["candidates"] == 1
+    plain = compose(attrs, "chorale", bars=2, seed=5, model=engine, guidance=0, candidates=1)
+    steered = compose(attrs, "chorale", bars=2, seed=5, model=engine)
+    got = piece_from_midi((tmp_path / "plain" / "variant-1.mid").read_bytes())
+    assert got.note_count == plain[0].piece.note_count
+    assert plain[0].tokens != steered[0].tokens

@@ -374,9 +374,12 @@ def parse_attributes(text: str | None) -> dict:
 def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
                      attributes: dict | None = None, style: str | None = None, bars: int = 8,
                      temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
-                     variants: int = 1, model: MusicEngine | None = None) -> dict:
+                     variants: int = 1, model: MusicEngine | None = None,
+                     guidance: float = DEFAULT_GUIDANCE,
+                     candidates: int = DEFAULT_CANDIDATES) -> dict:
     """Mood text or attributes -> MIDI files; returns the JSON the CLI prints."""
     _check_numbers(bars, temperature, top_p, variants)
+    _check_steering(guidance, candidates)
     seconds: dict[str, float] = {}
     t = time.time()
     attrs = dict(attributes or {})
@@ -398,7 +401,7 @@ def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
     try:
         results = compose(attrs, style, bars=bars, temperature=temperature, top_p=top_p,
                           seed=seed, variants=variants, tempo_bpm=attrs.get("tempo_bpm"),
-                          model=engine)
+                          model=engine, candidates=candidates, guidance=guidance)
     except ValueError as exc:
         raise ComposeInputError(str(exc)) from None
     seconds["generate"] = round(time.time() - t, 3)
@@ -406,19 +409,23 @@ def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
     out = write_variants(results, out_dir)
     seconds["write"] = round(time.time() - t, 3)
     return {**out, "attributes": {**attrs, **results[0].attributes}, "style": style,
-            "model_version": engine.version, "seconds": seconds}
+            "model_version": engine.version, "guidance": guidance, "candidates": candidates,
+            "seconds": seconds}
 
 
 def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
                        temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
                        variants: int = 1, style: str | None = None,
                        attributes: dict | None = None,
-                       model: MusicEngine | None = None) -> dict:
+                       model: MusicEngine | None = None,
+                       guidance: float = DEFAULT_GUIDANCE,
+                       candidates: int = DEFAULT_CANDIDATES) -> dict:
     """A seed MIDI file (validated like an upload) -> continued MIDI files; the CLI's JSON."""
     from generation.music.tokenizer import UnsupportedPiece
     from generation.music.validate import MidiValidationError, validate_midi
 
     _check_numbers(bars, temperature, top_p, variants)
+    _check_steering(guidance, candidates)
     seconds: dict[str, float] = {}
     t = time.time()
     try:
@@ -437,7 +444,8 @@ def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
     try:
         results = continue_piece(seed_piece, bars=bars, temperature=temperature, top_p=top_p,
                                  seed=seed, variants=variants, style=style,
-                                 attributes=attributes, model=engine)
+                                 attributes=attributes, model=engine,
+                                 candidates=candidates, guidance=guidance)
     except (UnsupportedPiece, ValueError) as exc:
         raise ComposeInputError(str(exc)) from None
     seconds["generate"] = round(time.time() - t, 3)
@@ -446,7 +454,14 @@ def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
     seconds["write"] = round(time.time() - t, 3)
     return {**out, "attributes": results[0].attributes, "style": results[0].style,
             "boundary_beat": results[0].boundary_beat, "model_version": engine.version,
-            "seconds": seconds}
+            "guidance": guidance, "candidates": candidates, "seconds": seconds}
+
+
+def _check_steering(guidance: float, candidates: int) -> None:
+    if not 0.0 <= guidance <= 10.0:
+        raise ComposeInputError("guidance must be between 0 (off) and 10")
+    if not 1 <= candidates <= 16:
+        raise ComposeInputError("candidates must be between 1 and 16")
 
 
 def _check_numbers(bars: int, temperature: float, top_p: float, variants: int) -> None:

@@ -25,16 +25,32 @@ class Command(BaseCommand):
         parser.add_argument("--top-p", type=float, default=0.95)
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--variants", type=int, default=1)
+        parser.add_argument("--guidance", type=float, default=None,
+                            help="attribute guidance strength, 0 = off (default: the "
+                                 "engine's, see generation/ml/guidance.py)")
+        parser.add_argument("--candidates", type=int, default=None,
+                            help="samples per variant, the best-matching kept (default: the "
+                                 "engine's; 1 = plain sampling)")
         parser.add_argument("--out", required=True, help="output folder")
 
     def handle(self, *args, **opts):
-        from generation.ml.compose import ComposeInputError, compose_to_files, parse_attributes
+        from generation.ml.compose import (
+            DEFAULT_CANDIDATES,
+            DEFAULT_GUIDANCE,
+            ComposeInputError,
+            compose_to_files,
+            parse_attributes,
+        )
 
+        steering = {
+            "guidance": DEFAULT_GUIDANCE if opts["guidance"] is None else opts["guidance"],
+            "candidates": DEFAULT_CANDIDATES if opts["candidates"] is None else opts["candidates"],
+        }
         try:
             result = compose_to_files(
                 opts["out"], mood=opts["mood"], attributes=parse_attributes(opts["attributes"]),
                 style=opts["style"], bars=opts["bars"], temperature=opts["temperature"],
-                top_p=opts["top_p"], seed=opts["seed"], variants=opts["variants"])
+                top_p=opts["top_p"], seed=opts["seed"], variants=opts["variants"], **steering)
         except ComposeInputError as exc:
             sys.stderr.write(f"error: {exc}\n")
             sys.exit(2)
