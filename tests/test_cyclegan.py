@@ -10,7 +10,13 @@ import torch
 
 from generation.ml.cyclegan import CycleGANConfig, CycleGANModel, generator_hash
 from generation.ml.networks import define_D, define_G
-from generation.ml.train_cyclegan import TINY, style_facts, train_pair
+from generation.ml.train_cyclegan import (
+    TINY,
+    rebuild_commands,
+    style_facts,
+    train_pair,
+    write_pair_card,
+)
 
 torch.set_num_threads(1)
 
@@ -115,6 +121,37 @@ def test_a_checkpoint_reloads_to_identical_output_and_resumes(banks, tmp_path):
     assert summary["steps"] == 5
     resumed = CycleGANModel.load(tmp_path)
     assert generator_hash(resumed.G_A) != generator_hash(model.G_A)
+
+
+def test_a_resumed_run_may_change_the_loss_weights_and_records_its_runs(banks, tmp_path):
+    train_pair("chorale", "german_folk", max_steps=10, tiny=True, out_dir=tmp_path,
+               banks=banks, progress=False)
+    assert float(next(iter(csv.DictReader((tmp_path / "loss.csv").open())))["cycle"]) > 0
+    train_pair("chorale", "german_folk", max_steps=10, tiny=True, resume=True,
+               out_dir=tmp_path, banks=banks, progress=False,
+               config_overrides={"lambda_cycle": 0.0})
+    model = CycleGANModel.load(tmp_path)
+    assert model.config.lambda_cycle == 0.0
+    rows = list(csv.DictReader((tmp_path / "loss.csv").open()))
+    assert [int(r["step"]) for r in rows] == [10, 20]
+    assert float(rows[-1]["cycle"]) == 0.0  # the resumed steps ran with the new weight
+    assert [(r["steps"], r["lambda_cycle"], r["resume"]) for r in model.meta["runs"]] == [
+        (10, 10.0, False), (10, 0.0, True)]
+    cmds = rebuild_commands(model.meta)
+    assert cmds == ("`python manage.py train_cyclegan --pair chorale:german_folk --steps 10`, "
+                    "then `python manage.py train_cyclegan --pair chorale:german_folk --resume "
+                    "--steps 10 --lambda-cycle 0`")
+    # a checkpoint from before runs were recorded: one command, its minutes
+    old = {"config": model.meta["config"], "train_seconds": 1380.3}
+    assert rebuild_commands(old).endswith("--pair chorale:german_folk --minutes 23 "
+                                          "--lambda-cycle 0`")
+    card = write_pair_card(tmp_path).read_text()
+    assert "Rebuild: " + cmds in card
+    assert "lambda_cycle 0.0" in card and "Checkpoint choice" not in card
+    with pytest.raises(ValueError, match="ngf"):
+        train_pair("chorale", "german_folk", max_steps=1, tiny=True, resume=True,
+                   out_dir=tmp_path, banks=banks, progress=False,
+                   config_overrides={"ngf": 8})
 
 
 def test_generator_for_names_the_direction():

@@ -126,6 +126,8 @@ def _batch(bank: np.ndarray, n: int, rng: np.random.Generator, transpose: int) -
 # CycleGAN
 # ---------------------------------------------------------------------------------------------
 TINY = dict(ngf=4, n_blocks=1, ndf=4, batch_size=2, pool_size=4)
+# loss weights read at every step: a resumed run may change them (the networks stay as built)
+RESUME_OVERRIDES = {"lambda_cycle", "lambda_identity", "gamma_mixed", "sigma_d"}
 
 
 def train_pair(style_a: str, style_b: str, *, minutes: float = 12.0,
@@ -150,15 +152,27 @@ def train_pair(style_a: str, style_b: str, *, minutes: float = 12.0,
     if len(bank_a) == 0 or len(bank_b) == 0:
         raise ValueError(f"no training phrases for {style_a} or {style_b}")
 
+    overrides = dict(config_overrides or {})
     if resume and (out_dir / "config.json").exists():
         model = CycleGANModel.load(out_dir, device=device)
         _load_optimizer_state(model, out_dir)
-        log(f"resumed {out_dir} at step {model.step}")
+        fixed = sorted(set(overrides) - RESUME_OVERRIDES)
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot change on --resume (only "
+                             f"{', '.join(sorted(RESUME_OVERRIDES))})")
+        for k, v in overrides.items():
+            setattr(model.config, k, type(getattr(model.config, k))(v))
+        runs = list(model.meta.get("runs") or [
+            {"steps": model.step, "seconds": model.meta.get("train_seconds", 0.0),
+             "lambda_cycle": model.meta["config"]["lambda_cycle"]}])
+        log(f"resumed {out_dir} at step {model.step}"
+            + (f" with {overrides}" if overrides else ""))
     else:
         cfg = CycleGANConfig(style_a=style_a, style_b=style_b, seed=seed,
-                             **(TINY if tiny else {}), **(config_overrides or {}))
+                             **(TINY if tiny else {}), **overrides)
         cfg.style_facts = {style_a: style_facts(bank_a), style_b: style_facts(bank_b)}
         model = CycleGANModel(cfg, device=device)
+        runs = []
         if (out_dir / "loss.csv").exists():
             (out_dir / "loss.csv").unlink()  # a fresh run starts a fresh log
     model.train()
@@ -168,6 +182,11 @@ def train_pair(style_a: str, style_b: str, *, minutes: float = 12.0,
     csv_path = out_dir / "loss.csv"
     new_file = not csv_path.exists()
     prior_seconds = _last_seconds(csv_path)
+
+    runs.append({"steps": model.step, "seconds": 0.0,
+                 "lambda_cycle": model.config.lambda_cycle, "resume": bool(runs)})
+    this_run = runs[-1]
+    step0 = model.step
 
     start = last_save = time.monotonic()
     budget_s = minutes * 60.0
@@ -206,11 +225,13 @@ def train_pair(style_a: str, style_b: str, *, minutes: float = 12.0,
                 bar.n = min(int(elapsed), int(budget_s))
                 bar.refresh()
             if time.monotonic() - last_save > checkpoint_every_s:
-                _save(model, out_dir, prior_seconds + elapsed)
+                this_run.update(steps=model.step - step0, seconds=round(elapsed, 1))
+                _save(model, out_dir, prior_seconds + elapsed, runs)
                 last_save = time.monotonic()
     bar.close()
     seconds = time.monotonic() - start
-    _save(model, out_dir, prior_seconds + seconds)
+    this_run.update(steps=model.step - step0, seconds=round(seconds, 1))
+    _save(model, out_dir, prior_seconds + seconds, runs)
     plot_losses(csv_path, out_dir / "loss.png", f"CycleGAN {style_a} <-> {style_b}")
     return {"steps": model.step, "steps_this_run": steps_this_run,
             "seconds": round(seconds, 1), "out_dir": str(out_dir), "last": last}
@@ -226,10 +247,11 @@ def _optimizer_path(out_dir: Path) -> Path:
     return out_dir / "optimizer.safetensors"
 
 
-def _save(model: CycleGANModel, out_dir: Path, train_seconds: float) -> None:
+def _save(model: CycleGANModel, out_dir: Path, train_seconds: float,
+          runs: list[dict] | None = None) -> None:
     from safetensors.torch import save_file
 
-    model.save(out_dir, extra={"train_seconds": round(train_seconds, 1)})
+    model.save(out_dir, extra={"train_seconds": round(train_seconds, 1), "runs": runs or []})
     opt_path = _optimizer_path(out_dir)
     opt_path.parent.mkdir(parents=True, exist_ok=True)
     save_file(model.optimizer_tensors(), str(opt_path))
@@ -362,11 +384,9 @@ def write_pair_card(directory: Path, evaluation: dict | None = None) -> Path:
         "- Decoder facts per style (from the training phrases): "
         + "; ".join(f"{s}: pitches {f['pitch_low']}-{f['pitch_high']}, "
                     f"{f['max_voices']} voice(s)" for s, f in c["style_facts"].items()),
+        *([f"- Checkpoint choice: {meta['selection']}"] if meta.get("selection") else []),
         "",
-        "Rebuild: `python manage.py train_cyclegan --pair "
-        f"{a}:{b} --minutes {max(1, round(meta.get('train_seconds', 0) / 60))}"
-        + (f" --lambda-cycle {c['lambda_cycle']:g}" if c["lambda_cycle"] != 10.0 else "")
-        + "` "
+        "Rebuild: " + rebuild_commands(meta) + " "
         "(add `--resume` to continue); evaluate: `python manage.py shell -c \"from "
         "generation.ml.evaluate_transfer import evaluate_transfer; "
         "print(evaluate_transfer(quick=False))\"`.",
@@ -396,6 +416,25 @@ def write_pair_card(directory: Path, evaluation: dict | None = None) -> Path:
     path = directory / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def rebuild_commands(meta: dict) -> str:
+    """The ``train_cyclegan`` command(s) that rebuild a checkpoint from its config.json: one
+    per recorded run (a resumed run names ``--resume`` and its cycle weight), each with its
+    step count where the run recorded it (a wall-clock budget gives other step counts on
+    another machine), else with its minutes."""
+    c = meta["config"]
+    runs = meta.get("runs") or [{"seconds": meta.get("train_seconds", 0),
+                                 "lambda_cycle": c["lambda_cycle"]}]
+    cmds = []
+    for i, run in enumerate(runs):
+        lam = float(run.get("lambda_cycle", c["lambda_cycle"]))
+        budget = (f" --steps {int(run['steps'])}" if run.get("steps")
+                  else f" --minutes {max(1, round(float(run.get('seconds', 0)) / 60))}")
+        cmds.append(f"`python manage.py train_cyclegan --pair {c['style_a']}:{c['style_b']}"
+                    + (" --resume" if i else "") + budget
+                    + (f" --lambda-cycle {lam:g}" if i or lam != 10.0 else "") + "`")
+    return ", then ".join(cmds)
 
 
 def write_classifier_card(directory: Path = CLASSIFIER_DIR) -> Path:
