@@ -52,7 +52,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", default=None, help="checkpoint folder (one pair only)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--lambda-cycle", type=float, default=None,
-                            help="weight of the cycle loss (default: CycleGANConfig's 10)")
+                            help="weight of the cycle loss (default: CycleGANConfig's 10; with "
+                                 "--resume it replaces the checkpoint's weight)")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
