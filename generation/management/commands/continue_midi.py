@@ -11,6 +11,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from generation.management.steering import add_steering_arguments, steering_options
+
 
 class Command(BaseCommand):
     help = "Continue a MIDI file by N bars and write variant-N.mid files."
@@ -24,27 +26,17 @@ class Command(BaseCommand):
         parser.add_argument("--top-p", type=float, default=0.95)
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--variants", type=int, default=1)
-        parser.add_argument("--guidance", type=float, default=None,
-                            help="attribute guidance strength, 0 = off (default: the "
-                                 "engine's, see generation/ml/guidance.py)")
-        parser.add_argument("--candidates", type=int, default=None,
-                            help="samples per variant, the best-matching kept (default: the "
-                                 "engine's; 1 = plain sampling)")
+        add_steering_arguments(parser)
         parser.add_argument("--out", required=True, help="output folder")
 
     def handle(self, *args, **opts):
         from generation.ml.compose import (
-            DEFAULT_CANDIDATES,
-            DEFAULT_GUIDANCE,
             ComposeInputError,
             continue_midi_file,
             parse_attributes,
         )
 
-        steering = {
-            "guidance": DEFAULT_GUIDANCE if opts["guidance"] is None else opts["guidance"],
-            "candidates": DEFAULT_CANDIDATES if opts["candidates"] is None else opts["candidates"],
-        }
+        steering = steering_options(opts)
         try:
             result = continue_midi_file(
                 opts["file"], opts["out"], bars=opts["bars"], temperature=opts["temperature"],
