@@ -1,9 +1,15 @@
-"""The sampling options `compose` and `continue_midi` share: --guidance and --candidates."""
+"""The sampling options `compose` and `continue_midi` share."""
 
 from __future__ import annotations
 
 
-def add_steering_arguments(parser) -> None:
+def add_sampling_arguments(parser) -> None:
+    """--bars, --temperature, --top-p, --seed, --variants, --guidance, --candidates."""
+    parser.add_argument("--bars", type=int, default=8)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--variants", type=int, default=1)
     parser.add_argument("--guidance", type=float, default=None,
                         help="attribute guidance strength, 0 = off (default: the engine's, "
                              "see generation/ml/guidance.py)")

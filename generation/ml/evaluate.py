@@ -386,6 +386,20 @@ def evaluate_models(quick: bool = False, sections: list[str] | None = None,
     return results
 
 
+def comparison_lines(ctl: dict) -> list[str]:
+    """The control section's comparison figures (guided one sample, bare model) as
+    Markdown paragraphs; shared by the report and the model card."""
+    lines = []
+    for key, label in (("guided_one_sample", "Guided, one sample (no reranking)"),
+                       ("bare_model", "Bare model (one sample, no guidance, no reranking)")):
+        fig = ctl.get(key)
+        if fig:
+            lines += [f"{label}: " + ", ".join(f"{k} {v:.1%}" for k, v in
+                                               fig["accuracy"].items())
+                      + f"; all three {fig['all_three']:.1%}.", ""]
+    return lines
+
+
 def write_report(results: dict, path: Path) -> None:
     lines = ["# Model evaluation", "",
              f"Model version: `{results.get('model_version')}`"
@@ -417,16 +431,7 @@ def write_report(results: dict, path: Path) -> None:
                   "one whose measured attributes match best kept. All three per style: "
                   + ", ".join(f"{k} {v:.1%}" for k, v in ctl["all_three_per_style"].items())
                   + ".", "", f"Goal (>= 90% each) met: {ctl['goal_met']}.", ""]
-        guided = ctl.get("guided_one_sample")
-        if guided:
-            lines += ["Guided, one sample (no reranking): " + ", ".join(
-                f"{k} {v:.1%}" for k, v in guided["accuracy"].items())
-                + f"; all three {guided['all_three']:.1%}.", ""]
-        bare = ctl.get("bare_model")
-        if bare:
-            lines += ["Bare model (one sample, no guidance, no reranking): " + ", ".join(
-                f"{k} {v:.1%}" for k, v in bare["accuracy"].items())
-                + f"; all three {bare['all_three']:.1%}.", ""]
+        lines += comparison_lines(ctl)
     mus = results.get("muspy", {})
     if "metrics" in mus:
         lines += ["## MusPy-style metrics, generated vs real", "",

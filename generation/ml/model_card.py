@@ -107,16 +107,9 @@ def write_model_card(folder: str | Path, evaluation: dict | None = None) -> Path
                     f"{k} {v:.1%}" for k, v in per_style.items()) + ". The settings are "
                     "every mode x density band x register band for every style, so some are "
                     "far from the style's own music (a sparse four-voice chorale).", ""]
-            guided = ctl.get("guided_one_sample")
-            if guided:
-                lines += ["Guided, one sample (no reranking): " + ", ".join(
-                    f"{k} {v:.1%}" for k, v in guided["accuracy"].items())
-                    + f"; all three {guided['all_three']:.1%}.", ""]
-            bare = ctl.get("bare_model")
-            if bare:
-                lines += ["The bare model (one sample, no guidance, no reranking): " + ", ".join(
-                    f"{k} {v:.1%}" for k, v in bare["accuracy"].items())
-                    + f"; all three {bare['all_three']:.1%}.", ""]
+            from generation.ml.evaluate import comparison_lines
+
+            lines += comparison_lines(ctl)
         val = evaluation.get("validity", {})
         if "valid_share" in val:
             lines += [f"Valid MIDI: {val['valid_share']:.1%} of {val['generations']} "

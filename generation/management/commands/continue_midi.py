@@ -11,7 +11,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from generation.management.steering import add_steering_arguments, steering_options
+from generation.management.steering import add_sampling_arguments, steering_options
 
 
 class Command(BaseCommand):
@@ -19,14 +19,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="seed MIDI file")
-        parser.add_argument("--bars", type=int, default=8)
         parser.add_argument("--style", default=None, help="default: guessed from the seed")
         parser.add_argument("--attributes", default=None, help="JSON overrides of the bands")
-        parser.add_argument("--temperature", type=float, default=1.0)
-        parser.add_argument("--top-p", type=float, default=0.95)
-        parser.add_argument("--seed", type=int, default=None)
-        parser.add_argument("--variants", type=int, default=1)
-        add_steering_arguments(parser)
+        add_sampling_arguments(parser)
         parser.add_argument("--out", required=True, help="output folder")
 
     def handle(self, *args, **opts):
