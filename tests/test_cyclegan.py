@@ -160,3 +160,24 @@ def test_generator_for_names_the_direction():
     assert model.generator_for("celtic", "chorale") is model.G_B
     with pytest.raises(KeyError):
         model.generator_for("chorale", "renaissance")
+
+
+def test_resume_loads_only_the_optimizer_state_saved_with_that_checkpoint(banks, tmp_path):
+    import shutil
+
+    from generation.ml.train_cyclegan import _load_optimizer_state
+
+    first, other = tmp_path / "a", tmp_path / "b"
+    train_pair("chorale", "german_folk", max_steps=3, tiny=True, out_dir=first, banks=banks,
+               progress=False)
+    train_pair("chorale", "german_folk", max_steps=5, tiny=True, out_dir=other, banks=banks,
+               progress=False)
+    model = CycleGANModel.load(first)
+    assert _load_optimizer_state(model, first)
+    assert model.optimizer_G.state_dict()["state"]  # Adam's moments are back
+    # the weights are swapped for another checkpoint's; the old moments must not be used
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(other / name, first / name)
+    swapped = CycleGANModel.load(first)
+    assert not _load_optimizer_state(swapped, first)
+    assert not swapped.optimizer_G.state_dict()["state"]

@@ -254,15 +254,29 @@ def _save(model: CycleGANModel, out_dir: Path, train_seconds: float,
     model.save(out_dir, extra={"train_seconds": round(train_seconds, 1), "runs": runs or []})
     opt_path = _optimizer_path(out_dir)
     opt_path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(model.optimizer_tensors(), str(opt_path))
+    tensors = model.optimizer_tensors()
+    tensors[_OPT_STEP_KEY] = torch.tensor(model.step, dtype=torch.int64)  # whose moments
+    save_file(tensors, str(opt_path))
 
 
-def _load_optimizer_state(model: CycleGANModel, out_dir: Path) -> None:
+_OPT_STEP_KEY = "meta.step"
+
+
+def _load_optimizer_state(model: CycleGANModel, out_dir: Path) -> bool:
+    """Load Adam's state saved with this very checkpoint (same step count); True if loaded.
+    A state file of another checkpoint (the weights were swapped since) is ignored."""
     from safetensors.torch import load_file
 
     path = _optimizer_path(out_dir)
-    if path.exists():
-        model.load_optimizer_tensors(load_file(str(path)))
+    if not path.exists():
+        return False
+    tensors = load_file(str(path))
+    step = tensors.pop(_OPT_STEP_KEY, None)
+    if step is None or int(step) != model.step:
+        # moments of another checkpoint (the weights were replaced since): Adam restarts
+        return False
+    model.load_optimizer_tensors(tensors)
+    return True
 
 
 def _last_seconds(csv_path: Path) -> float:
