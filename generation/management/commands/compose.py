@@ -6,12 +6,13 @@ with status 2 and one line on stderr.
 
 from __future__ import annotations
 
-import json
-import sys
-
 from django.core.management.base import BaseCommand
 
-from generation.management.steering import add_sampling_arguments, steering_options
+from generation.management.sampling_cli import (
+    add_sampling_arguments,
+    print_result,
+    sampling_options,
+)
 
 
 class Command(BaseCommand):
@@ -26,19 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="output folder")
 
     def handle(self, *args, **opts):
-        from generation.ml.compose import (
-            ComposeInputError,
-            compose_to_files,
-            parse_attributes,
-        )
+        from generation.ml.compose import compose_to_files, parse_attributes
 
-        steering = steering_options(opts)
-        try:
-            result = compose_to_files(
-                opts["out"], mood=opts["mood"], attributes=parse_attributes(opts["attributes"]),
-                style=opts["style"], bars=opts["bars"], temperature=opts["temperature"],
-                top_p=opts["top_p"], seed=opts["seed"], variants=opts["variants"], **steering)
-        except ComposeInputError as exc:
-            sys.stderr.write(f"error: {exc}\n")
-            sys.exit(2)
-        self.stdout.write(json.dumps(result))
+        print_result(self.stdout, lambda: compose_to_files(
+            opts["out"], mood=opts["mood"], attributes=parse_attributes(opts["attributes"]),
+            style=opts["style"], **sampling_options(opts)))

@@ -6,12 +6,13 @@ exits with status 2 and one line on stderr.
 
 from __future__ import annotations
 
-import json
-import sys
-
 from django.core.management.base import BaseCommand
 
-from generation.management.steering import add_sampling_arguments, steering_options
+from generation.management.sampling_cli import (
+    add_sampling_arguments,
+    print_result,
+    sampling_options,
+)
 
 
 class Command(BaseCommand):
@@ -25,20 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="output folder")
 
     def handle(self, *args, **opts):
-        from generation.ml.compose import (
-            ComposeInputError,
-            continue_midi_file,
-            parse_attributes,
-        )
+        from generation.ml.compose import continue_midi_file, parse_attributes
 
-        steering = steering_options(opts)
-        try:
-            result = continue_midi_file(
-                opts["file"], opts["out"], bars=opts["bars"], temperature=opts["temperature"],
-                top_p=opts["top_p"], seed=opts["seed"], variants=opts["variants"],
-                style=opts["style"], attributes=parse_attributes(opts["attributes"]),
-                **steering)
-        except ComposeInputError as exc:
-            sys.stderr.write(f"error: {exc}\n")
-            sys.exit(2)
-        self.stdout.write(json.dumps(result))
+        print_result(self.stdout, lambda: continue_midi_file(
+            opts["file"], opts["out"], style=opts["style"],
+            attributes=parse_attributes(opts["attributes"]), **sampling_options(opts)))

@@ -1,6 +1,13 @@
-"""The sampling options `compose` and `continue_midi` share."""
+"""What `compose` and `continue_midi` share: their sampling options and their way of
+ending (one JSON object on stdout, or one line on stderr and exit status 2)."""
 
 from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+
+_SAMPLING = ("bars", "temperature", "top_p", "seed", "variants")
 
 
 def add_sampling_arguments(parser) -> None:
@@ -18,11 +25,25 @@ def add_sampling_arguments(parser) -> None:
                              "engine's; 1 = plain sampling)")
 
 
-def steering_options(opts: dict) -> dict:
-    """{"guidance", "candidates"} from parsed options, the engine's defaults where unset."""
+def sampling_options(opts: dict) -> dict:
+    """The engine keyword arguments of the options above, the engine's defaults where unset."""
     from generation.ml.compose import DEFAULT_CANDIDATES, DEFAULT_GUIDANCE
 
     return {
+        **{k: opts[k] for k in _SAMPLING},
         "guidance": DEFAULT_GUIDANCE if opts["guidance"] is None else opts["guidance"],
         "candidates": DEFAULT_CANDIDATES if opts["candidates"] is None else opts["candidates"],
     }
+
+
+def print_result(stdout, run: Callable[[], dict]) -> None:
+    """Write ``run()``'s JSON to ``stdout``; bad input (ComposeInputError) exits 2 with one
+    line on stderr."""
+    from generation.ml.compose import ComposeInputError
+
+    try:
+        result = run()
+    except ComposeInputError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    stdout.write(json.dumps(result))
