@@ -66,6 +66,17 @@ def flush_generation_channel() -> None:
     channel_layers.backends.clear()
 
 
+# The marks of the tests that run real workers against the shared Redis.
+WORKER_TESTS = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(name="fast_jobs")
+def fast_jobs_fixture(settings):
+    """Shortened timings and an empty generation channel (``usefixtures("fast_jobs")``)."""
+    use_fast_timings(settings)
+    flush_generation_channel()
+
+
 class Worker:
     """One ``runworker generation`` process, its log in a file."""
 

@@ -11,27 +11,16 @@ import pytest
 from generation import services
 from generation.models import Job, Track
 from tests.jobs_fixtures import (
+    WORKER_TESTS,
     api,
-    flush_generation_channel,
+    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     job_status,
-    use_fast_timings,
     wait_done,
     wait_for,
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.jobs_urls"),
-]
-
-
-@pytest.fixture(autouse=True)
-def fast(settings):
-    use_fast_timings(settings)
-    flush_generation_channel()
+pytestmark = [*WORKER_TESTS, pytest.mark.urls("tests.jobs_urls"), pytest.mark.usefixtures("fast_jobs")]
 
 
 def test_a_job_whose_message_expired_before_any_worker_ran_still_runs(owner, worker_factory):

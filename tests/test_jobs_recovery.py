@@ -12,7 +12,8 @@ from generation import services
 from generation.models import Job, Track
 from studio.testing import _stop, start_redis
 from tests.jobs_fixtures import (
-    flush_generation_channel,
+    WORKER_TESTS,
+    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     kill,
     use_fast_timings,
     wait_done,
@@ -20,13 +21,7 @@ from tests.jobs_fixtures import (
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def fast(settings):
-    use_fast_timings(settings)
-    flush_generation_channel()
+pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]
 
 
 def job(job_id: int) -> Job:

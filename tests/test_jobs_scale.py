@@ -7,18 +7,16 @@ import pytest
 from generation import services
 from generation.models import Job, Track
 from tests.jobs_fixtures import (
-    flush_generation_channel,
-    use_fast_timings,
+    WORKER_TESTS,
+    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     wait_for,
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]
 
 
 def test_two_workers_run_twenty_jobs_each_exactly_once(owner, settings, worker_factory):
-    use_fast_timings(settings)
-    flush_generation_channel()
     settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER = 50
     workers = [worker_factory(), worker_factory()]
     jobs = [

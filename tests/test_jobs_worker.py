@@ -20,26 +20,15 @@ from generation.models import Track
 from generation.music.notes import Note, Part, Piece, piece_from_midi, piece_to_midi_bytes
 from generation.render.audio import DYNAMICS_PEAK, RELEASE_SECONDS
 from tests.jobs_fixtures import (
+    WORKER_TESTS,
     api,
-    flush_generation_channel,
-    use_fast_timings,
+    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     wait_done,
     wait_for,
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.jobs_urls"),
-]
-
-
-@pytest.fixture(autouse=True)
-def fast(settings):
-    use_fast_timings(settings)
-    flush_generation_channel()
+pytestmark = [*WORKER_TESTS, pytest.mark.urls("tests.jobs_urls"), pytest.mark.usefixtures("fast_jobs")]
 
 
 def test_a_compose_job_becomes_three_tracks_with_every_file(owner, settings, worker_factory):
