@@ -79,12 +79,20 @@ class Job(models.Model):
 
 class TrackQuerySet(models.QuerySet):
     def visible_by_id_to(self, user) -> TrackQuerySet:
-        """Tracks a user may open by id: their own, and public ones that staff have not
-        hidden. Unlisted tracks of others are reachable only through ``shared``."""
+        """Tracks a user may open by id (pages, API and files alike): their own, and public
+        ones that staff have not hidden. Staff also open any shared (public or unlisted)
+        track, hidden or not, to moderate it; nobody else's private track. Unlisted tracks
+        of others are otherwise reachable only through ``shared``."""
         public = Q(visibility=Track.Visibility.PUBLIC, hidden=False)
-        if user is not None and user.is_authenticated:
-            return self.filter(public | Q(owner=user))
-        return self.filter(public)
+        if user is None or not user.is_authenticated:
+            return self.filter(public)
+        if user.is_staff:
+            public = ~Q(visibility=Track.Visibility.PRIVATE)
+        return self.filter(public | Q(owner=user))
+
+    def public(self) -> TrackQuerySet:
+        """The gallery's tracks: public and not hidden."""
+        return self.filter(visibility=Track.Visibility.PUBLIC, hidden=False)
 
     def shared(self, token: str) -> TrackQuerySet:
         """The unlisted or public track behind a share link (never a private one)."""

@@ -2,7 +2,8 @@
 
 Visibility rules (the same for pages and files):
 - the owner always sees their track, whatever its visibility or moderation;
-- by id, anyone else sees only a public track that staff have not hidden;
+- by id, anyone else sees only a public track that staff have not hidden, and staff see any
+  public or unlisted track, hidden or not (to moderate it), never another's private one;
 - by share token, anyone sees an unlisted or public track that is not hidden; a private
   track's token leads nowhere, so making a track private revokes its link at once.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 
 from generation.models import Job, Track
 from studio.models import MIN_RATINGS_FOR_AVERAGE, Rating, Report
@@ -21,25 +22,15 @@ GALLERY_PAGE_SIZE = 12
 GALLERY_ORDERS = ("newest", "top")
 
 
-def not_hidden(qs: QuerySet[Track]) -> QuerySet[Track]:
-    return qs.filter(hidden=False)
-
-
 def track_for_page(*, user, track_id: int) -> Track:
-    """The track at ``/tracks/<id>/`` for ``user``, or Track.DoesNotExist."""
-    qs = Track.objects.select_related("job", "owner")
-    if user is not None and user.is_authenticated:
-        if user.is_staff:
-            return qs.get(id=track_id)
-        mine = qs.filter(id=track_id, owner=user).first()
-        if mine is not None:
-            return mine
-    return not_hidden(qs.filter(visibility=Track.Visibility.PUBLIC)).get(id=track_id)
+    """The track at ``/tracks/<id>/`` for ``user``, or Track.DoesNotExist (the same rule as
+    the API and the files: ``TrackQuerySet.visible_by_id_to``)."""
+    return Track.objects.visible_by_id_to(user).select_related("job", "owner").get(id=track_id)
 
 
 def track_for_share(*, token: str) -> Track:
     """The track behind ``/s/<token>/``, or Track.DoesNotExist (private, hidden, unknown)."""
-    return not_hidden(Track.objects.shared(token).select_related("job", "owner")).get()
+    return Track.objects.shared(token).select_related("job", "owner").get()
 
 
 def gallery_page(*, order: str = "newest", page: int | str = 1) -> Page:
@@ -49,9 +40,7 @@ def gallery_page(*, order: str = "newest", page: int | str = 1) -> Page:
     MIN_RATINGS_FOR_AVERAGE ratings, best mean overall score first (ties: more ratings, then
     newer). Each track carries ``rating_count`` and ``rating_mean``.
     """
-    qs = not_hidden(
-        Track.objects.filter(visibility=Track.Visibility.PUBLIC).select_related("owner")
-    )
+    qs = Track.objects.public().select_related("owner")
     qs = qs.annotate(rating_count=Count("ratings"), rating_mean=Avg("ratings__overall"))
     if order == "top":
         qs = qs.filter(rating_count__gte=MIN_RATINGS_FOR_AVERAGE).order_by(
@@ -117,14 +106,12 @@ def reported_tracks() -> QuerySet[Track]:
         )
         .filter(open_reports__gt=0)
         .select_related("owner")
-        .prefetch_related("reports")
+        .prefetch_related(Prefetch(
+            "reports", queryset=Report.objects.filter(resolved=False).select_related("reporter"),
+            to_attr="open_report_list"))
         .order_by("-open_reports", "-created_at")
     )
 
 
 def hidden_tracks() -> QuerySet[Track]:
     return Track.objects.filter(hidden=True).select_related("owner", "moderation")
-
-
-def open_reports_for(track: Track) -> QuerySet[Report]:
-    return Report.objects.filter(track=track, resolved=False)

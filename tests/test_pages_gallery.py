@@ -141,3 +141,25 @@ def test_a_hidden_public_track_is_gone_from_the_api_and_files_too(client, owner,
     assert client.get(f"/s/{track.share_token}/").status_code == 404
     client.force_login(owner)
     assert client.get(f"/api/tracks/{track.id}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_staff_open_a_hidden_track_on_its_page_and_in_the_api_but_no_private_track(
+    client, owner, make_user, make_track
+):
+    """One rule for pages, API and files: what staff reach from the moderation page opens
+    everywhere; nobody's private track opens for them."""
+    hidden = make_track(owner, title="Hidden one", visibility="public")
+    hidden.hidden = True
+    hidden.save()
+    private = make_track(owner, title="Diary")
+    staff = make_user("mod")
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)
+    assert client.get(reverse("studio:track", args=[hidden.id])).status_code == 200
+    assert client.get(f"/api/tracks/{hidden.id}/").status_code == 200
+    assert client.get(reverse("studio:track", args=[private.id])).status_code == 404
+    assert client.get(f"/api/tracks/{private.id}/").status_code == 404
+    html = client.get(reverse("studio:moderation")).content.decode()
+    assert "Hidden one" in html and "Diary" not in html
