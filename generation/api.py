@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
@@ -144,7 +145,8 @@ def job_url(job: Job) -> str:
 def jobs(request):
     """POST: submit a job (202). GET: the caller's 50 most recent jobs."""
     if request.method == "GET":
-        recent = Job.objects.filter(owner=request.user).prefetch_related("tracks")[:50]
+        recent = Job.objects.filter(owner=request.user).prefetch_related(
+            Prefetch("tracks", queryset=Track.objects.only("id", "job_id", "variant")))[:50]
         return JsonResponse({"jobs": [services.job_state(j) for j in recent]})
     try:
         kind, params, midi = _request_parameters(request)

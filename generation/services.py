@@ -129,7 +129,8 @@ def ring_doorbell(job_id: int) -> bool:
 
 def job_state(job: Job) -> dict[str, Any]:
     """What the API and the websocket say about a job."""
-    track_ids = list(job.tracks.order_by("variant").values_list("id", flat=True))
+    # .all() uses a prefetch when the caller made one (the job list), one query otherwise
+    track_ids = [t.id for t in sorted(job.tracks.all(), key=lambda t: t.variant)]
     return {
         "id": job.id,
         "kind": job.kind,

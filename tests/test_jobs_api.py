@@ -22,7 +22,12 @@ from generation import services
 from generation.models import ApiToken, Job, Track
 from generation.music.notes import Note, Part, Piece, piece_to_midi_bytes
 from generation.pipeline import Variant
-from tests.jobs_fixtures import copy_variant, flush_generation_channel, render_template_variant
+from tests.jobs_fixtures import (
+    api,
+    copy_variant,
+    flush_generation_channel,
+    render_template_variant,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.jobs_urls")]
 
@@ -35,16 +40,6 @@ def template(tmp_path_factory) -> tuple[Path, dict]:
     folder = tmp_path_factory.mktemp("template") / "variant"
     rendered = render_template_variant(folder)
     return folder, rendered["files"]
-
-
-def token_for(user) -> str:
-    out = io.StringIO()
-    call_command("issue_token", user.username, stdout=out)
-    return out.getvalue().strip()
-
-
-def api(user) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
 
 
 def seed_midi() -> bytes:
@@ -461,3 +456,18 @@ def test_recovery_removes_staging_left_by_a_killed_worker(settings):
         assert not old.parent.exists() and fresh.exists()
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
+
+
+def test_the_job_list_reads_its_tracks_in_one_query(owner, django_assert_max_num_queries):
+    """GET /api/jobs/ with many finished jobs: a fixed number of queries, not one a job."""
+    for n in range(6):
+        job = Job.objects.create(owner=owner, kind="compose", parameters={},
+                                 status=Job.Status.DONE)
+        for v in (1, 2, 3):
+            Track.objects.create(owner=owner, job=job, variant=v, title=f"t{n}-{v}", files={})
+    client = api(owner)
+    with django_assert_max_num_queries(6):  # token, user, jobs, tracks (+ session bits)
+        data = client.get("/api/jobs/").json()
+    assert len(data["jobs"]) == 6
+    for j in data["jobs"]:
+        assert len(j["tracks"]) == 3
