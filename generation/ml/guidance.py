@@ -54,13 +54,9 @@ MODE_MIN_NOTES = 3
 MODE_LEAD = 0.05
 
 
-def _z(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / x.std()
-
-
-# [mode (major, minor), tonic, pitch class]: the key profiles rolled to every tonic, z-scored
-_KEY_PROFILES_Z = np.stack([np.stack([_z(np.roll(prof, t)) for t in range(12)])
-                            for prof in (keys._MAJOR, keys._MINOR)])
+# [mode (major, minor), tonic, pitch class]: every key's profile, z-scored (the rows of
+# ``key.KEY_PROFILES``, which are centred and of unit length, times sqrt(12))
+_KEY_PROFILES_Z = keys.KEY_PROFILES.reshape(12, 2, 12).transpose(1, 0, 2) * math.sqrt(12)
 # The guide aims this far inside a band's edges (density: a factor, register: semitones), so
 # that a row held at the edge does not slip out of the band in its last notes.
 _DENSITY_MARGIN = 1.1
@@ -102,16 +98,7 @@ class GuideTarget:
 
 
 def _interval(attr: str, band: str | None) -> tuple[float, float] | None:
-    if band is None:
-        return None
-    edges = schema.band_edges(attr)
-    if edges is None:
-        return None
-    names = schema.band_names(attr)
-    i = names.index(band)
-    lo = edges[i - 1] if i > 0 else 0.0
-    hi = edges[i] if i < len(edges) else math.inf
-    return (lo, hi)
+    return None if band is None else schema.band_interval(attr, band)
 
 
 def _density_centre(lo: float, hi: float) -> float:
@@ -144,9 +131,11 @@ class _Features:
         self.pitch = torch.zeros(v, dtype=torch.float64)  # MIDI pitch of Pitch tokens
         self.pitch[self.pitch_lo:self.pitch_hi] = torch.arange(
             self.pitch_hi - self.pitch_lo, dtype=torch.float64) + tok.config.pitch_low
-        self.is_pitch = torch.zeros(v, dtype=torch.bool)
-        self.is_pitch[self.pitch_lo:self.pitch_hi] = True
-        self.pitch_class = (self.pitch.long() % 12)
+        self.is_pitch = torch.zeros(v, dtype=torch.float64)  # 1.0 on Pitch tokens
+        self.is_pitch[self.pitch_lo:self.pitch_hi] = 1.0
+        # pitch class of each Pitch token, in token order
+        self.pitch_classes = (self.pitch[self.pitch_lo:self.pitch_hi].long() % 12)
+        self.pos_steps = torch.arange(self.pos_hi - self.pos_lo, dtype=torch.float64)
 
 
 _FEATURES: dict[int, _Features] = {}
@@ -173,6 +162,7 @@ class RowGuide:
         self.last_end = None  # latest note-off so far (absolute step)
         self.pc_time = np.zeros(12)  # sounding time per pitch class (for the mode)
         self._last_pitch = None
+        self._mode_vec = None  # the mode's bias, recomputed only when pc_time changes
 
     def feed(self, token: int, grammar: Grammar) -> None:
         """Account for ``token``; ``grammar`` has already been fed it."""
@@ -196,6 +186,8 @@ class RowGuide:
             end = self.step + steps
             if self._last_pitch is not None:
                 self.pc_time[self._last_pitch % 12] += steps
+                if self.target.mode is not None:
+                    self._mode_vec = self._mode_bias()
             self.last_end = end if self.last_end is None else max(self.last_end, end)
 
     def _density_error(self) -> float:
@@ -251,7 +243,7 @@ class RowGuide:
                 feat = self.f.note.clone()
                 # skipping ahead: a Pos token `gap` quarters on, or the bar line (rest of bar)
                 here = max(grammar.pos, 0)
-                steps = torch.arange(self.f.pos_hi - self.f.pos_lo, dtype=torch.float64)
+                steps = self.f.pos_steps
                 bar_line = float(grammar.bar_steps)
                 if err < 0:
                     # thinning: a skip earns credit only while earlier notes still sound, so
@@ -267,30 +259,28 @@ class RowGuide:
         if t.register is not None:
             err, mean = self._register_error()
             if err:
-                reg = torch.where(self.f.is_pitch, (self.f.pitch - mean) / 12.0,
-                                  torch.zeros_like(self.f.pitch))
-                reg = t.register_strength * err * reg
+                reg = (t.register_strength * err / 12.0) * (self.f.pitch - mean) * self.f.is_pitch
                 out = reg if out is None else out + reg
-        if t.mode is not None and self.notes >= MODE_MIN_NOTES \
+        if self._mode_vec is not None and self.notes >= MODE_MIN_NOTES \
                 and grammar.state in ("pos", "track", "dur"):
-            pcs = self._mode_bias()
-            if pcs is not None:
-                mode = torch.where(self.f.is_pitch, pcs[self.f.pitch_class],
-                                   torch.zeros_like(self.f.pitch))
-                mode = t.mode_strength * mode
-                out = mode if out is None else out + mode
+            out = self._mode_vec if out is None else out + self._mode_vec
         return out
 
     def _mode_bias(self) -> torch.Tensor | None:
-        """Per pitch class: the requested mode's key profile (z-scored) at the tonic that
-        suits the notes so far best, while the other mode fits them as well or better;
-        None while the requested mode leads by ``MODE_LEAD``."""
+        """The mode's logit bias: on Pitch tokens, ``mode_strength`` times the requested
+        mode's key profile (z-scored) at the tonic that suits the notes so far best, while
+        the other mode fits them as well or better; None while the requested mode leads by
+        ``MODE_LEAD`` (or the notes so far have no shape)."""
         hist = self.pc_time
         if hist.sum() <= 0 or np.ptp(hist) == 0:
             return None
-        scores = _KEY_PROFILES_Z @ ((hist - hist.mean()) / hist.std()) / 12  # correlations
+        scores = keys.key_correlations(hist[None])[0].reshape(12, 2).T  # [mode, tonic]
         want = 0 if self.target.mode == "major" else 1
         best_want = int(np.argmax(scores[want]))
         if scores[want, best_want] - scores[1 - want].max() >= MODE_LEAD:
             return None
-        return torch.from_numpy(_KEY_PROFILES_Z[want, best_want].copy())
+        profile = torch.from_numpy(_KEY_PROFILES_Z[want, best_want].copy())
+        vec = torch.zeros(self.tok.vocab_size, dtype=torch.float64)
+        vec[self.f.pitch_lo:self.f.pitch_hi] = self.target.mode_strength * profile[
+            self.f.pitch_classes]
+        return vec

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from generation.music import schema
-from generation.music.key import _MAJOR, _MINOR
+from generation.music.key import key_correlations
 from generation.music.notes import Piece
 from generation.music.tokenizer import Tokenizer, UnsupportedPiece
 
@@ -40,28 +40,10 @@ TRANSPOSE_RANGE = (-5, 6)  # semitones, inclusive
 FORMAT_VERSION = "2"  # bump when the encoder or the window layout changes (cache key)
 
 
-def _profiles() -> np.ndarray:
-    """(24, 12) key profiles in key_scores order: C major, C minor, C# major, ..."""
-    rows = []
-    for tonic in range(12):
-        rows.append(np.roll(_MAJOR, tonic))
-        rows.append(np.roll(_MINOR, tonic))
-    p = np.array(rows)
-    p = p - p.mean(axis=1, keepdims=True)
-    return p / np.linalg.norm(p, axis=1, keepdims=True)
-
-
-_PROFILES = _profiles()
-
-
 def modes_of_histograms(hists: np.ndarray) -> np.ndarray:
     """0 (major) / 1 (minor) per row of (N, 12) duration-weighted pitch-class histograms,
     the same choice as ``generation.music.key.estimate_mode`` (first best of 24 keys)."""
-    h = hists - hists.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(h, axis=1, keepdims=True)
-    r = (h / np.where(norm > 0, norm, 1.0)) @ _PROFILES.T  # (N, 24) Pearson correlations
-    best = np.argmax(np.round(r, 12), axis=1)
-    best[norm[:, 0] == 0] = 0
+    best = np.argmax(np.round(key_correlations(hists), 12), axis=1)
     return best % 2
 
 

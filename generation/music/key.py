@@ -16,6 +16,28 @@ _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3
 _NAMES = ["C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B"]
 
 
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    m = m - m.mean(axis=1, keepdims=True)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+# (24, 12): the profile of every key in ``key_scores`` order (C major, C minor, C# major, ...),
+# centred and scaled to unit length, so that a dot product with a centred, unit histogram is
+# the Pearson correlation ``key_scores`` computes.
+KEY_PROFILES = _unit_rows(np.stack([np.roll(profile, tonic) for tonic in range(12)
+                                    for profile in (_MAJOR, _MINOR)]))
+
+
+def key_correlations(hists: np.ndarray) -> np.ndarray:
+    """(N, 12) pitch-class histograms -> (N, 24) correlations with every key, in
+    ``key_scores`` order (row i is tonic i // 2, major when i is even). A flat histogram
+    correlates 0 with every key."""
+    h = np.asarray(hists, dtype=np.float64)
+    h = h - h.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(h, axis=1, keepdims=True)
+    return (h / np.where(norm > 0, norm, 1.0)) @ KEY_PROFILES.T
+
+
 def pitch_class_histogram(piece: Piece, weighted: bool = True) -> np.ndarray:
     """Twelve numbers, the share of sounding time (or of notes) on each pitch class."""
     hist = np.zeros(12)

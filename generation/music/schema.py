@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,16 @@ def register_band(x: float) -> str | None:
     Returns None while the schema's edges are still unset.
     """
     return _numeric_band("register_band", x)
+
+
+def band_interval(attr: str, band: str) -> tuple[float, float] | None:
+    """(low, high) of a numeric band by the frozen edges (0 and ``math.inf`` for the open
+    ends), or None while the schema leaves the edges unset."""
+    edges = band_edges(attr)
+    if edges is None:
+        return None
+    i = band_names(attr).index(band)
+    return (edges[i - 1] if i > 0 else 0.0, edges[i] if i < len(edges) else math.inf)
 
 
 def write_band_edges(edges: dict[str, list[float]], path: Path | None = None) -> None:
