@@ -215,7 +215,7 @@ def _sample_best(engine: MusicEngine, prompt: list[int], seeds: list[int],
     variant's seed, and each row samples independently of the others."""
     k = max(1, int(candidates))
     row_seeds = [_candidate_seed(s, c) for s in seeds for c in range(k)]
-    with engine.lock, torch.no_grad():
+    with engine.lock:
         rows = sample(engine.model, engine.tok, [prompt] * len(row_seeds), row_seeds,
                       settings, engine.device)
     out = []

@@ -18,9 +18,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-N_PITCHES = 84
-PHRASE_STEPS = 64
-
 
 class ResnetBlock(nn.Module):
     """conv-norm-relu-conv-norm with an identity shortcut; reflect padding keeps the edges of
@@ -149,7 +146,3 @@ def define_D(name: str, in_channels: int = 2, ndf: int = 32) -> nn.Module:
     else:
         raise ValueError(f"unknown discriminator {name!r}; known: {', '.join(DISCRIMINATORS)}")
     return init_weights(net)
-
-
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())

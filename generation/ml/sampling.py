@@ -121,7 +121,6 @@ def _sample(model, tok: Tokenizer, prompts: list[list[int]], seeds: list[int],
     max_new = settings.max_new_tokens or 400 * max(1, settings.bars)
     grammars = [Grammar(tok).feed_all(p) for p in prompts]
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    history = [list(p) for p in prompts]  # every row's full token history
     context = [list(p) if len(p) <= limit else _window(tok, p, limit) for p in prompts]
     new: list[list[int]] = [[] for _ in range(n)]
     bars_done = [0] * n
@@ -177,15 +176,14 @@ def _sample(model, tok: Tokenizer, prompts: list[list[int]], seeds: list[int],
             if t == tok.bar:
                 bars_done[i] += 1
             new[i].append(t)
-            history[i].append(t)
             context[i].append(t)
             chosen[i] = t
         if all(done):
             break
         if any(len(c) > limit for c in context):
             # slide: each over-long row keeps its prefix and latest bars; others unchanged
-            context = [_window(tok, h, limit) if len(c) > limit else c
-                       for c, h in zip(context, history, strict=True)]
+            context = [_window(tok, p + nw, limit) if len(c) > limit else c
+                       for c, p, nw in zip(context, prompts, new, strict=True)]
             cache, key_mask, logits = prime()
             next_pos = torch.tensor([len(c) for c in context], dtype=torch.long)
             continue

@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -260,7 +259,3 @@ def resume_dir(out: str | Path) -> Path:
     """Where the latest weights and optimizer state of a run into ``out`` are kept."""
     digest = hashlib.sha256(str(Path(out).resolve()).encode()).hexdigest()[:10]
     return REPO_ROOT / "var" / "cache" / f"transformer-resume-{digest}"
-
-
-def remove_resume_state(out: str | Path) -> None:
-    shutil.rmtree(resume_dir(out), ignore_errors=True)

@@ -71,11 +71,6 @@ class TransferResult:
     unchanged: bool = False  # source == target: the input piece is returned as is
     style_scores: dict[str, float] = field(default_factory=dict)  # classifier's mean probs
 
-    def as_dict(self) -> dict:
-        return {"source_style": self.source_style, "guessed": self.guessed,
-                "route": self.route, "model_version": self.model_version,
-                "unchanged": self.unchanged, "style_scores": self.style_scores}
-
 
 # ---------------------------------------------------------------------------------------------
 # Models on disk
