@@ -15,50 +15,10 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start a throw-away redis-server on loopback; return the process and its URL."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
-    port = port or free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--protected-mode", "yes", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start within 10 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
+from studio.processes import start_redis, stop_process
 
 _run_dir = Path(tempfile.mkdtemp(prefix="cadenza-test-"))
 atexit.register(shutil.rmtree, _run_dir, True)
@@ -70,4 +30,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 Path(os.environ["STUDIO_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
 if not os.environ.get("REDIS_URL"):
     _redis_proc, os.environ["REDIS_URL"] = start_redis()
-    atexit.register(_stop, _redis_proc)
+    atexit.register(stop_process, _redis_proc)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.testing import _stop, start_redis
+from studio.processes import start_redis, stop_process
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,7 +50,7 @@ def spare_redis():
     """A second, private redis-server that a test may stop to simulate an outage."""
     proc, url = start_redis()
     yield proc, url
-    _stop(proc)
+    stop_process(proc)
 
 
 @pytest.fixture(scope="module")

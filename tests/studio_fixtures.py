@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from studio.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,12 +161,6 @@ def make_track(rendered_variant, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # real processes: daphne + a generation worker
 # ---------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -178,15 +173,6 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> No
             time.sleep(0.1)
     raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
 
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @dataclass
@@ -231,7 +217,7 @@ def studio_server(transactional_db, tmp_path):
     )
     # the child processes must open the test database file, not var/db.sqlite3
     env["DATABASE_URL"] = f"sqlite:///{db_name}"
-    port = _free_port()
+    port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir()
     python = sys.executable
@@ -262,5 +248,5 @@ def studio_server(transactional_db, tmp_path):
         _wait_for_port(port, daphne)
         yield StudioServer(f"http://127.0.0.1:{port}", daphne, worker, logs)
     finally:
-        _stop(worker)
-        _stop(daphne)
+        stop_process(worker, 10)
+        stop_process(daphne, 10)

@@ -10,7 +10,7 @@ import pytest
 
 from generation import services
 from generation.models import Job, Track
-from studio.testing import _stop, start_redis
+from studio.processes import start_redis, stop_process
 from tests.jobs_fixtures import (
     WORKER_TESTS,
     fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
@@ -73,7 +73,7 @@ def test_a_redis_restart_mid_job_loses_nothing(owner, settings, worker_factory):
         worker = worker_factory(delay=3, redis_url=url)
         before = services.submit_job(user=owner, kind="compose", params={"bars": 2})
         wait_running(before.id)
-        _stop(proc)  # Redis goes away mid-job...
+        stop_process(proc)  # Redis goes away mid-job...
         during = services.submit_job(user=owner, kind="compose", params={"bars": 2})
         assert job(during.id).last_sent_at is None  # could not ring: stays queued
         time.sleep(1)
@@ -93,4 +93,4 @@ def test_a_redis_restart_mid_job_loses_nothing(owner, settings, worker_factory):
         assert wait_done(after.id).attempts == 1
         assert Track.objects.count() == 3
     finally:
-        _stop(proc)
+        stop_process(proc)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.testing import free_port
+from studio.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

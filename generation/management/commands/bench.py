@@ -105,7 +105,7 @@ class Command(BaseCommand):
             async_to_sync(layer.send)(ping, {"type": "bench.ping"})
             async_to_sync(layer.receive)(ping)
         except Exception:
-            from studio.testing import free_port, start_redis
+            from studio.processes import free_port, start_redis
 
             proc, url = start_redis(free_port())
             started.append(proc)
