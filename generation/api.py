@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from generation import pipeline, services
-from generation.files import FILE_KINDS, serve_track_file
+from generation.files import FILE_KINDS, file_url, serve_track_file
 from generation.models import ApiToken, Job, Track
 
 log = logging.getLogger(__name__)
@@ -181,17 +181,12 @@ def job_cancel(request, job_id: int):
 # tracks
 # ---------------------------------------------------------------------------------------------
 def _file_urls(track: Track, share_token: str | None) -> dict:
-    def url(kind: str, page: int | None = None) -> str:
-        if share_token:
-            base = reverse("generation:api-shared-file", args=[share_token, kind])
-        else:
-            base = reverse("generation:api-track-file", args=[track.id, kind])
-        return f"{base}?page={page}" if page else base
-
     files = track.files or {}
-    out = {kind: url(kind) for kind in FILE_KINDS if files.get(kind)}
+    out = {kind: file_url(track, kind, token=share_token) for kind in FILE_KINDS
+           if files.get(kind)}
     pages = files.get("svg") or []
-    out["svg_pages"] = [url("svg", i) for i in range(1, len(pages) + 1)]
+    out["svg_pages"] = [file_url(track, "svg", token=share_token, page=i)
+                        for i in range(1, len(pages) + 1)]
     return out
 
 

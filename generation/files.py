@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
 from django.utils.text import slugify
 
 from generation.models import Track
@@ -41,13 +42,32 @@ def track_file_path(track: Track, kind: str, page: int = 1) -> Path:
         if not 1 <= page <= len(value):
             raise Http404("no such page")
         value = value[page - 1]
-    if not value:
-        raise Http404("no such file")
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / value).resolve()
-    if root not in path.parents or not path.is_file():
+    path = media_file(value) if value else None
+    if path is None:
         raise Http404("no such file")
     return path
+
+
+def media_file(relative: str) -> Path | None:
+    """The existing file at ``relative`` under MEDIA_ROOT, or None (missing, or a path that
+    would lead outside MEDIA_ROOT)."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def file_url(track: Track, kind: str, *, token: str | None = None, page: int | None = None,
+             download: bool = False) -> str:
+    """URL of one of a track's files through the access-checked file views; with a share
+    token it works for anyone holding the link (and stops when the link is revoked)."""
+    if token:
+        url = reverse("generation:api-shared-file", args=[token, kind])
+    else:
+        url = reverse("generation:api-track-file", args=[track.id, kind])
+    query = [q for q in (f"page={page}" if page else "", "download=1" if download else "") if q]
+    return url + ("?" + "&".join(query) if query else "")
 
 
 def _file_iterator(path: Path, start: int, length: int):

@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import pipeline, services
+from generation.files import file_url, media_file, track_file_path
 from generation.models import Job, Track
 from studio import selectors
 from studio import services as studio_services
@@ -31,57 +31,24 @@ from studio.models import MIN_RATINGS_FOR_AVERAGE
 # ---------------------------------------------------------------------------------------------
 
 
-def _file_url(
-    track: Track,
-    kind: str,
-    *,
-    token: str | None = None,
-    page: int | None = None,
-    download: bool = False,
-) -> str:
-    """URL of one of a track's files, through the jobs API's access-checked file views.
-    With a share token the URL works for anyone holding the link (and stops when revoked)."""
-    if token:
-        url = reverse("generation:api-shared-file", args=[token, kind])
-    else:
-        url = reverse("generation:api-track-file", args=[track.id, kind])
-    query = []
-    if page:
-        query.append(f"page={page}")
-    if download:
-        query.append("download=1")
-    return url + ("?" + "&".join(query) if query else "")
-
-
 def track_files(track: Track, token: str | None = None) -> dict[str, Any]:
     """Every file URL the track page needs; keys absent when the track lacks the file."""
     files = track.files or {}
     out: dict[str, Any] = {}
     for kind in ("midi", "musicxml", "audio"):
         if files.get(kind):
-            out[kind] = _file_url(track, kind, token=token)
-            out[f"{kind}_download"] = _file_url(track, kind, token=token, download=True)
+            out[kind] = file_url(track, kind, token=token)
+            out[f"{kind}_download"] = file_url(track, kind, token=token, download=True)
     # "original_*": a transfer's seed rendered beside it, when the worker provides it
     for kind in ("timemap", "pianoroll", "original_audio", "original_pianoroll"):
         if files.get(kind):
-            out[kind] = _file_url(track, kind, token=token)
+            out[kind] = file_url(track, kind, token=token)
     out["svg_pages"] = [
-        _file_url(track, "svg", token=token, page=i)
+        file_url(track, "svg", token=token, page=i)
         for i in range(1, len(files.get("svg") or []) + 1)
     ]
-    audio_name = files.get("audio") or ""
-    out["audio_type"] = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}.get(
-        Path(audio_name).suffix, ""
-    )
-    out["audio_ext"] = Path(audio_name).suffix.lstrip(".").upper()
+    out["audio_ext"] = Path(files.get("audio") or "").suffix.lstrip(".").upper()
     return out
-
-
-def _job_poll_url(job: Job) -> str:
-    try:
-        return reverse("generation:api-job", args=[job.id])
-    except NoReverseMatch:  # the API is not wired: the page still works by reloading
-        return ""
 
 
 def _style_name(style: str | None) -> str:
@@ -166,7 +133,7 @@ def _render_track(
     if files.get("pianoroll") and track.visibility != Track.Visibility.PRIVATE:
         # the image a link preview shows must work for someone who has only the link
         og_image = request.build_absolute_uri(
-            _file_url(
+            file_url(
                 track,
                 "pianoroll",
                 token=token
@@ -279,8 +246,8 @@ def compose(request: HttpRequest) -> HttpResponse:
         "studio/compose.html",
         {
             "form": form,
-            "mood_url": "/api/mood/",
-            "inspect_url": _reverse_or_blank("generation:api-midi-inspect"),
+            "mood_url": reverse("api-mood"),
+            "inspect_url": reverse("generation:api-midi-inspect"),
         },
         status=status,
     )
@@ -292,12 +259,6 @@ def _int(value: str) -> int:
     except (TypeError, ValueError):
         return 0
 
-
-def _reverse_or_blank(name: str, *args: Any) -> str:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return ""
 
 
 @login_required
@@ -316,7 +277,7 @@ def job_progress(request: HttpRequest, job_id: int) -> HttpResponse:
         {
             "job": job,
             "variants": variants,
-            "poll_url": _job_poll_url(job),
+            "poll_url": reverse("generation:api-job", args=[job.id]),
             "ws_path": f"/ws/jobs/{job.id}/",
             "retry_url": reverse("studio:compose") + f"?job={job.id}",
         },
@@ -491,24 +452,16 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
 
 
 def _job_input(track: Track) -> bytes | None:
-    if not track.job or not track.job.input_file:
-        return None
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / track.job.input_file).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path.read_bytes()
+    """The uploaded seed of the track's job, while it is still on disk."""
+    path = media_file(track.job.input_file) if track.job and track.job.input_file else None
+    return path.read_bytes() if path else None
 
 
 def _track_midi(track: Track) -> bytes | None:
-    value = (track.files or {}).get("midi")
-    if not value:
+    try:
+        return track_file_path(track, "midi").read_bytes()
+    except Http404:
         return None
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / value).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path.read_bytes()
 
 
 def _shared_options(track: Track) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from tests.jobs_fixtures import (
     render_template_variant,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.jobs_urls")]
+pytestmark = [pytest.mark.django_db]
 
 
 # ---------------------------------------------------------------------------------------------

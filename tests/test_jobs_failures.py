@@ -20,7 +20,7 @@ from tests.jobs_fixtures import (
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
-pytestmark = [*WORKER_TESTS, pytest.mark.urls("tests.jobs_urls"), pytest.mark.usefixtures("fast_jobs")]
+pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]
 
 
 def test_a_job_whose_message_expired_before_any_worker_ran_still_runs(owner, worker_factory):

@@ -14,7 +14,7 @@ from generation import pipeline, services
 from generation.consumers import WorkerRuntime
 from generation.models import Job, Track
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.jobs_urls")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 REAL_CHECKPOINT = (
     Path(__file__).resolve().parent.parent / "generation" / "checkpoints" / "transformer"

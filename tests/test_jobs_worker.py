@@ -28,7 +28,7 @@ from tests.jobs_fixtures import (
     worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
-pytestmark = [*WORKER_TESTS, pytest.mark.urls("tests.jobs_urls"), pytest.mark.usefixtures("fast_jobs")]
+pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]
 
 
 def test_a_compose_job_becomes_three_tracks_with_every_file(owner, settings, worker_factory):
