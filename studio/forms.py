@@ -33,6 +33,13 @@ def _band_choices(attr: str) -> list[tuple[str, str]]:
     return [FROM_MOOD, *[(v, v.capitalize()) for v in band_names(attr)]]
 
 
+def chosen_attributes(params: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a job's parameters that the person set, not those the mood reader
+    supplied (``mood_attributes``): what a repeat of the request keeps."""
+    mood_attrs = params.get("mood_attributes") or {}
+    return {k: v for k, v in (params.get("attributes") or {}).items() if mood_attrs.get(k) != v}
+
+
 class ComposeForm(forms.Form):
     """The compose page: three ways in, the mood's attributes, shared options."""
 
@@ -96,21 +103,20 @@ class ComposeForm(forms.Form):
         help_text="The same seed and settings make the same music.",
     )
 
-    ATTRIBUTE_FIELDS = ("mode", "tempo_bpm", "density_band", "register_band")
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.midi_bytes: bytes | None = None
-        self.mood_reading = None
 
     def clean_mood(self) -> str:
         text = (self.cleaned_data.get("mood") or "").strip()
         if text:
-            from generation.ml.mood import MoodError, interpret_mood
+            # the reader's refusal (too long, no words) shown next to the field; the reading
+            # itself is made once more when the job is submitted, in microseconds
+            from generation.pipeline import InvalidJob, interpret_mood
 
             try:
-                self.mood_reading = interpret_mood(text)
-            except MoodError as exc:
+                interpret_mood(text)
+            except InvalidJob as exc:
                 raise forms.ValidationError(str(exc)) from None
         return text
 
@@ -169,12 +175,10 @@ class ComposeForm(forms.Form):
     @classmethod
     def initial_from_parameters(cls, params: dict[str, Any]) -> dict[str, Any]:
         """Form values that repeat an earlier request (regenerate with changes, try again)."""
-        attrs = params.get("attributes") or {}
-        mood_attrs = params.get("mood_attributes") or {}
         # only what the person chose themselves goes back into the attribute fields
-        chosen = {k: v for k, v in attrs.items() if mood_attrs.get(k) != v}
+        chosen = chosen_attributes(params)
         initial: dict[str, Any] = {
-            "way": params.get("kind") if params.get("kind") == "compose" else "compose",
+            "way": "compose",
             "mood": params.get("mood", ""),
             "bars": params.get("bars", 16),
             "temperature": params.get("temperature", 1.0),

@@ -23,7 +23,14 @@ from generation.files import file_url, media_file, track_file_path
 from generation.models import Job, Track
 from studio import selectors
 from studio import services as studio_services
-from studio.forms import ComposeForm, RatingForm, ReportForm, TransferForm, VisibilityForm
+from studio.forms import (
+    ComposeForm,
+    RatingForm,
+    ReportForm,
+    TransferForm,
+    VisibilityForm,
+    chosen_attributes,
+)
 from studio.models import MIN_RATINGS_FOR_AVERAGE
 
 # ---------------------------------------------------------------------------------------------
@@ -434,10 +441,7 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
         params.pop(derived, None)
     if params.get("mood"):
         # explicit choices only: the mood is read again by the same reader
-        mood_attrs = (track.parameters or {}).get("mood_attributes") or {}
-        params["attributes"] = {
-            k: v for k, v in (params.get("attributes") or {}).items() if mood_attrs.get(k) != v
-        }
+        params["attributes"] = chosen_attributes(track.parameters or {})
     midi = None
     if kind != "compose":
         midi = _job_input(track)
