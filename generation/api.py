@@ -15,7 +15,6 @@ import logging
 from datetime import timedelta
 from functools import wraps
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -120,12 +119,7 @@ def _request_parameters(request: HttpRequest) -> tuple[str, dict, bytes | None]:
         params = {k: v for k, v in request.POST.items()}
         upload = request.FILES.get("midi")
         if upload is not None:
-            limit = getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000)
-            if upload.size > limit:
-                raise pipeline.InvalidJob(
-                    f"The MIDI file is too large (at most {limit // 1000} kB)."
-                )
-            midi = upload.read()
+            midi = pipeline.read_midi_upload(upload)
         if isinstance(params.get("attributes"), str) and params["attributes"].strip():
             try:
                 params["attributes"] = json.loads(params["attributes"])
@@ -273,7 +267,7 @@ def midi_inspect(request):
     if upload is None:
         return _error("Send the MIDI file in the field 'midi'.", 400)
     try:
-        validated = pipeline.validate_midi(upload.read())
+        validated = pipeline.validate_midi(pipeline.read_midi_upload(upload))
     except pipeline.InvalidJob as exc:
         return _error(str(exc), 400)
     except pipeline.EngineUnavailable as exc:

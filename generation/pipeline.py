@@ -77,12 +77,19 @@ def interpret_mood(text: str):
         raise InvalidJob(str(exc)) from exc
 
 
+def read_midi_upload(upload) -> bytes:
+    """The bytes of an uploaded file, at most one byte more than STUDIO_MAX_UPLOAD_BYTES:
+    enough for ``validate_midi`` to refuse an oversized file with its own message, without
+    holding all of it in memory."""
+    return upload.read(settings.STUDIO_MAX_UPLOAD_BYTES + 1)
+
+
 def validate_midi(data: bytes):
     """``generation.music.validate.validate_midi``; its MidiValidationError becomes
     InvalidJob with the music layer's one-line message."""
     func = _engine_function("generation.music.validate", "validate_midi", "MIDI reader")
     try:
-        return func(data, max_bytes=getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000))
+        return func(data, max_bytes=settings.STUDIO_MAX_UPLOAD_BYTES)
     except Exception as exc:
         if type(exc).__name__ == "MidiValidationError":
             raise InvalidMidi(str(exc)) from exc
@@ -217,9 +224,6 @@ def clean_parameters(kind: str, params: dict[str, Any], midi_bytes: bytes | None
     else:
         if not midi_bytes:
             raise InvalidJob(f"{kind} needs a MIDI file in the field 'midi'.")
-        max_bytes = getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000)
-        if len(midi_bytes) > max_bytes:
-            raise InvalidJob(f"The MIDI file is too large (at most {max_bytes // 1000} kB).")
         validated = validate_midi(midi_bytes)
         summary = validated.summary() if hasattr(validated, "summary") else {}
         clean["input_summary"] = summary if isinstance(summary, dict) else {"text": str(summary)}

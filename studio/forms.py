@@ -124,14 +124,11 @@ class ComposeForm(forms.Form):
         upload = self.cleaned_data.get("midi")
         if not upload:
             return upload
-        from django.conf import settings
+        from generation.pipeline import read_midi_upload
 
-        limit = getattr(settings, "STUDIO_MAX_UPLOAD_BYTES", 1_000_000)
-        if upload.size > limit:
-            raise forms.ValidationError(f"The MIDI file is too large (at most {limit // 1000} kB).")
-        # The file is read here and validated once, by generation.services.submit_job; the
-        # view shows that error next to this field.
-        self.midi_bytes = upload.read()
+        # The file is read here and validated once (size included), by
+        # generation.services.submit_job; the view shows that error next to this field.
+        self.midi_bytes = read_midi_upload(upload)
         return upload
 
     def clean(self) -> dict[str, Any]:

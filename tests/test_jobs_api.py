@@ -471,3 +471,24 @@ def test_the_job_list_reads_its_tracks_in_one_query(owner, django_assert_max_num
     assert len(data["jobs"]) == 6
     for j in data["jobs"]:
         assert len(j["tracks"]) == 3
+
+
+def test_an_oversized_upload_is_refused_everywhere_with_the_validators_message(
+    owner, client, settings
+):
+    """API jobs, MIDI inspection and the compose page read at most the limit plus one byte
+    and refuse with the same sentence; nothing is queued."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.STUDIO_MAX_UPLOAD_BYTES = 2_000
+    big = seed_midi() + b"\0" * 5_000  # a valid start, far past the limit
+    r = api(owner).post("/api/jobs/", {"kind": "continue", "midi": io.BytesIO(big)})
+    assert r.status_code == 400 and "larger than 2 KB" in r.json()["error"]
+    r = api(owner).post("/api/midi/inspect/", {"midi": io.BytesIO(big)})
+    assert r.status_code == 400 and "larger than 2 KB" in r.json()["error"]
+    client.force_login(owner)
+    page = client.post("/compose/", {"way": "continue", "bars": 8, "temperature": 1.0,
+                                     "variants": 1,
+                                     "midi": SimpleUploadedFile("big.mid", big)})
+    assert page.status_code == 400 and "larger than 2 KB" in page.content.decode()
+    assert not Job.objects.exists()
