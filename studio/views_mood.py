@@ -1,11 +1,13 @@
 """`/api/mood/`: the mood reader behind the compose form, as a small JSON endpoint.
 
-GET `?text=...` or POST a JSON body `{"text": "..."}` (POSTs from the page must carry the CSRF
-token, as every POST does). Answers:
+GET `?text=...` or POST a JSON body `{"text": "..."}`, with the session or an API token
+(`generation.api.api_view`: session POSTs must carry the CSRF token). Answers:
   200  the reader's object: {"valence", "arousal", "attributes", "style_hint", "explanation",
        "unknown_words"} (the same as `manage.py interpret_mood`);
   400  {"error": message} for text the reader refuses or a malformed body;
-  401  {"error": ...} for a visitor who is not logged in (JSON, never a redirect);
+  401  {"error": ...} for a visitor who is not logged in and sends no API token (JSON, never
+       a redirect);
+  403  {"error": ...} for a session POST without the CSRF token;
   405  for other methods;
   429  {"error": ...} with Retry-After when the user has used up this minute's requests.
 """
@@ -19,9 +21,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
 
+from generation.api import api_view
 from generation.ml.mood import MoodError, interpret_mood
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,10 @@ def _text_from(request: HttpRequest) -> str:
     return body["text"]
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
+@api_view("GET", "POST")
 def mood_interpret(request: HttpRequest) -> JsonResponse:
-    """Read the mood text of a logged-in user (see the module docstring for the answers)."""
-    if not request.user.is_authenticated:
-        return _error("Log in to use the mood reader.", 401)
+    """Read the mood text of a logged-in user or an API token's owner (see the module
+    docstring for the answers); login, CSRF and methods as for every API view."""
     retry_after = over_rate_limit(request.user.pk)
     if retry_after:
         response = _error(

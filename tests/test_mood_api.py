@@ -115,3 +115,16 @@ def test_a_post_without_the_csrf_token_is_refused(owner):
         url(), data=json.dumps({"text": "calm"}), content_type="application/json"
     )
     assert response.status_code == 403
+
+
+def test_an_api_token_reads_moods_and_a_refused_csrf_post_answers_json(owner):
+    from django.test import Client
+
+    from tests.jobs_fixtures import api
+
+    r = api(owner).post(url(), data='{"text": "stormy night"}', content_type="application/json")
+    assert r.status_code == 200 and r.json()["attributes"]["mode"] in ("major", "minor")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(owner)
+    r = strict.post(url(), data='{"text": "calm"}', content_type="application/json")
+    assert r.status_code == 403 and "CSRF" in r.json()["error"]
