@@ -148,6 +148,12 @@ class Track(models.Model):
         return self.title or f"Track {self.pk}"
 
     @property
+    def kind(self) -> str:
+        """compose / continue / transfer: the request's own record, else its job's ("" when
+        neither is known, e.g. the job was deleted)."""
+        return (self.parameters or {}).get("kind") or (self.job.kind if self.job_id else "")
+
+    @property
     def media_dir(self) -> str:
         """This track's folder, relative to MEDIA_ROOT."""
         return f"tracks/{self.pk}"

@@ -54,7 +54,7 @@ def rate_track(
             **scores,
             "comment": (comment or "").strip()[:2000],
             "model_version": track.model_version,
-            "task_kind": params.get("kind") or (track.job.kind if track.job_id else ""),
+            "task_kind": track.kind,
             "parameters": params,
             "listener_owns_track": track.owner_id == user.pk,
         },

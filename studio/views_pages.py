@@ -65,7 +65,7 @@ def _style_name(style: str | None) -> str:
 def _describe_parameters(track: Track) -> list[tuple[str, str]]:
     """The request behind a track, as label/value pairs for people."""
     p = track.parameters or {}
-    kind = p.get("kind") or (track.job.kind if track.job_id and track.job else "")
+    kind = track.kind
     rows: list[tuple[str, str]] = [("Made by", dict(Job.Kind.choices).get(kind, kind or "?"))]
     if p.get("mood"):
         rows.append(("Mood", p["mood"]))
@@ -147,7 +147,7 @@ def _render_track(
                 or (track.share_token if track.visibility == Track.Visibility.UNLISTED else None),
             )
         )
-    is_transfer = (params.get("kind") or (track.job.kind if track.job else "")) == "transfer"
+    is_transfer = track.kind == "transfer"
     context = {
         "track": track,
         "token": token,
@@ -436,7 +436,8 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
     """The same request again with a fresh seed (same settings, new music)."""
     track = _owned_track(request, track_id)
     params = dict(track.parameters or {})
-    kind = params.pop("kind", None) or (track.job.kind if track.job else "compose")
+    kind = track.kind or "compose"
+    params.pop("kind", None)
     for derived in ("seed", "mood_attributes", "input_summary", "input_bytes"):
         params.pop(derived, None)
     if params.get("mood"):
