@@ -290,8 +290,9 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
     bands = _bands(attributes, fallback)
     bands["mode"] = fallback["mode"]  # the continuation stays in the seed's key and mode
     first_meter = seed_piece.time_signature
-    body = tok.encode(modelled)  # raises UnsupportedPiece (a ValueError) on odd meters
-    lines, _ = tok.events(modelled)  # the bar lines the tokens carry
+    seed_events = tok.events(modelled)  # raises UnsupportedPiece (a ValueError) on odd meters
+    body = tok.encode(modelled, events=seed_events)
+    lines = seed_events[0]  # the bar lines the tokens carry
     last_ts = lines[-1][1]
     boundary = (lines[-1][0] + tok.timesig_steps[last_ts]) / tok.q
     last_meter = tuple(tok.config.time_signatures[last_ts])

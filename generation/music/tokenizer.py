@@ -252,14 +252,15 @@ class Tokenizer:
         return bars, events
 
     def encode(self, piece: Piece, prefix: list[int] | None = None,
-               first_bar: int = 0) -> list[int]:
+               first_bar: int = 0, events: tuple | None = None) -> list[int]:
         """Tokens of the piece's pitched parts (drums left out), from bar ``first_bar`` on.
 
         ``prefix`` (from ``prefix()``) is put in front; without it the body alone is returned
-        (it starts with the first Bar token). Raises UnsupportedPiece for unknown meters.
+        (it starts with the first Bar token). ``events`` is ``self.events(piece)`` when the
+        caller has it already. Raises UnsupportedPiece for unknown meters.
         """
         c = self.config
-        bars, events = self.events(piece)
+        bars, events = events if events is not None else self.events(piece)
         out: list[int] = list(prefix) if prefix else []
         by_bar: dict[int, list] = {}
         for key in sorted(events):
