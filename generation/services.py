@@ -93,9 +93,9 @@ def job_folder(job_id: int) -> str:
     return f"jobs/{job_id}"
 
 
-def _remove_job_files(job_id: int, track_dirs: list[str]) -> None:
-    for folder in track_dirs:
-        _remove_folder(folder)
+def _remove_job_files(job_id: int) -> None:
+    """The job's own folder (its upload and staging). An active job has no tracks yet: they
+    are made only by ``finish_job``, in the one transition to DONE, which is final."""
     _remove_folder(job_folder(job_id))
 
 
@@ -269,8 +269,8 @@ def finish_job(
     """Turn staged variants into Tracks and mark the job done, exactly once.
 
     The job must still be running on ``worker_id``; otherwise nothing is written and None is
-    returned (the caller discards its staging). Tracks of an earlier run of the job are
-    deleted with their files first, so a retry replaces rather than duplicates.
+    returned (the caller discards its staging). Only this transition makes tracks, and DONE
+    is final, so a job gets its tracks once.
     """
     moved: list[Path] = []
     try:
@@ -289,10 +289,6 @@ def finish_job(
             if done != 1:
                 return None
             job = Job.objects.get(id=job_id)
-            old = list(job.tracks.all())
-            old_dirs = [t.media_dir for t in old]
-            Track.objects.filter(id__in=[t.id for t in old]).delete()
-            transaction.on_commit(lambda: [_remove_folder(d) for d in old_dirs])
             tracks: list[Track] = []
             for v in variants:
                 track = Track.objects.create(
@@ -346,9 +342,7 @@ def fail_job(*, job_id: int, message: str, worker_id: str | None = None) -> bool
         status=Job.Status.FAILED, error=message[:2000], stage="failed", finished_at=timezone.now()
     )
     if failed:
-        track_dirs = [t.media_dir for t in Track.objects.filter(job_id=job_id)]
-        Track.objects.filter(job_id=job_id).delete()
-        transaction.on_commit(lambda: _remove_job_files(job_id, track_dirs))
+        transaction.on_commit(lambda: _remove_job_files(job_id))
         _announce_on_commit(job_id)
         log.info("job %s failed: %s", job_id, message)
     return failed == 1
@@ -385,9 +379,7 @@ def cancel_job(*, job_id: int, user) -> Job:
     )
     if not cancelled:
         raise InvalidTransition(f"This job is already {job.get_status_display().lower()}.")
-    track_dirs = [t.media_dir for t in Track.objects.filter(job_id=job_id)]
-    Track.objects.filter(job_id=job_id).delete()
-    transaction.on_commit(lambda: _remove_job_files(job_id, track_dirs))
+    transaction.on_commit(lambda: _remove_job_files(job_id))
     _announce_on_commit(job_id)
     job.refresh_from_db()
     return job
@@ -458,7 +450,7 @@ def recover_jobs(*, now: datetime | None = None) -> dict[str, int]:
                     status=Job.Status.FAILED, error=message, stage="failed", finished_at=now
                 ):
                     job_id = job.id
-                    transaction.on_commit(lambda job_id=job_id: _remove_job_files(job_id, []))
+                    transaction.on_commit(lambda job_id=job_id: _remove_job_files(job_id))
                     _announce_on_commit(job.id)
                     counts["failed"] += 1
                     log.warning("job %s failed after %s attempts", job.id, job.attempts)
