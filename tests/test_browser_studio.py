@@ -242,6 +242,33 @@ def test_an_owner_deletes_a_track(live_server, page, make_user, make_track):
     assert response.status == 404
 
 
+def test_staff_hide_a_reported_track_and_can_still_hear_and_see_it(
+    live_server, page, make_user, make_track
+):
+    """The moderation page lists the open report; after hiding, the track's own page still
+    opens for staff with its score and audio (the files follow the same rule as the page)."""
+    from studio.models import Report
+
+    owner = make_user("olga")
+    reporter = make_user("rita")
+    track = make_track(owner, title="Noisy thing", visibility="public")
+    Report.objects.create(track=track, reporter=reporter, reason="just noise")
+    staff = make_user("mod")
+    staff.is_staff = True
+    staff.save()
+    _log_in(page, live_server.url, "mod")
+    page.goto(live_server.url + "/moderation/")
+    assert page.get_by_text("“just noise”").is_visible()
+    screenshot(page, "moderation-desktop")
+    page.get_by_role("button", name="Hide “Noisy thing”").click()
+    page.get_by_role("link", name="Noisy thing").click()
+    page.locator("#score .score-page svg").first.wait_for(state="visible", timeout=20_000)
+    audio = page.locator("audio").first.get_attribute("src")
+    assert page.request.get(live_server.url + audio).status == 200
+    screenshot(page, "track-hidden-staff-desktop")
+    _no_console_errors(page)
+
+
 def test_a_second_user_rates_a_public_track_and_edits_the_rating(
     live_server, page, make_user, make_track
 ):
