@@ -73,17 +73,7 @@ def _describe_parameters(track: Track) -> list[tuple[str, str]]:
         rows.append(("Style", _style_name(p["style"])))
     if p.get("to_style"):
         rows.append(("Target style", _style_name(p["to_style"])))
-    attrs = p.get("attributes") or {}
-    for key, label in (
-        ("mode", "Mode"),
-        ("tempo_bpm", "Tempo"),
-        ("density_band", "Density"),
-        ("register_band", "Register"),
-        ("dynamics", "Dynamics"),
-    ):
-        if key in attrs:
-            value = attrs[key]
-            rows.append((label, f"{round(float(value))} BPM" if key == "tempo_bpm" else value))
+    rows += _attribute_rows(p.get("attributes") or {}, skip=("tempo_band",))
     for key, label in (
         ("bars", "Length"),
         ("temperature", "Temperature"),
@@ -94,21 +84,24 @@ def _describe_parameters(track: Track) -> list[tuple[str, str]]:
     return rows
 
 
+_ATTRIBUTE_LABELS = (
+    ("mode", "Mode"),
+    ("tempo_bpm", "Tempo"),
+    ("tempo_band", "Tempo band"),
+    ("density_band", "Density"),
+    ("register_band", "Register"),
+    ("dynamics", "Dynamics"),
+)
+
+
+def _attribute_rows(attrs: dict, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Label/value rows of the musical attributes present in ``attrs``."""
+    return [(label, f"{round(float(attrs[key]))} BPM" if key == "tempo_bpm" else attrs[key])
+            for key, label in _ATTRIBUTE_LABELS if key in attrs and key not in skip]
+
+
 def _mood_reading(track: Track) -> list[tuple[str, str]]:
-    mood = (track.parameters or {}).get("mood_attributes") or {}
-    out = []
-    for key, label in (
-        ("mode", "Mode"),
-        ("tempo_bpm", "Tempo"),
-        ("tempo_band", "Tempo band"),
-        ("density_band", "Density"),
-        ("register_band", "Register"),
-        ("dynamics", "Dynamics"),
-    ):
-        if key in mood:
-            value = mood[key]
-            out.append((label, f"{round(float(value))} BPM" if key == "tempo_bpm" else value))
-    return out
+    return _attribute_rows((track.parameters or {}).get("mood_attributes") or {})
 
 
 def _render_track(
