@@ -200,3 +200,36 @@ def test_new_notes_stay_in_the_source_key_unless_the_source_has_them():
     roll = decode_phrase(probs, facts, source=source, scale=c_major)
     started = {int(p) + PITCH_LOW for p in np.flatnonzero(roll[1, :, 0])}
     assert started == {60, 63}
+
+
+def _chord_roll(voices: list[list[tuple[int, int, int]]]) -> np.ndarray:
+    """(1, 2, 84, 64) roll from voices of (step, pitch, length) notes."""
+    roll = np.zeros((1, 2, 84, 64), dtype=np.float32)
+    for voice in voices:
+        for t, pitch, length in voice:
+            roll[0, 0, pitch - PITCH_LOW, t:t + length] = 1
+            roll[0, 1, pitch - PITCH_LOW, t] = 1
+    return roll
+
+
+def test_content_retention_counts_onsets_and_the_top_line_separately():
+    from generation.ml.evaluate_transfer import onsets_kept, top_line
+
+    soprano = [(0, 72, 8), (8, 74, 4), (12, 76, 4)]
+    alto = [(0, 65, 4), (4, 67, 12)]
+    bass = [(0, 48, 16)]
+    chorale = _chord_roll([soprano, alto, bass])
+    melody = top_line(chorale)
+    starts = sorted((int(t), int(p) + PITCH_LOW) for p, t in zip(*np.nonzero(melody[0, 1]),
+                                                                    strict=True))
+    assert starts == [(0, 72), (8, 74), (12, 76)]  # inner voices' onsets are not the top line
+    assert melody[0, 0].sum(axis=0).max() == 1  # one pitch at a time
+
+    # a one-voice output that keeps the tune, one step late for its last note
+    tune = _chord_roll([[(0, 72, 8), (8, 74, 5), (13, 76, 3)]])
+    assert onsets_kept(chorale, tune) == pytest.approx(3 / 6)
+    assert onsets_kept(melody, tune) == 1.0
+    assert onsets_kept(top_line(tune), tune) == 1.0  # a one-voice source is its own top line
+    # the wrong pitch, or two steps off, is not kept
+    moved = _chord_roll([[(0, 71, 8), (10, 74, 6)]])
+    assert onsets_kept(melody, moved) == 0.0
