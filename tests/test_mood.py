@@ -24,6 +24,7 @@ from generation.ml.mood import (
     tempo_band_for,
 )
 from generation.ml.mood_eval import (
+    EXPLICIT_SPLITS,
     TUNING_SPLITS,
     evaluate_mood,
     language_of,
@@ -570,16 +571,17 @@ def test_the_prompt_set_is_large_varied_and_split_by_hash():
     )  # emoji
     for p in prompts:
         assert p["mode"] in band_names("mode") and p["tempo_band"] in band_names("tempo_band")
-        assert p["split"] == "dev" or p["split"] == split_for(p["text"])
+        assert p["split"] in EXPLICIT_SPLITS or p["split"] == split_for(p["text"])
     assert len({p["text"] for p in prompts}) == len(prompts)  # no prompt in two splits
-    hashed = [p for p in prompts if p["split"] != "dev"]
+    hashed = [p for p in prompts if p["split"] not in EXPLICIT_SPLITS]
     share = sum(p["split"] == "heldout" for p in hashed) / len(hashed)
     assert 0.4 <= share <= 0.6
 
 
-def test_the_dev_batch_is_large_and_bilingual():
-    dev = [p for p in load_prompts(PROMPTS) if p["split"] == "dev"]
-    assert len(dev) >= 120
+@pytest.mark.parametrize("batch,size", [("dev", 120), ("dev2", 200)])
+def test_the_dev_batches_are_large_and_bilingual(batch, size):
+    dev = [p for p in load_prompts(PROMPTS) if p["split"] == batch]
+    assert len(dev) >= size
     languages = Counter(language_of(p["text"]) for p in dev)
     assert languages["zh"] >= 50 and languages["en"] >= 50 and languages["mixed"] >= 3
     # Both modes and all three tempo bands are represented.
@@ -633,15 +635,16 @@ def test_held_out_tempo_band_accuracy(accuracy):
 
 
 def test_tune_and_dev_accuracy_are_reported_per_language(accuracy):
-    tune, dev, pooled = accuracy["tune"], accuracy["dev"], accuracy["tune+dev"]
-    assert tune["n"] >= 80 and dev["n"] >= 120
-    assert pooled["n"] == tune["n"] + dev["n"]
-    for split in (tune, dev, pooled):
+    tune, dev, dev2 = accuracy["tune"], accuracy["dev"], accuracy["dev2"]
+    assert tune["n"] >= 80 and dev["n"] >= 120 and dev2["n"] >= 200
+    assert accuracy["tune+dev"]["n"] == tune["n"] + dev["n"]
+    assert accuracy["tuning"]["n"] == tune["n"] + dev["n"] + dev2["n"]
+    for split in (tune, dev, dev2, accuracy["tune+dev"], accuracy["tuning"]):
         assert {"en", "zh"} <= set(split["by_language"])
     # Only the tuning splits' mistakes are listed, never the held-out half's.
-    assert set(accuracy["errors"]) == {"tune", "dev"}
+    assert set(accuracy["errors"]) == {"tune", "dev", "dev2"}
     texts = {p["text"] for p in load_prompts(PROMPTS) if p["split"] == "heldout"}
-    for split in ("tune", "dev"):
+    for split in ("tune", "dev", "dev2"):
         assert all(e["text"] not in texts for e in accuracy["errors"][split])
 
 

@@ -8,9 +8,12 @@ musician would choose, written before the reader was run on it. `split` is one o
     "dev"      a later batch of prompts, written and committed before the reader was run on
                them, then used for tuning together with "tune" (it shows whether a change
                helps on text the lexicon's author had not seen).
+    "dev2"     a third batch, written the same way by another author (a fresh helper
+               that read only the tune and dev labels), committed in its own file
+               `mood_prompts_dev2.json` before the reader saw it, then merged here.
 
 "tune" and "heldout" are fixed by a hash of the text (`split_for`), so adding prompts never
-moves old ones; "dev" is given explicitly. `TUNING_SPLITS` are the ones a tuning loop may
+moves old ones; "dev" and "dev2" are given explicitly. `TUNING_SPLITS` are the ones a tuning loop may
 evaluate: `python -m generation.ml.mood_eval --tuning` scores only those, so that the
 held-out half is not even computed while the reader is being changed.
 """
@@ -25,8 +28,9 @@ from typing import Any
 
 from generation.ml.mood import interpret_mood
 
-SPLITS = ("tune", "dev", "heldout")
-TUNING_SPLITS = ("tune", "dev")
+SPLITS = ("tune", "dev", "dev2", "heldout")
+TUNING_SPLITS = ("tune", "dev", "dev2")
+EXPLICIT_SPLITS = ("dev", "dev2")  # batches named in the file, not by the text's hash
 _CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_RE = re.compile("[A-Za-z]")
 
@@ -50,7 +54,7 @@ def load_prompts(path: str | Path) -> list[dict[str, Any]]:
             raise ValueError(f"prompt with wrong keys: {p!r}")
         if p["split"] not in SPLITS:
             raise ValueError(f"prompt with an unknown split: {p!r}")
-        if p["split"] != "dev" and p["split"] != split_for(p["text"]):
+        if p["split"] not in EXPLICIT_SPLITS and p["split"] != split_for(p["text"]):
             raise ValueError(f"prompt in the wrong split: {p['text']!r}")
     return prompts
 
@@ -68,9 +72,10 @@ def evaluate_mood(path: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[st
     """Accuracy of mode and tempo band, per split and per split x language.
 
     Returns `{split: {"n", "mode", "tempo_band", "by_language": {lang: {...}}}` for each of
-    `splits`, plus `"tune+dev"` (the two tuning splits pooled) when both are asked for, and
-    `"errors": {"tune": [...], "dev": [...]}`; accuracies are fractions in [0, 1] (None for
-    an empty group). Only the tuning splits' errors are listed, never the held-out half's,
+    `splits`, plus the pools `"tune+dev"` (the first two tuning batches, as earlier figures
+    were reported) and `"tuning"` (every tuning split) when their splits are all asked for,
+    and `"errors": {"tune": [...], "dev": [...], "dev2": [...]}`; accuracies are fractions in
+    [0, 1] (None for an empty group). Only the tuning splits' errors are listed, never the held-out half's,
     so that reading the result while tuning does not leak it.
     """
     unknown = set(splits) - set(SPLITS)
@@ -79,8 +84,7 @@ def evaluate_mood(path: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[st
     prompts = load_prompts(path)
     result: dict[str, Any] = {}
     errors: dict[str, list[dict[str, Any]]] = {s: [] for s in TUNING_SPLITS if s in splits}
-    pooled: list[tuple[bool, bool]] = []
-    pooled_by_lang: dict[str, list[tuple[bool, bool]]] = {}
+    rows_of: dict[str, list[tuple[str, tuple[bool, bool]]]] = {}
     for split in splits:
         rows: list[tuple[bool, bool]] = []
         by_lang: dict[str, list[tuple[bool, bool]]] = {}
@@ -90,9 +94,8 @@ def evaluate_mood(path: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[st
             rows.append(row)
             lang = language_of(p["text"])
             by_lang.setdefault(lang, []).append(row)
+            rows_of.setdefault(split, []).append((lang, row))
             if split in errors:
-                pooled.append(row)
-                pooled_by_lang.setdefault(lang, []).append(row)
                 if not all(row):
                     errors[split].append(
                         {
@@ -104,10 +107,15 @@ def evaluate_mood(path: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[st
         result[split] = _score(rows) | {
             "by_language": {lang: _score(r) for lang, r in sorted(by_lang.items())}
         }
-    if set(TUNING_SPLITS) <= set(splits):
-        result["tune+dev"] = _score(pooled) | {
-            "by_language": {lang: _score(r) for lang, r in sorted(pooled_by_lang.items())}
-        }
+    for name, members in (("tune+dev", ("tune", "dev")), ("tuning", TUNING_SPLITS)):
+        if set(members) <= set(splits):
+            pooled = [lr for s in members for lr in rows_of.get(s, [])]
+            by_lang = {}
+            for lang, row in pooled:
+                by_lang.setdefault(lang, []).append(row)
+            result[name] = _score([row for _, row in pooled]) | {
+                "by_language": {lang: _score(r) for lang, r in sorted(by_lang.items())}
+            }
     result["errors"] = errors
     return result
 
