@@ -181,3 +181,33 @@ def test_resume_loads_only_the_optimizer_state_saved_with_that_checkpoint(banks,
     swapped = CycleGANModel.load(first)
     assert not _load_optimizer_state(swapped, first)
     assert not swapped.optimizer_G.state_dict()["state"]
+
+
+def test_the_style_classifier_learns_two_real_styles_and_its_card_names_how(banks, tmp_path):
+    import json
+
+    from generation.ml.style_classifier import (
+        StyleClassifier,
+        StyleClassifierConfig,
+        balanced_accuracy,
+        train_classifier,
+    )
+    from generation.ml.train_cyclegan import write_classifier_card
+
+    chorale, folk = (b.astype(np.float32) for b in banks)
+    data = {"chorale": chorale, "german_folk": folk}
+    config = StyleClassifierConfig(styles=["chorale", "german_folk"], width=4)
+    model, rows = train_classifier(data, data, config, minutes=5, max_steps=100, seed=0)
+    assert rows and rows[-1]["step"] == 100
+    # four voices against one: even a tiny judge tells them apart after 100 steps
+    assert balanced_accuracy(model, data) >= 0.9
+    metrics = {"valid_balanced_acc": 1.0, "test_balanced_acc": 1.0, "minutes": 5, "seed": 0,
+               "steps": 100, "best_step": 50, "test_confusion": {},
+               "phrases": {s: {"train": 12, "valid": 12, "test": 12} for s in data}}
+    model.save(tmp_path, extra={"metrics": metrics})
+    card = write_classifier_card(tmp_path).read_text()
+    assert "--width 4 --seed 0" in card and "100 steps" in card and "step 50 kept" in card
+    again = StyleClassifier.load(tmp_path)
+    assert again.config.width == 4
+    assert np.allclose(again.probabilities(folk), model.probabilities(folk), atol=1e-6)
+    assert json.loads((tmp_path / "config.json").read_text())["metrics"]["steps"] == 100

@@ -319,7 +319,8 @@ def plot_losses(csv_path: Path, png_path: Path, title: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 def train_style_classifier(*, minutes: float = 5.0, max_train_per_style: int = 6000,
                            out_dir: Path = CLASSIFIER_DIR, styles: list[str] | None = None,
-                           seed: int = 0, log: Callable[[str], None] = print) -> dict:
+                           seed: int = 0, width: int | None = None,
+                           log: Callable[[str], None] = print) -> dict:
     """Train the judge on the training split, select on valid, report on test; writes
     ``model.safetensors``, ``config.json`` (with the accuracies), ``loss.csv``, ``loss.png``."""
     from generation.music.corpus import STYLES
@@ -333,6 +334,8 @@ def train_style_classifier(*, minutes: float = 5.0, max_train_per_style: int = 6
     as_float = lambda d: {k: v.astype(np.float32) for k, v in d.items()}  # noqa: E731
     train_f = as_float(train)
     config = StyleClassifierConfig(styles=styles)
+    if width is not None:
+        config.width = width
     model, rows = train_classifier(train_f, as_float(valid), config, minutes=minutes,
                                    seed=seed, log=lambda r: log(json.dumps(r)))
     test_f = as_float(test)
@@ -343,6 +346,9 @@ def train_style_classifier(*, minutes: float = 5.0, max_train_per_style: int = 6
         "phrases": {s: {"train": len(train[s]), "valid": len(valid[s]), "test": len(test[s])}
                     for s in styles},
         "minutes": minutes,
+        "seed": seed,
+        "steps": rows[-1]["step"] if rows else 0,
+        "best_step": max(rows, key=lambda r: r["valid_balanced_acc"])["step"] if rows else 0,
     }
     out_dir = Path(out_dir)
     model.save(out_dir, extra={"metrics": result})
@@ -470,7 +476,9 @@ def write_classifier_card(directory: Path = CLASSIFIER_DIR) -> Path:
         "- Data: training split of `generation/data/corpus_v1` only (phrases per style: "
         + ", ".join(f"{s} {m['phrases'][s]['train']}" for s in styles)
         + "); weights chosen on the validation split; figures below on the test split.",
-        f"- Trained {m['minutes']} minutes on 1 CPU thread (shared machine).",
+        f"- Trained {m['minutes']} minutes on 1 CPU thread (shared machine)"
+        + (f": {m['steps']} steps of 64 phrases, weights of step {m['best_step']} kept."
+           if "steps" in m else "."),
         "- Never used in GAN training: it only judges transfers (`evaluate_transfer`) and "
         "guesses the source style of an upload (mean of per-phrase probabilities).",
         "",
@@ -487,7 +495,9 @@ def write_classifier_card(directory: Path = CLASSIFIER_DIR) -> Path:
     lines += [
         "",
         "Rebuild: `python manage.py train_style_classifier --minutes "
-        f"{m['minutes']:g}`.",
+        f"{m['minutes']:g} --width {c['width']} --seed {m.get('seed', 0)}` (training runs for "
+        "a time, not a step count, so a rebuild on another machine lands near, not on, "
+        "these figures).",
         "",
         "## Limits",
         "",

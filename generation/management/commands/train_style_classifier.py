@@ -23,10 +23,13 @@ class Command(BaseCommand):
                             help="training phrases sampled per style")
         parser.add_argument("--threads", type=int, default=1)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--width", type=int, default=None,
+                            help="channels of the first convolution (doubled twice)")
 
     def handle(self, *args, **opts):
         torch.set_num_threads(max(1, opts["threads"]))
         result = train_style_classifier(minutes=opts["minutes"],
                                         max_train_per_style=opts["max_per_style"],
-                                        seed=opts["seed"], log=self.stdout.write)
+                                        seed=opts["seed"], width=opts["width"],
+                                        log=self.stdout.write)
         self.stdout.write(json.dumps(result, indent=2))
