@@ -177,6 +177,101 @@ def test_a_trailing_intensifier_does_not_reach_into_another_clause():
     assert mood("happy, so").valence == mood("happy").valence
 
 
+@pytest.mark.parametrize("text", ["a little nervous", "slightly anxious", "有点慌"])
+def test_a_diminisher_calms_an_agitated_word_as_well_as_softening_it(text):
+    word = text.split()[-1] if " " in text else text[-1]
+    assert 0 < mood(text).arousal < mood(word).arousal
+
+
+@pytest.mark.parametrize(
+    "text, word", [("can't stop smiling", "smiling"), ("can't stop crying", "crying")]
+)
+def test_cant_stop_strengthens_the_word_after_it(text, word):
+    assert abs(mood(text).valence) > abs(mood(word).valence)
+    assert mood(text).attributes["mode"] == mood(word).attributes["mode"]
+
+
+def test_hao_before_an_english_mood_word_means_so():
+    assert mood("好 down").valence < mood("down").valence
+    assert mood("好 down").attributes["mode"] == "minor"
+    assert mood("好 happy").valence > mood("happy").valence
+
+
+def test_blue_is_a_colour_alone_and_sadness_after_an_intensifier():
+    assert mood("blue sky").valence > 0
+    assert mood("so blue").valence < mood("blue").valence < 0
+    assert mood("kind of blue").attributes["mode"] == "minor"
+
+
+# --- Reluctance, relief, the passive, "走了" ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["不想上班", "不想起床", "不愿意说话", "I don't feel like celebrating", "don't want to go out"],
+)
+def test_not_wanting_an_activity_is_a_listless_unpleasant_mood(text):
+    m = mood(text)
+    assert m.valence < 0 and m.attributes["mode"] == "minor"
+    assert m.attributes["tempo_band"] != "fast"
+
+
+def test_not_wanting_to_wait_any_more_is_impatience_not_reluctance():
+    assert mood("不想再等了，我要出发！").attributes["tempo_band"] == "fast"
+
+
+@pytest.mark.parametrize("text", ["it doesn't hurt anymore", "not sad anymore", "不再难过"])
+def test_a_negated_unpleasant_word_is_relief_and_no_livelier(text):
+    m = mood(text)
+    assert m.valence > 0 and m.arousal <= 0
+
+
+@pytest.mark.parametrize("text", ["表白被拒了", "又被坑了", "挨批了"])
+def test_an_unknown_verb_after_the_passive_marker_is_a_bad_event(text):
+    assert mood(text).valence < 0 and mood(text).attributes["mode"] == "minor"
+
+
+def test_a_known_verb_after_the_passive_marker_keeps_its_reading():
+    assert mood("被表扬了").valence > 0
+
+
+@pytest.mark.parametrize("text", ["养了十年的猫走了", "奶奶走了", "爷爷也走了"])
+def test_zou_le_after_a_being_is_a_death(text):
+    m = mood(text)
+    assert m.valence <= -0.4 and m.attributes["mode"] == "minor"
+    assert m.attributes["tempo_band"] == "slow"
+
+
+@pytest.mark.parametrize("text", ["我们走了很远的路", "我走了，明天见", "吃完饭走了一圈"])
+def test_zou_le_without_a_being_before_it_is_walking_or_leaving(text):
+    assert mood(text).valence > -0.4
+
+
+@pytest.mark.parametrize(
+    "text", ["my friend is moving away", "she moved abroad last year", "moving to another city"]
+)
+def test_moving_away_is_parting_while_moving_alone_is_touching(text):
+    assert mood("a moving film").valence > 0
+    assert mood(text).valence < 0 and mood(text).attributes["mode"] == "minor"
+
+
+@pytest.mark.parametrize(
+    "text, mode, band",
+    [
+        ("a requiem", "minor", "slow"),
+        ("a dirge", "minor", "slow"),
+        ("a pavane", "minor", "slow"),
+        ("a tarantella", "minor", "fast"),
+        ("二泉映月", "minor", "slow"),
+        ("十面埋伏", "minor", "fast"),
+        ("蒙古长调", "major", "slow"),
+    ],
+)
+def test_musical_forms_and_pieces_carry_their_usual_mode_and_tempo(text, mode, band):
+    m = mood(text)
+    assert (m.attributes["mode"], m.attributes["tempo_band"]) == (mode, band)
+
+
 # --- Languages, emoji, unknown words ------------------------------------------------------
 
 

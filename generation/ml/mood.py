@@ -12,8 +12,9 @@ Reading
     -ing, -ed, -ly, -er/-est, -ness, -ment, -ation, -ance; a plural's singular's own base
     forms, so "dancers" reads as "dance") when the word itself is not listed. A hyphenated word
     is looked up whole ("so-so"), then joined ("heart-broken" -> "heartbroken"), else read
-    as separate words ("not-so-happy"). "down" is a function word except right after an
-    intensifier or diminisher ("so down", "有点 down"). Chinese has no
+    as separate words ("not-so-happy"). "down" is a function word, and "blue" a colour,
+    except right after an intensifier or diminisher ("so down", "有点 down", "kind of
+    blue"), where they are sadness. Chinese has no
     spaces, so each run of Chinese characters is scanned left to right taking the longest
     entry that matches (lexicon words, function words, style cues). Traditional characters
     are looked up through a character-for-character table to simplified ("開心" reads as
@@ -25,15 +26,27 @@ Rules
     * Negation ("not", "never", "no longer", "n't", "不", "没有", "不再", "一点也不") applies to
       the next mood word within three content words of the same clause: valence flips and
       shrinks (`-0.5 * v` by default; "一点也不" flips harder, "不太" softer), arousal
-      shrinks and flips more weakly (`-0.3 * a`), and the negated word counts less (x0.6)
-      because saying what a mood is not is weaker evidence than saying what it is.
+      shrinks and flips more weakly (`-0.3 * a`; for an unpleasant word `-0.3 * |a|`, since
+      relief is never livelier than neutral: "it doesn't hurt anymore"), and the negated
+      word counts less (x0.6) because saying what a mood is not is weaker evidence than
+      saying what it is.
       Set idioms keep their own entries ("no hope", "没有希望", "不安", "不错", "不开心").
       A negator followed directly by a person ("没有你的日子", "without you") negates the
       person's presence, not the mood word after it, so its scope ends there. "Never felt
-      so ..." / "never been so ..." is an intensifier, not a negation.
+      so ..." / "never been so ..." and "can't stop ..." are intensifiers, not negations.
+    * Reluctance ("不想", "不愿意", "don't feel like", "don't want to") is a mood word of its
+      own (unpleasant, listless) and also negates the word after it: "不想上班" and "I don't
+      feel like celebrating" read minor and slow. "不想再" ("不想再等了") is impatience, a
+      plain negator.
+    * The Chinese passive "被" / "挨" before a verb the lexicon does not know reads that
+      verb as a mildly bad event ("被坑了", "表白被拒了"); a known verb keeps its reading.
+    * "走了" right after a being (a pet or a family member: "猫走了", "奶奶也走了") is a death,
+      read as "去世"; after anyone else, or nobody, it stays walking or leaving.
     * Intensifiers ("very", "so", "extremely", "很", "非常", "特别", "极其") multiply the next
       mood word's valence (and its arousal at half strength); diminishers ("a bit",
-      "slightly", "有点", "淡淡") shrink it the same way. Values are clipped to [-1, 1].
+      "slightly", "有点", "淡淡") shrink valence and arousal alike ("a little nervous" is
+      calmer as well as milder). Values are clipped to [-1, 1]. "好" before a mood word, in
+      either script, is "so" ("好开心", "好 down").
       Some intensifiers follow their word ("开心极了", "高兴得不得了", "饿死了", "tired af",
       "bored to death"); where no mood word comes right before them, "死了" and "to death"
       are read as death. An intensifier left at the end of a clause ("love you so much",
@@ -152,6 +165,8 @@ _NEGATORS_ZH: dict[str, float] = {
     "不那么": 0.4,
     "不算": 0.4,
     "再也不": 0.6,
+    # "不想再等了" is impatience, not reluctance: a plain negation of the next word.
+    "不想再": 0.5,
 }
 # Intensifiers (> 1) and diminishers (< 1) scale the next mood word.
 _SCALERS_EN: dict[str, float] = {
@@ -281,22 +296,51 @@ _SCALERS_EN.update(
         "never been this": 1.6,
         "never felt more": 1.6,
         "never been more": 1.6,
+        # "Can't stop smiling" is smiling a lot, "can't stop crying" crying a lot.
+        "can't stop": 1.5,
+        "cannot stop": 1.5,
+        "couldn't stop": 1.5,
+        "cant stop": 1.5,
     }
 )
+# Reluctance: "不想上班", "不愿意起床", "I don't feel like celebrating", "don't want to go". Not
+# wanting an activity is a mood of its own (listless, unwilling: unpleasant and low in
+# energy) whatever the activity is, so each is read as a mood word and also negates the word
+# after it, as "不" and "don't" do: "不想哭" is unpleasant still, "不想上班" is not work's bustle.
+_RELUCTANCE: dict[str, tuple[float, float]] = {
+    term: (-0.45, -0.45)
+    for term in (
+        "不想", "不愿", "不愿意", "不情愿",
+        "don't feel like", "dont feel like", "didn't feel like", "don't want to",
+        "dont want to", "didn't want to", "do not want to", "don't wanna", "dont wanna",
+        "not in the mood for", "not in the mood to",
+    )
+}  # fmt: skip
 # A negator followed directly by a person is "without" ("没有你的日子", "without you"): it
 # negates the person's presence, not the mood word that comes after.
 _PERSONS_AFTER_NEGATOR = {
     "you", "me", "him", "her", "them", "us", "anyone", "anybody", "someone",
     "你", "我", "他", "她", "它", "你们", "我们", "他们", "她们", "人", "谁",
 }  # fmt: skip
+# "被" (and "挨") before a verb is the adversative passive: what happens to the speaker is
+# nearly always bad ("被拒", "被骂", "被裁", "挨批"). A verb the lexicon does not know, right
+# after it, reads as a mildly bad event; a known verb keeps its own reading ("被表扬").
+_PASSIVE_ZH = {"被", "挨"}
+_ADVERSITY = (-0.4, 0.0)
+# "走了" after a being ("猫走了", "奶奶走了") means died, not left: "我走了" or "走了很远的路"
+# (a person pronoun, or no being before it) keep the sense of walking or leaving.
+_BEINGS_ZH = {
+    "猫", "狗", "小猫", "小狗", "猫咪", "狗狗", "宠物", "老猫", "老狗", "鹦鹉", "兔子", "仓鼠",
+    "爸爸", "妈妈", "爸", "妈", "父亲", "母亲", "爷爷", "奶奶", "外公", "外婆", "姥姥", "姥爷",
+    "老人", "老人家", "老爷子", "老太太", "老伴", "祖父", "祖母", "师父", "恩师",
+}  # fmt: skip
+_DIED_ZH = "去世"
 # Words that are function words on their own ("walk down the road") but moods after an
-# intensifier or diminisher ("so down", "a bit down", "有点 down").
+# intensifier or diminisher ("so down", "a bit down", "有点 down"); "blue" is a colour on its
+# own ("blue sea") but sadness after one ("so blue", "kind of blue").
 _MOODS_AFTER_SCALER: dict[str, _Entry] = {}
 # Phrases that look negated but are not ("can't stop smiling" is very positive).
 _PASS_EN = {
-    "can't stop",
-    "cannot stop",
-    "couldn't stop",
     "can't help",
     "no doubt",
     "not only",
@@ -323,7 +367,7 @@ _STOP_EN = set(
 _STOP_ZH = set(
     """的 了 地 得 着 过 是 在 我 你 他 她 它 们 我们 你们 他们 这 那 这个 那个 这样 那样 一 个 一个 一首
     和 与 及 跟 同 上 下 里 中 吧 啊 呀 吗 呢 啦 哦 嘛 哈 就 都 也 还 又 把 被 给 从 到 向 对 像
-    有 一样 般 似的 今天 明天 昨天 现在 时候 时 感觉 觉得 心情 让 使 会 能 要 想 终于 音乐 曲子
+    有 挨 可以 可能 一样 般 似的 今天 明天 昨天 现在 时候 时 感觉 觉得 心情 让 使 会 能 要 想 终于 音乐 曲子
     歌 首 段 天 日 些 什么 怎么 如何 为 为了 因为 所以 然后 而 并 且 之 其 恐怕 好像 只好 正好
     最好 大家 国家 积累 美国 已经 正在 刚刚 一直 总是 依然 仍然 还是 就是 只是 又是 一起
     自己 人 里面 外面 上面 下面 之中 之间 当 当时 每 每天 了吧 不断 不停 不仅 不得不 弹奏 演奏
@@ -365,7 +409,13 @@ _cues(
     "小调, 江南小调, 二胡, 古筝, 琵琶, 笛子, 竹笛, 五声, 戏曲, 京剧, 丝竹, 高山流水, 茉莉花, "
     "民乐, 古琴",
 )
-_cues("chinese_folk", "民歌, 民谣", weight=0.5)
+# Pieces, genres and instruments of Chinese music that name a style as surely as "二胡".
+_cues(
+    "chinese_folk",
+    "二泉映月, 十面埋伏, 春江花月夜, 渔舟唱晚, 将军令, 广陵散, 梅花三弄, 汉宫秋月, 阳关三叠, "
+    "梁祝, 信天游, 评弹, 长调, 马头琴, 秦腔, 昆曲, 越剧, 黄梅戏",
+)
+_cues("chinese_folk", "民歌, 民谣, 苏州", weight=0.5)
 _cues(
     "celtic",
     "irish, ireland, celtic, scottish, scotland, jig, jigs, reel, reels, fiddle, "
@@ -467,7 +517,9 @@ class _Entry:
     style_weight: float = 0.0
 
 
-_MOODS_AFTER_SCALER.update({"down": _Entry("affect", -0.6, -0.4)})
+_MOODS_AFTER_SCALER.update(
+    {"down": _Entry("affect", -0.6, -0.4), "blue": _Entry("affect", -0.6, -0.4)}
+)
 
 
 @dataclass(frozen=True)
@@ -528,6 +580,8 @@ def _tables() -> _Tables:
         put(en, term, _Entry("neg", factor=f))
     for term, f in _NEGATORS_ZH.items():
         put(zh, term, _Entry("neg", factor=f))
+    for term, (v, a) in _RELUCTANCE.items():
+        put(zh if re.search(f"[{_CJK}]", term) else en, term, _Entry("neg", v, a, factor=0.5))
     for term, (style, w) in _STYLE_CUES.items():
         table = zh if re.search(f"[{_CJK}]", term) else en
         old = table.get(term)
@@ -685,12 +739,30 @@ def _chinese_units(shown: str, t: _Tables) -> list[_Unit]:
             i += 1
     if unknown:
         units.append(_Unit(unknown, None))
-    # "好" before a mood word means "so" ("好开心"); on its own it means "good".
-    for k, u in enumerate(units[:-1]):
-        nxt = units[k + 1].entry
-        if u.surface in _CONTEXTUAL_SCALERS_ZH and nxt is not None and nxt.role == "affect":
-            units[k] = _Unit(u.surface, _Entry("scale", factor=_CONTEXTUAL_SCALERS_ZH[u.surface]))
+    for k, u in enumerate(units):
+        word = u.surface.translate(_TO_SIMPLIFIED)
+        # "被拒", "挨批": an unknown verb after the passive marker is a bad event.
+        if word in _PASSIVE_ZH and k + 1 < len(units) and units[k + 1].entry is None:
+            units[k + 1] = _Unit(units[k + 1].surface, _Entry("affect", *_ADVERSITY))
+        # "猫走了", "奶奶也走了": a being's "走了" is a death.
+        if word == "走" and k + 1 < len(units) and units[k + 1].surface == "了":
+            before = [x for x in units[:k] if x.surface not in ("也", "就", "已经", "终于")]
+            if before and before[-1].surface.translate(_TO_SIMPLIFIED) in _BEINGS_ZH:
+                units[k] = _Unit(u.surface, t.zh.get(_DIED_ZH))
     return units
+
+
+def _contextual_scalers(units: list[_Unit]) -> list[_Unit]:
+    """Read "好" before a mood word as "so" ("好开心", "好 down"); alone it means "good"."""
+    out = list(units)
+    for k, u in enumerate(out[:-1]):
+        nxt = out[k + 1]
+        mood_next = nxt.entry is not None and (
+            nxt.entry.role == "affect" or nxt.surface in _MOODS_AFTER_SCALER
+        )
+        if u.surface in _CONTEXTUAL_SCALERS_ZH and mood_next:
+            out[k] = _Unit(u.surface, _Entry("scale", factor=_CONTEXTUAL_SCALERS_ZH[u.surface]))
+    return out
 
 
 _BREAK = _Entry("brk")
@@ -781,7 +853,7 @@ def _units(text: str, t: _Tables) -> list[_Unit]:
             va = t.emoji.get(tok)
             units.append(_Unit(tok, None if va is None else _Entry("affect", *va)))
     flush_words()
-    return _merge_pace(units)
+    return _merge_pace(_contextual_scalers(units))
 
 
 def _hyphenated(word: str, t: _Tables) -> list[str]:
@@ -878,6 +950,10 @@ def interpret_mood(text: str) -> Mood:
                 continue
             role = e.role
         if role == "neg":
+            if e.valence or e.arousal:  # reluctance ("不想", "don't feel like"): a mood too
+                hits.append(_Hit(" ".join([*scale_words, u.surface]), *_scaled(e, scale), contrast))
+                last_hit_at = k
+                scale, scale_words = 1.0, []
             neg, neg_left, neg_fresh = (u.surface, e.factor), NEGATION_WINDOW, True
             continue
         if neg_fresh and u.surface in _PERSONS_AFTER_NEGATOR:
@@ -887,7 +963,7 @@ def interpret_mood(text: str) -> Mood:
             scale *= e.factor
             scale_words.append(u.surface)
             continue
-        if role == "stop" and scale_words and u.surface in _MOODS_AFTER_SCALER:
+        if role in ("stop", "affect") and scale_words and u.surface in _MOODS_AFTER_SCALER:
             e, role = _MOODS_AFTER_SCALER[u.surface], "affect"
         elif role in ("stop", "pass"):
             continue
@@ -895,15 +971,16 @@ def interpret_mood(text: str) -> Mood:
             style_votes[e.style] = style_votes.get(e.style, 0.0) + e.style_weight
             style_words.setdefault(e.style, u.surface)
         if role == "affect":
-            scale = min(scale, 2.0)
-            v = max(-1.0, min(1.0, e.valence * scale))
-            # Intensity words mostly strengthen how good or bad the feeling is; its energy
-            # follows at half strength ("so happy" is happier more than it is faster).
-            a = max(-1.0, min(1.0, e.arousal * (1 + (scale - 1) / 2)))
+            v, a = _scaled(e, scale)
             weight = contrast
             words = [*scale_words, u.surface]
             if neg is not None:
-                v, a = -neg[1] * v, -0.3 * a
+                # Not feeling something unpleasant is relief, which is never more agitated
+                # than the word ("not sad" is not livelier than neutral); not feeling
+                # something pleasant keeps a weak, flipped trace of its energy ("never
+                # calm" is restless).
+                a = -0.3 * abs(a) if v < 0 else -0.3 * a
+                v = -neg[1] * v
                 weight *= NEGATED_WEIGHT
                 words.insert(0, neg[0])
             joiner = "" if all(re.search(f"[{_CJK}]", w) for w in words) else " "
@@ -934,6 +1011,19 @@ def interpret_mood(text: str) -> Mood:
     attributes = attributes_for(valence, arousal)
     explanation = _explain(hits, valence, arousal, attributes, style, style_words, bangs)
     return Mood(valence, arousal, attributes, style, explanation, unknown)
+
+
+def _scaled(e: _Entry, scale: float) -> tuple[float, float]:
+    """A mood word's valence and arousal under an intensifier (> 1) or diminisher (< 1).
+
+    Intensifiers mostly strengthen how good or bad the feeling is; its energy follows at half
+    strength ("so happy" is happier more than it is faster). Diminishers soften both alike:
+    "a little nervous" is less agitated as well as less unpleasant.
+    """
+    scale = min(scale, 2.0)
+    v = max(-1.0, min(1.0, e.valence * scale))
+    a_scale = 1 + (scale - 1) / 2 if scale >= 1 else scale
+    return v, max(-1.0, min(1.0, e.arousal * a_scale))
 
 
 def _rescaled(hit: _Hit, factor: float, word: str) -> _Hit:
