@@ -248,6 +248,18 @@ def test_zou_le_without_a_being_before_it_is_walking_or_leaving(text):
 
 
 @pytest.mark.parametrize(
+    "text", ["想念家乡的妈妈", "思念远方的朋友", "missing my mom's cooking", "an empty playground"]
+)
+def test_what_is_missed_lends_no_warmth(text):
+    m = mood(text)
+    assert m.valence < 0 and m.attributes["mode"] == "minor"
+
+
+def test_longing_reaches_only_to_the_end_of_its_clause():
+    assert mood("missing you, but the sunshine is lovely").valence > 0
+
+
+@pytest.mark.parametrize(
     "text", ["my friend is moving away", "she moved abroad last year", "moving to another city"]
 )
 def test_moving_away_is_parting_while_moving_alone_is_touching(text):

@@ -42,6 +42,9 @@ Rules
       verb as a mildly bad event ("被坑了", "表白被拒了"); a known verb keeps its reading.
     * "走了" right after a being (a pet or a family member: "猫走了", "奶奶也走了") is a death,
       read as "去世"; after anyone else, or nobody, it stays walking or leaving.
+    * Longing and absence ("miss", "想念", "思念", "empty", "空荡荡"): the next three
+      pleasant words of the clause name what is missing ("想念家乡的妈妈", "an empty
+      playground"), so their warmth is not read as the speaker's.
     * Intensifiers ("very", "so", "extremely", "很", "非常", "特别", "极其") multiply the next
       mood word's valence (and its arousal at half strength); diminishers ("a bit",
       "slightly", "有点", "淡淡") shrink valence and arousal alike ("a little nervous" is
@@ -335,6 +338,14 @@ _BEINGS_ZH = {
     "老人", "老人家", "老爷子", "老太太", "老伴", "祖父", "祖母", "师父", "恩师",
 }  # fmt: skip
 _DIED_ZH = "去世"
+# Longing and absence: after "miss", "想念" or "empty" the pleasant words that follow in the
+# clause name what is missing ("想念家乡的妈妈", "missing my mom's cooking", "an empty
+# playground"), so their warmth is not the speaker's mood and they are not read.
+_ABSENCE = {
+    "miss", "misses", "missed", "missing", "longing", "yearning", "long for", "longing for",
+    "yearn for", "yearning for", "empty", "deserted", "desolate",
+    "想念", "思念", "牵挂", "挂念", "想你", "好想你", "空荡荡", "冷清", "空无一人",
+}  # fmt: skip
 # Words that are function words on their own ("walk down the road") but moods after an
 # intensifier or diminisher ("so down", "a bit down", "有点 down"); "blue" is a colour on its
 # own ("blue sea") but sadness after one ("so blue", "kind of blue").
@@ -449,7 +460,7 @@ _TRADITIONAL = (
     "喚瘋癡燒陣輸贏賽奪獎騷舉辦齊謠緒鐵機網絡號遊劍俠塵煙鶴鷹蟬異處婦兩萬億幾數種類質"
     "貴價錢買賣貓豬雞鴨蝦蘋畫劃燭爐鍋飯麵飲醫藥瘡災屍墳嚴肅莊輝榮驕誇讚頌詩漢語韓協諧"
     "穩纏綿腦瞭澀擾鎖門關閉戶樓層廳濕潤凍凜颯灑綻盪蕩濱際跡蹤尋覓夥輩導鳴嘯吶靄朧暉曬"
-    "蔭築廟殼聖穌禱詠憫悵悽蒼瀟樸純潔淨乾"
+    "蔭築廟殼聖穌禱詠憫悵悽蒼瀟樸純潔淨乾窩"
 )
 _SIMPLIFIED = (
     "个们这里里来还没让说话时间长远岁忆记总无与从对为么样点学习书会动运飞骑独宁轻松紧"
@@ -461,7 +472,7 @@ _SIMPLIFIED = (
     "唤疯痴烧阵输赢赛夺奖骚举办齐谣绪铁机网络号游剑侠尘烟鹤鹰蝉异处妇两万亿几数种类质"
     "贵价钱买卖猫猪鸡鸭虾苹画划烛炉锅饭面饮医药疮灾尸坟严肃庄辉荣骄夸赞颂诗汉语韩协谐"
     "稳缠绵脑了涩扰锁门关闭户楼层厅湿润冻凛飒洒绽荡荡滨际迹踪寻觅伙辈导鸣啸呐霭胧晖晒"
-    "荫筑庙壳圣稣祷咏悯怅凄苍潇朴纯洁净干"
+    "荫筑庙壳圣稣祷咏悯怅凄苍潇朴纯洁净干窝"
 )
 _TO_SIMPLIFIED = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
 
@@ -926,6 +937,7 @@ def interpret_mood(text: str) -> Mood:
     contrast = 1.0
     clause_start = 0  # hits[clause_start:] belong to the current clause
     last_hit_at = -2  # index of the unit that gave the latest hit
+    absence_left = 0  # content words still read as what is missed (see _ABSENCE)
     for k, u in enumerate(units + [_Unit("", _BREAK)]):
         e = u.entry
         role = "unknown" if e is None else e.role
@@ -938,6 +950,7 @@ def interpret_mood(text: str) -> Mood:
             contrast = CONTRAST_WEIGHT if role == "contrast" else contrast
             scale, scale_words, neg = 1.0, [], None
             clause_start = len(hits)
+            absence_left = 0
             continue
         if role == "post":
             assert e is not None
@@ -970,6 +983,10 @@ def interpret_mood(text: str) -> Mood:
         if e is not None and e.style is not None:
             style_votes[e.style] = style_votes.get(e.style, 0.0) + e.style_weight
             style_words.setdefault(e.style, u.surface)
+        if role == "affect" and absence_left > 0 and neg is None and e.valence > 0:
+            absence_left -= 1  # what is missed: its warmth is absent
+            scale, scale_words = 1.0, []
+            continue
         if role == "affect":
             v, a = _scaled(e, scale)
             weight = contrast
@@ -986,6 +1003,8 @@ def interpret_mood(text: str) -> Mood:
             joiner = "" if all(re.search(f"[{_CJK}]", w) for w in words) else " "
             hits.append(_Hit(joiner.join(words), v, a, weight))
             last_hit_at = k
+            if u.surface.translate(_TO_SIMPLIFIED) in _ABSENCE and neg is None:
+                absence_left = NEGATION_WINDOW
             scale, scale_words, neg = 1.0, [], None
             continue
         # An unknown word or a bare style cue: the negation reaches past a few of them.
