@@ -268,6 +268,23 @@ def test_moving_away_is_parting_while_moving_alone_is_touching(text):
 
 
 @pytest.mark.parametrize(
+    "text, mode",
+    [
+        ("got laid off today", "minor"),
+        ("we broke up", "minor"),
+        ("落榜了", "minor"),
+        ("爷爷住院了", "minor"),
+        ("got promoted!", "major"),
+        ("终于考上了", "major"),
+        ("如释重负", "major"),
+    ],
+)
+def test_everyday_life_events_read_as_they_feel(text, mode):
+    assert mood(text).attributes["mode"] == mode
+    assert mood(text).unknown_words == []
+
+
+@pytest.mark.parametrize(
     "text, mode, band",
     [
         ("a requiem", "minor", "slow"),
