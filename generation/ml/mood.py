@@ -47,8 +47,8 @@ Rules
       playground"), so their warmth is not read as the speaker's.
     * Intensifiers ("very", "so", "extremely", "很", "非常", "特别", "极其") multiply the next
       mood word's valence (and its arousal at half strength); diminishers ("a bit",
-      "slightly", "有点", "淡淡") shrink valence and arousal alike ("a little nervous" is
-      calmer as well as milder). Values are clipped to [-1, 1]. "好" before a mood word, in
+      "slightly", "有点", "淡淡") shrink valence by their factor f and arousal by f ** 1.5
+      ("a little nervous" is calmer still than it is milder: a hedge on agitation). Values are clipped to [-1, 1]. "好" before a mood word, in
       either script, is "so" ("好开心", "好 down").
       Some intensifiers follow their word ("开心极了", "高兴得不得了", "饿死了", "tired af",
       "bored to death"); where no mood word comes right before them, "死了" and "to death"
@@ -1036,12 +1036,12 @@ def _scaled(e: _Entry, scale: float) -> tuple[float, float]:
     """A mood word's valence and arousal under an intensifier (> 1) or diminisher (< 1).
 
     Intensifiers mostly strengthen how good or bad the feeling is; its energy follows at half
-    strength ("so happy" is happier more than it is faster). Diminishers soften both alike:
-    "a little nervous" is less agitated as well as less unpleasant.
+    strength ("so happy" is happier more than it is faster). Diminishers soften arousal more
+    than valence (f ** 1.5): "a little nervous" is less unpleasant, and calmer still.
     """
     scale = min(scale, 2.0)
     v = max(-1.0, min(1.0, e.valence * scale))
-    a_scale = 1 + (scale - 1) / 2 if scale >= 1 else scale
+    a_scale = 1 + (scale - 1) / 2 if scale >= 1 else scale**1.5
     return v, max(-1.0, min(1.0, e.arousal * a_scale))
 
 
