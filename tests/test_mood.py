@@ -748,10 +748,13 @@ def test_held_out_mode_accuracy(accuracy):
 # general work judged on tune+dev only (about 1,140 lexicon entries of everyday vocabulary in
 # both languages and emoji, pace adverbs joined to their action, intensifiers after the word,
 # -ment/-ation lemmas; tune 0.944, dev 0.843) left the single fourth look at 0.839 (115 of
-# 137; mode 0.927). The held-out half was not used to close the gap. Strict: this fails
-# loudly once it passes.
+# 137; mode 0.927). A fifth round was driven by a 200-prompt dev2 batch from a new author
+# (first contact: mode 0.795, tempo 0.640), judged on the tuning splits only (reluctance,
+# passives of bad events, deaths, longing, 358 lexicon entries; dev2 0.890/0.785, tune+dev
+# 0.969/0.899); the single fifth look read 0.839 again (115 of 137; mode 0.927). The held-out
+# half was not used to close the gap. Strict: this fails loudly once it passes.
 @pytest.mark.xfail(
-    strict=True, reason="held-out tempo-band accuracy is 0.839 (fourth look), below the 0.85 goal"
+    strict=True, reason="held-out tempo-band accuracy is 0.839 (fifth look), below the 0.85 goal"
 )
 def test_held_out_tempo_band_accuracy(accuracy):
     heldout = accuracy["heldout"]

@@ -48,8 +48,9 @@ Rules
     * Intensifiers ("very", "so", "extremely", "很", "非常", "特别", "极其") multiply the next
       mood word's valence (and its arousal at half strength); diminishers ("a bit",
       "slightly", "有点", "淡淡") shrink valence by their factor f and arousal by f ** 1.5
-      ("a little nervous" is calmer still than it is milder: a hedge on agitation). Values are clipped to [-1, 1]. "好" before a mood word, in
-      either script, is "so" ("好开心", "好 down").
+      ("a little nervous" is calmer still than it is milder: a hedge on agitation). Values
+      are clipped to [-1, 1]. "好" before a mood word, in either script, is "so" ("好开心",
+      "好 down").
       Some intensifiers follow their word ("开心极了", "高兴得不得了", "饿死了", "tired af",
       "bored to death"); where no mood word comes right before them, "死了" and "to death"
       are read as death. An intensifier left at the end of a clause ("love you so much",
