@@ -785,3 +785,25 @@ def test_the_tuning_evaluation_never_reads_the_held_out_half(monkeypatch):
     result = mood_eval.evaluate_mood(PROMPTS, TUNING_SPLITS)
     assert "heldout" not in result
     assert seen and not heldout & set(seen)
+
+
+def test_a_second_blind_annotator_covers_only_tuning_prompts_and_mostly_agrees():
+    from generation.ml.mood_eval import agreement
+
+    second = PROMPTS.with_name("mood_prompts_second_annotator.json")
+    result = agreement(PROMPTS, second)
+    assert result["n"] >= 250
+    # Two musicians agree on mode nearly always and on tempo band most of the time: the
+    # labels can support the 0.85 tempo goal.
+    assert result["annotators"]["mode"] >= 0.95 and result["annotators"]["tempo_band"] >= 0.85
+    assert 0 < result["reader_vs_second"]["tempo_band"] <= 1
+
+
+def test_agreement_refuses_a_second_file_that_reaches_into_the_held_out_half(tmp_path):
+    from generation.ml.mood_eval import agreement
+
+    held = next(p for p in load_prompts(PROMPTS) if p["split"] == "heldout")
+    bad = tmp_path / "second.json"
+    bad.write_text(json.dumps([{"text": held["text"], "mode": "major", "tempo_band": "slow"}]))
+    with pytest.raises(ValueError, match="outside the tuning splits"):
+        agreement(PROMPTS, bad)

@@ -120,11 +120,37 @@ def evaluate_mood(path: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[st
     return result
 
 
-if __name__ == "__main__":  # python -m generation.ml.mood_eval [--tuning] [path]
+def agreement(path: str | Path, second: str | Path) -> dict[str, Any]:
+    """How often a second annotator, labelling the tuning prompts blind (texts only, shuffled,
+    never shown the first labels), agrees with the first labels, and how often the reader
+    agrees with the second annotator: a yardstick for what accuracy the labels can support.
+    Only tuning prompts are in the second file, so the held-out half stays unread."""
+    first = {p["text"]: p for p in load_prompts(path)}
+    rows = json.loads(Path(second).read_text(encoding="utf-8"))
+    if any(r["text"] not in first or first[r["text"]]["split"] not in TUNING_SPLITS
+           for r in rows):
+        raise ValueError("the second annotator's file holds a prompt outside the tuning splits")
+    n = len(rows)
+    got = [interpret_mood(r["text"]).attributes for r in rows]
+    return {
+        "n": n,
+        "annotators": {k: sum(r[k] == first[r["text"]][k] for r in rows) / n
+                       for k in ("mode", "tempo_band")},
+        "reader_vs_second": {k: sum(g[k] == r[k] for g, r in zip(got, rows, strict=True)) / n
+                             for k in ("mode", "tempo_band")},
+    }
+
+
+if __name__ == "__main__":  # python -m generation.ml.mood_eval [--tuning | --agreement] [path]
     import sys
 
     args = sys.argv[1:]
     tuning = "--tuning" in args
+    if "--agreement" in args:
+        data = Path(__file__).resolve().parents[2] / "tests" / "data"
+        print(json.dumps(agreement(data / "mood_prompts.json",
+                                   data / "mood_prompts_second_annotator.json"), indent=1))
+        sys.exit(0)
     args = [a for a in args if a != "--tuning"]
     default = Path(__file__).resolve().parents[2] / "tests" / "data" / "mood_prompts.json"
     print(
