@@ -400,6 +400,60 @@ def comparison_lines(ctl: dict) -> list[str]:
     return lines
 
 
+def _has_tables(section: dict) -> bool:
+    return isinstance(section, dict) and ("heldout" in section or "pairs" in section)
+
+
+def mood_lines(mood: dict) -> list[str]:
+    """The mood reader's accuracy per split (and per language) as a Markdown table."""
+    splits = [s for s in ("tune", "dev", "dev2", "tune+dev", "tuning", "heldout")
+              if isinstance(mood.get(s), dict) and mood[s].get("n")]
+    if "heldout" not in splits:
+        return []
+    lines = ["## Mood reader (`tests/data/mood_prompts.json`)", "",
+             "| split | prompts | mode | tempo band | by language (n: mode / tempo) |",
+             "|---|---|---|---|---|"]
+    for s in splits:
+        v = mood[s]
+        langs = "; ".join(f"{lang} {x['n']}: {x['mode']:.2f} / {x['tempo_band']:.2f}"
+                          for lang, x in v.get("by_language", {}).items())
+        lines.append(f"| {s} | {v['n']} | {v['mode']:.3f} | {v['tempo_band']:.3f} | {langs} |")
+    held = mood["heldout"]
+    lines += ["", f"Goal on the held-out half (mode >= 0.90, tempo band >= 0.85) met: "
+              f"{held['mode'] >= 0.90 and held['tempo_band'] >= 0.85}. Only the tuning "
+              "splits are ever tuned on (`python -m generation.ml.mood_eval --tuning`).", ""]
+    return lines
+
+
+def transfer_lines(transfer: dict) -> list[str]:
+    """The CycleGAN figures per pair and direction as Markdown tables."""
+    pairs = transfer.get("pairs") if isinstance(transfer, dict) else None
+    if not pairs:
+        return []
+    lines = ["## Style transfer (CycleGAN pairs, test split)", "",
+             f"{transfer.get('phrases_per_direction')} phrases a direction; judge: the style "
+             f"classifier (test balanced accuracy {transfer.get('classifier')}). Definitions in "
+             "`generation/ml/evaluate_transfer.py`.", "",
+             "| pair | S_tot | fewest onsets kept | fewest melody onsets kept | goal met |",
+             "|---|---|---|---|---|"]
+    for name, e in pairs.items():
+        lines.append(f"| {name} | {e['S_tot']:.3f} | {e['onsets_kept_min']:.3f} | "
+                     f"{e.get('melody_onsets_kept_min', float('nan')):.3f} | {e['goal_met']} |")
+    figures = ("acc_real", "p_source_transfer", "p_source_cycle", "strength", "onsets_kept",
+               "melody_onsets_kept", "pitch_class_similarity", "p_source_decoder_only",
+               "onsets_kept_decoder_only", "playable")
+    lines += ["", "| direction | " + " | ".join(figures) + " |",
+              "|---|" + "---|" * len(figures)]
+    for e in pairs.values():
+        for d, x in e.items():
+            if "->" in d:
+                lines.append(f"| {d} | " + " | ".join(str(x.get(f, "")) for f in figures)
+                             + " |")
+    lines += ["", "Goal: S_tot >= 0.75 with at least half of the source's onsets kept in "
+              "each direction.", ""]
+    return lines
+
+
 def write_report(results: dict, path: Path) -> None:
     lines = ["# Model evaluation", "",
              f"Model version: `{results.get('model_version')}`"
@@ -445,8 +499,11 @@ def write_report(results: dict, path: Path) -> None:
         lines += ["## Valid MIDI", "",
                   f"{val['valid_share']:.1%} of {val['generations']} generations "
                   f"(checked with {val['checked_with']}).", ""]
+    lines += mood_lines(results.get("mood", {})) + transfer_lines(results.get("transfer", {}))
     for name in results:
         if name in ("quick", "model_version", "nll", "control", "muspy", "validity"):
+            continue
+        if name in ("mood", "transfer") and _has_tables(results[name]):
             continue
         lines += [f"## {name}", "", "```json", json.dumps(results[name], indent=1,
                                                            default=str)[:4000], "```", ""]

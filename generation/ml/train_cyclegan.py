@@ -477,8 +477,9 @@ def write_classifier_card(directory: Path = CLASSIFIER_DIR) -> Path:
         + ", ".join(f"{s} {m['phrases'][s]['train']}" for s in styles)
         + "); weights chosen on the validation split; figures below on the test split.",
         f"- Trained {m['minutes']} minutes on 1 CPU thread (shared machine)"
-        + (f": {m['steps']} steps of 64 phrases, weights of step {m['best_step']} kept."
-           if "steps" in m else "."),
+        + (f": {m['steps']} steps of style-balanced batches, weights of step "
+           f"{m['best_step']} kept." if "steps" in m else "."),
+        *([f"- Choice among runs: {m['selection']}"] if m.get("selection") else []),
         "- Never used in GAN training: it only judges transfers (`evaluate_transfer`) and "
         "guesses the source style of an upload (mean of per-phrase probabilities).",
         "",
