@@ -213,7 +213,8 @@ def _chord_roll(voices: list[list[tuple[int, int, int]]]) -> np.ndarray:
 
 
 def test_content_retention_counts_onsets_and_the_top_line_separately():
-    from generation.ml.evaluate_transfer import onsets_kept, top_line
+    from generation.ml.evaluate_transfer import onsets_kept
+    from generation.ml.transfer import top_line
 
     soprano = [(0, 72, 8), (8, 74, 4), (12, 76, 4)]
     alto = [(0, 65, 4), (4, 67, 12)]
@@ -233,3 +234,26 @@ def test_content_retention_counts_onsets_and_the_top_line_separately():
     # the wrong pitch, or two steps off, is not kept
     moved = _chord_roll([[(0, 71, 8), (10, 74, 6)]])
     assert onsets_kept(melody, moved) == 0.0
+
+
+def test_reducing_voices_keeps_the_sources_top_line_over_a_new_one():
+    soprano = [(0, 72, 8), (8, 74, 8)]
+    chorale = _chord_roll([soprano, [(0, 65, 16)], [(0, 60, 16)], [(0, 48, 16)]])[0]
+    probs = np.zeros((2, 84, 64), dtype=np.float32)
+    for t, pitch, length in soprano:  # the generator half-remembers the tune...
+        probs[0, pitch - PITCH_LOW, t:t + length] = 0.3
+        probs[1, pitch - PITCH_LOW, t] = 0.3
+    for t, pitch in ((0, 79), (8, 77)):  # ...and is surer of a line of its own
+        probs[0, pitch - PITCH_LOW, t:t + 8] = 0.6
+        probs[1, pitch - PITCH_LOW, t] = 0.6
+    one_voice = {"pitch_low": 40, "pitch_high": 90, "max_voices": 1, "onsets_per_step": 0.01}
+
+    def starts(roll):
+        return sorted((int(t), int(p) + PITCH_LOW) for p, t in zip(*np.nonzero(roll[1]),
+                                                                    strict=True))
+
+    # four voices into one: the tune survives
+    assert starts(decode_phrase(probs, one_voice, 16, source=chorale)) == [(0, 72), (8, 74)]
+    # one voice into one: no reduction, the generator's own line is taken
+    tune = _chord_roll([soprano])[0]
+    assert starts(decode_phrase(probs, one_voice, 16, source=tune)) == [(0, 79), (8, 77)]

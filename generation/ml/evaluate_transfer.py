@@ -49,6 +49,7 @@ from generation.ml.transfer import (
     MIN_STEPS,
     decode_phrase,
     rolls_scale,
+    top_line,
     trained_pairs,
 )
 
@@ -67,22 +68,6 @@ def onsets_kept(source: np.ndarray, output: np.ndarray, tolerance: int = 1) -> f
         near[..., :-d] |= out[..., d:]
     total = src.sum()
     return float((src & near).sum() / total) if total else 1.0
-
-
-def top_line(rolls: np.ndarray) -> np.ndarray:
-    """(N, 2, P, T) rolls reduced to their top line: at each step only the highest sounding
-    pitch sounds, with its onset where the source has one there."""
-    rolls = np.asarray(rolls)
-    sounding = rolls[:, 0] > 0.5
-    n_pitch = sounding.shape[1]
-    # index of the highest sounding pitch per (phrase, step); -1 where nothing sounds
-    top = np.where(sounding.any(axis=1), n_pitch - 1 - np.argmax(sounding[:, ::-1], axis=1), -1)
-    out = np.zeros_like(rolls)
-    phrase, step = np.nonzero(top >= 0)
-    pitch = top[phrase, step]
-    out[phrase, 0, pitch, step] = 1
-    out[phrase, 1, pitch, step] = rolls[phrase, 1, pitch, step] > 0.5
-    return out
 
 
 def pitch_class_similarity(source: np.ndarray, output: np.ndarray) -> float:

@@ -432,7 +432,9 @@ def write_pair_card(directory: Path, evaluation: dict | None = None) -> Path:
               "- One merged part in, one part out: voices, instruments and velocities of the "
               "input are not kept; out-of-range notes are folded by octaves.",
               "- Poly -> mono transfers keep one voice (the target's idiom), so they cannot "
-              "keep half of a four-voice source's onsets.", ""]
+              "keep half of a four-voice source's onsets; the decoder favours the source's top "
+              "line (`transfer.TOP_LINE_WEIGHT`), and `melody_onsets_kept` measures how much "
+              "of that line survives.", ""]
     path = directory / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path

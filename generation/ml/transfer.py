@@ -53,6 +53,10 @@ ONSET_FLOOR = 0.2  # ...lowered step by step down to this to keep at least KEEP_
 KEEP_DENSITY = 0.5  # of the source phrase's onsets (a near-empty phrase is not a transfer)
 TARGET_DENSITY_SHARE = 1.0  # ...and the target style's mean onsets per step
 OUT_OF_KEY_WEIGHT = 0.4  # onset scores of pitch classes outside the source's key are scaled
+# When the target has fewer voices than the source phrase (a motet or chorale made into a
+# one-voice folk tune) the generator's votes at the source's top-line notes are multiplied by
+# this: the tune the listener knows survives the reduction instead of a new line in its place.
+TOP_LINE_WEIGHT = 4.0
 _TONICS = {"C": 0, "C#": 1, "D-": 1, "D": 2, "D#": 3, "E-": 3, "E": 4, "F": 5, "F#": 6,
            "G-": 6, "G": 7, "G#": 8, "A-": 8, "A": 9, "A#": 10, "B-": 10, "B": 11, "C-": 11}
 
@@ -179,6 +183,34 @@ def rolls_scale(rolls: np.ndarray) -> np.ndarray:
     return key_scale(phrases_to_piece(np.asarray(rolls)))
 
 
+def top_line(rolls: np.ndarray) -> np.ndarray:
+    """(N, 2, P, T) rolls reduced to their top line: at each step only the highest sounding
+    pitch sounds, with its onset where the source has one there."""
+    rolls = np.asarray(rolls)
+    sounding = rolls[:, 0] > 0.5
+    n_pitch = sounding.shape[1]
+    # index of the highest sounding pitch per (phrase, step); -1 where nothing sounds
+    top = np.where(sounding.any(axis=1), n_pitch - 1 - np.argmax(sounding[:, ::-1], axis=1), -1)
+    out = np.zeros_like(rolls)
+    phrase, step = np.nonzero(top >= 0)
+    pitch = top[phrase, step]
+    out[phrase, 0, pitch, step] = 1
+    out[phrase, 1, pitch, step] = rolls[phrase, 1, pitch, step] > 0.5
+    return out
+
+
+def _favour_top_line(probs: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``probs`` with the generator's votes for the source's top line scaled by
+    TOP_LINE_WEIGHT: onsets where the line starts a note, sounding exactly where it sounds
+    (no slack: a hold stretched past the line's note would block the next one)."""
+    line = top_line(np.asarray(source)[None])[0] > 0.5
+    out = np.array(probs, dtype=np.float32, copy=True)
+    for channel in (0, 1):
+        out[channel] = np.where(line[channel], np.clip(out[channel] * TOP_LINE_WEIGHT, 0, 1),
+                                out[channel])
+    return out
+
+
 def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 64,
                   source: np.ndarray | None = None,
                   scale: np.ndarray | None = None) -> np.ndarray:
@@ -194,7 +226,9 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
     above the onset threshold and a voice is free (strongest candidates first); it holds while
     its sounding probability stays above HOLD_THRESHOLD. With ``scale`` (12 booleans, the
     source's key) onset scores of pitch classes neither in it nor in the source phrase are
-    scaled by OUT_OF_KEY_WEIGHT. The onset
+    scaled by OUT_OF_KEY_WEIGHT. When the source phrase has more voices than the target
+    allows, the votes at the source's top line are first scaled by TOP_LINE_WEIGHT, so a
+    reduction to fewer voices keeps the tune. The onset
     threshold starts at 0.5 and
     is lowered (to 0.2 at least) until the phrase keeps KEEP_DENSITY of the source phrase's
     onsets and reaches the target style's mean onset density, so a timid generator neither
@@ -206,6 +240,8 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
     low = max(0, int(facts["pitch_low"]) - PITCH_LOW)
     high = min(N_PITCHES - 1, int(facts["pitch_high"]) - PITCH_LOW)
     voices = max(1, int(facts["max_voices"]))
+    if source is not None and (np.asarray(source)[0] > 0.5).sum(axis=0).max() > voices:
+        probs = _favour_top_line(probs, source)
     sound = _fold_into_range(np.asarray(probs[0], dtype=np.float32), low, high)[:, :n_steps]
     onset = _fold_into_range(np.asarray(probs[1], dtype=np.float32), low, high)[:, :n_steps]
     score = np.sqrt(np.clip(onset, 0, 1) * np.clip(sound, 0, 1))
