@@ -254,6 +254,9 @@ def test_reducing_voices_keeps_the_sources_top_line_over_a_new_one():
 
     # four voices into one: the tune survives
     assert starts(decode_phrase(probs, one_voice, 16, source=chorale)) == [(0, 72), (8, 74)]
+    # switched off (the evaluation's cycle, steered by nothing but the generator)
+    assert starts(decode_phrase(probs, one_voice, 16, source=chorale,
+                                keep_top_line=False)) == [(0, 79), (8, 77)]
     # one voice into one: no reduction, the generator's own line is taken
     tune = _chord_roll([soprano])[0]
     assert starts(decode_phrase(probs, one_voice, 16, source=tune)) == [(0, 79), (8, 77)]

@@ -121,8 +121,8 @@ def _run(gen, rolls: np.ndarray, batch: int = 64) -> np.ndarray:
 
 
 def _decode_all(probs: np.ndarray, facts: dict, sources: np.ndarray,
-                scales: list[np.ndarray]) -> np.ndarray:
-    return np.stack([decode_phrase(p, facts, 64, source=s, scale=k)
+                scales: list[np.ndarray], keep_top_line: bool = True) -> np.ndarray:
+    return np.stack([decode_phrase(p, facts, 64, source=s, scale=k, keep_top_line=keep_top_line)
                      for p, s, k in zip(probs, sources, scales, strict=True)])
 
 
@@ -139,7 +139,10 @@ def evaluate_direction(model, classifier, source_style: str, target_style: str,
     # As in the paper (and in training), the cycle goes back from the generator's own output
     # cut at 0.5, not from the decoded transfer: a four-voice chorale decoded into a one-voice
     # folk tune could not carry the other voices back.
-    cycle = _decode_all(_run(back, (raw > 0.5).astype(np.float32)), facts_s, rolls, scales)
+    # The originals stand in as ``source`` only for their key and density: the cycle must not
+    # be steered towards them, so the top-line preference is off.
+    cycle = _decode_all(_run(back, (raw > 0.5).astype(np.float32)), facts_s, rolls, scales,
+                        keep_top_line=False)
 
     styles = classifier.config.styles
     i_s, i_t = styles.index(source_style), styles.index(target_style)

@@ -213,7 +213,7 @@ def _favour_top_line(probs: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 64,
                   source: np.ndarray | None = None,
-                  scale: np.ndarray | None = None) -> np.ndarray:
+                  scale: np.ndarray | None = None, keep_top_line: bool = True) -> np.ndarray:
     """Turn a generator's (2, 84, 64) probabilities into a binary (2, 84, 64) roll that plays.
 
     Promises: every note starts with an onset and lasts at least MIN_STEPS steps (or until the
@@ -228,7 +228,8 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
     source's key) onset scores of pitch classes neither in it nor in the source phrase are
     scaled by OUT_OF_KEY_WEIGHT. When the source phrase has more voices than the target
     allows, the votes at the source's top line are first scaled by TOP_LINE_WEIGHT, so a
-    reduction to fewer voices keeps the tune. The onset
+    reduction to fewer voices keeps the tune (``keep_top_line=False`` turns this off, for a
+    ``source`` that is not what the generator was given). The onset
     threshold starts at 0.5 and
     is lowered (to 0.2 at least) until the phrase keeps KEEP_DENSITY of the source phrase's
     onsets and reaches the target style's mean onset density, so a timid generator neither
@@ -240,7 +241,8 @@ def decode_phrase(probs: np.ndarray, facts: dict | None = None, n_steps: int = 6
     low = max(0, int(facts["pitch_low"]) - PITCH_LOW)
     high = min(N_PITCHES - 1, int(facts["pitch_high"]) - PITCH_LOW)
     voices = max(1, int(facts["max_voices"]))
-    if source is not None and (np.asarray(source)[0] > 0.5).sum(axis=0).max() > voices:
+    if keep_top_line and source is not None \
+            and (np.asarray(source)[0] > 0.5).sum(axis=0).max() > voices:
         probs = _favour_top_line(probs, source)
     sound = _fold_into_range(np.asarray(probs[0], dtype=np.float32), low, high)[:, :n_steps]
     onset = _fold_into_range(np.asarray(probs[1], dtype=np.float32), low, high)[:, :n_steps]
