@@ -965,7 +965,8 @@ def interpret_mood(text: str) -> Mood:
             role = e.role
         if role == "neg":
             if e.valence or e.arousal:  # reluctance ("不想", "don't feel like"): a mood too
-                hits.append(_Hit(" ".join([*scale_words, u.surface]), *_scaled(e, scale), contrast))
+                v, a = _scaled(e.valence, e.arousal, scale)
+                hits.append(_Hit(" ".join([*scale_words, u.surface]), v, a, contrast))
                 last_hit_at = k
                 scale, scale_words = 1.0, []
             neg, neg_left, neg_fresh = (u.surface, e.factor), NEGATION_WINDOW, True
@@ -989,7 +990,7 @@ def interpret_mood(text: str) -> Mood:
             scale, scale_words = 1.0, []
             continue
         if role == "affect":
-            v, a = _scaled(e, scale)
+            v, a = _scaled(e.valence, e.arousal, scale)
             weight = contrast
             words = [*scale_words, u.surface]
             if neg is not None:
@@ -1033,29 +1034,25 @@ def interpret_mood(text: str) -> Mood:
     return Mood(valence, arousal, attributes, style, explanation, unknown)
 
 
-def _scaled(e: _Entry, scale: float) -> tuple[float, float]:
-    """A mood word's valence and arousal under an intensifier (> 1) or diminisher (< 1).
+def _scaled(valence: float, arousal: float, scale: float) -> tuple[float, float]:
+    """Valence and arousal under an intensifier (> 1) or diminisher (< 1), before or after
+    the word.
 
     Intensifiers mostly strengthen how good or bad the feeling is; its energy follows at half
     strength ("so happy" is happier more than it is faster). Diminishers soften arousal more
     than valence (f ** 1.5): "a little nervous" is less unpleasant, and calmer still.
     """
     scale = min(scale, 2.0)
-    v = max(-1.0, min(1.0, e.valence * scale))
+    v = max(-1.0, min(1.0, valence * scale))
     a_scale = 1 + (scale - 1) / 2 if scale >= 1 else scale**1.5
-    return v, max(-1.0, min(1.0, e.arousal * a_scale))
+    return v, max(-1.0, min(1.0, arousal * a_scale))
 
 
 def _rescaled(hit: _Hit, factor: float, word: str) -> _Hit:
-    """A hit strengthened (or softened) by an intensifier that comes after it."""
-    factor = min(factor, 2.0)
+    """A hit strengthened (or softened) by a scaler that comes after it."""
     joiner = "" if not word or re.search(f"[{_CJK}]", hit.surface + word) else " "
-    return _Hit(
-        hit.surface + joiner + word,
-        max(-1.0, min(1.0, hit.valence * factor)),
-        max(-1.0, min(1.0, hit.arousal * (1 + (factor - 1) / 2))),
-        hit.weight,
-    )
+    return _Hit(hit.surface + joiner + word, *_scaled(hit.valence, hit.arousal, factor),
+                hit.weight)
 
 
 def _weighted_means(hits: list[_Hit]) -> tuple[float, float, float]:
