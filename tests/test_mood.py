@@ -741,21 +741,17 @@ def test_held_out_mode_accuracy(accuracy):
     assert heldout["mode"] >= 0.90, heldout
 
 
-# Measured 0.844 (n=109) at the first look and 0.825 (n=137, after 54 more prompts) at the
-# second; the tune half reads 0.94. After a 134-prompt dev batch (labelled and committed before
-# the reader saw it, dev tempo 0.672 at first) and general work judged on tune+dev only
-# (tune 0.944, dev 0.828), the single third look read 0.839 (mode 0.920). A fourth round of
-# general work judged on tune+dev only (about 1,140 lexicon entries of everyday vocabulary in
-# both languages and emoji, pace adverbs joined to their action, intensifiers after the word,
-# -ment/-ation lemmas; tune 0.944, dev 0.843) left the single fourth look at 0.839 (115 of
-# 137; mode 0.927). A fifth round was driven by a 200-prompt dev2 batch from a new author
-# (first contact: mode 0.795, tempo 0.640), judged on the tuning splits only (reluctance,
-# passives of bad events, deaths, longing, 358 lexicon entries; dev2 0.890/0.785, tune+dev
-# 0.969/0.899); the single fifth look read 0.839 again (115 of 137; mode 0.927). The held-out
-# half was not used to close the gap. Strict: this fails loudly once it passes.
-@pytest.mark.xfail(
-    strict=True, reason="held-out tempo-band accuracy is 0.839 (fifth look), below the 0.85 goal"
-)
+# The goal (>= 0.85 tempo band on the held-out half), and how it was reached. Measured 0.844
+# (n=109) at the first look and 0.825 (n=137, after 54 more prompts) at the second. After a
+# 134-prompt dev batch and general work judged on tune+dev only, the third look read 0.839;
+# after about 1,140 everyday lexicon entries and rules, the fourth read 0.839 (115 of 137).
+# A 200-prompt dev2 batch from a new author (first contact: mode 0.795, tempo 0.640) drove a
+# fifth round judged on the tuning splits only; the fifth look read 0.839 again. The sixth
+# look, 0.854 (117 of 137; mode 0.927), came after an audit of the lexicon made from affect
+# theory alone (sadness is low in arousal: 79 crying, loss and heartbreak words lowered, by a
+# helper that never saw a prompt), kept before the look because it left the tuning splits at
+# 389 of 458 and raised agreement with a blind second annotator (0.857 -> 0.868). The held-out
+# half was never tuned on, but it has been read six times and the margin is two prompts.
 def test_held_out_tempo_band_accuracy(accuracy):
     heldout = accuracy["heldout"]
     assert heldout["tempo_band"] >= 0.85, heldout
