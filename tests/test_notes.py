@@ -33,6 +33,23 @@ def test_titles_in_any_language_are_written(title):
                               name=title)], title=title)
     back = piece_from_midi(piece_to_midi_bytes(piece))
     assert _notes(back) == _notes(piece)
+    assert back.parts[0].name == title  # read back as written, not double-encoded
+
+
+def test_an_older_latin1_file_still_reads_its_names():
+    import io
+
+    import mido
+
+    mid = mido.MidiFile(type=1, charset="latin1")
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="Café"),
+                            mido.Message("note_on", note=60, velocity=80, time=0),
+                            mido.Message("note_off", note=60, velocity=0, time=480)])
+    mid.tracks.append(track)
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    assert b"Caf\xe9" in buf.getvalue()  # not valid UTF-8
+    assert piece_from_midi(buf.getvalue()).parts[0].name == "Café"
 
 
 def test_tempo_and_meter_changes_survive_midi():

@@ -164,11 +164,26 @@ def piece_from_midi(source: str | Path | bytes) -> Piece:
     ``generation.music.validate`` first."""
     import pretty_midi
 
-    if isinstance(source, bytes | bytearray):
-        pm = pretty_midi.PrettyMIDI(io.BytesIO(source))
-    else:
-        pm = pretty_midi.PrettyMIDI(str(source))
-    return piece_from_pretty_midi(pm)
+    return piece_from_pretty_midi(pretty_midi.PrettyMIDI(mido_object=open_midi(source)))
+
+
+# How text in MIDI files (titles, part names) is read: UTF-8, as ``piece_to_midi_bytes``
+# writes it, else Latin-1 (mido's default, which takes any byte), for older files.
+MIDI_CHARSETS = ("utf-8", "latin1")
+
+
+def open_midi(source: str | Path | bytes):
+    """A ``mido.MidiFile`` of a path or bytes, its text decoded with the first of
+    MIDI_CHARSETS that fits, so a name written here reads back as it was written."""
+    import mido
+
+    data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
+    for charset in MIDI_CHARSETS[:-1]:
+        try:
+            return mido.MidiFile(file=io.BytesIO(data), charset=charset)
+        except UnicodeDecodeError:
+            continue
+    return mido.MidiFile(file=io.BytesIO(data), charset=MIDI_CHARSETS[-1])
 
 
 def _dedupe_map(items: list[tuple]) -> list[tuple]:
@@ -187,7 +202,7 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = DEFAULT_RESOLUTION) -> b
         return max(0, int(round(beat * resolution)))
 
     # UTF-8 so that titles and part names in any language (a Chinese mood) can be written
-    mid = mido.MidiFile(type=1, ticks_per_beat=resolution, charset="utf-8")
+    mid = mido.MidiFile(type=1, ticks_per_beat=resolution, charset=MIDI_CHARSETS[0])
     conductor: list[tuple[int, int, mido.MetaMessage]] = []
     for beat, bpm in piece.tempos or [(0.0, DEFAULT_TEMPO_BPM)]:
         conductor.append((tick(beat), 0, mido.MetaMessage("set_tempo",

@@ -395,15 +395,14 @@ def _limit_own_resources(memory_mb: int, cpu_s: int) -> None:
 
 def _parse_piece(data: bytes) -> Piece:
     """mido + pretty_midi, exactly as ``notes.piece_from_midi`` reads trusted files."""
-    import io
     import warnings
 
     import mido
     import pretty_midi
 
-    from generation.music.notes import piece_from_pretty_midi
+    from generation.music.notes import open_midi, piece_from_pretty_midi
 
-    midi = mido.MidiFile(file=io.BytesIO(data))
+    midi = open_midi(data)
     for track in midi.tracks:
         if not track:  # pretty_midi cannot take an empty track (max() of nothing)
             track.append(mido.MetaMessage("end_of_track", time=0))
