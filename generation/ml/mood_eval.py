@@ -84,38 +84,32 @@ def evaluate_mood(path: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[st
     prompts = load_prompts(path)
     result: dict[str, Any] = {}
     errors: dict[str, list[dict[str, Any]]] = {s: [] for s in TUNING_SPLITS if s in splits}
-    rows_of: dict[str, list[tuple[str, tuple[bool, bool]]]] = {}
+    rows_of: dict[str, list[tuple[str, tuple[bool, bool]]]] = {}  # split -> (language, row)
     for split in splits:
-        rows: list[tuple[bool, bool]] = []
-        by_lang: dict[str, list[tuple[bool, bool]]] = {}
         for p in (p for p in prompts if p["split"] == split):
             got = interpret_mood(p["text"]).attributes
             row = (got["mode"] == p["mode"], got["tempo_band"] == p["tempo_band"])
-            rows.append(row)
-            lang = language_of(p["text"])
+            rows_of.setdefault(split, []).append((language_of(p["text"]), row))
+            if split in errors and not all(row):
+                errors[split].append(
+                    {
+                        "text": p["text"],
+                        "want": [p["mode"], p["tempo_band"]],
+                        "got": [got["mode"], got["tempo_band"]],
+                    }
+                )
+    pools = [(s, (s,)) for s in splits]
+    pools += [(name, members) for name, members in (("tune+dev", ("tune", "dev")),
+                                                    ("tuning", TUNING_SPLITS))
+              if set(members) <= set(splits)]
+    for name, members in pools:
+        pooled = [lr for s in members for lr in rows_of.get(s, [])]
+        by_lang: dict[str, list[tuple[bool, bool]]] = {}
+        for lang, row in pooled:
             by_lang.setdefault(lang, []).append(row)
-            rows_of.setdefault(split, []).append((lang, row))
-            if split in errors:
-                if not all(row):
-                    errors[split].append(
-                        {
-                            "text": p["text"],
-                            "want": [p["mode"], p["tempo_band"]],
-                            "got": [got["mode"], got["tempo_band"]],
-                        }
-                    )
-        result[split] = _score(rows) | {
+        result[name] = _score([row for _, row in pooled]) | {
             "by_language": {lang: _score(r) for lang, r in sorted(by_lang.items())}
         }
-    for name, members in (("tune+dev", ("tune", "dev")), ("tuning", TUNING_SPLITS)):
-        if set(members) <= set(splits):
-            pooled = [lr for s in members for lr in rows_of.get(s, [])]
-            by_lang = {}
-            for lang, row in pooled:
-                by_lang.setdefault(lang, []).append(row)
-            result[name] = _score([row for _, row in pooled]) | {
-                "by_language": {lang: _score(r) for lang, r in sorted(by_lang.items())}
-            }
     result["errors"] = errors
     return result
 
