@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from generation import pipeline, services
-from generation.files import FILE_KINDS, file_url, serve_track_file
+from generation.files import file_urls, serve_track_file
 from generation.models import ApiToken, Job, Track
 
 log = logging.getLogger(__name__)
@@ -174,16 +174,6 @@ def job_cancel(request, job_id: int):
 # ---------------------------------------------------------------------------------------------
 # tracks
 # ---------------------------------------------------------------------------------------------
-def _file_urls(track: Track, share_token: str | None) -> dict:
-    files = track.files or {}
-    out = {kind: file_url(track, kind, token=share_token) for kind in FILE_KINDS
-           if files.get(kind)}
-    pages = files.get("svg") or []
-    out["svg_pages"] = [file_url(track, "svg", token=share_token, page=i)
-                        for i in range(1, len(pages) + 1)]
-    return out
-
-
 def track_data(track: Track, *, user, share_token: str | None = None) -> dict:
     """What the API says about a track the caller may see."""
     mine = user is not None and user.is_authenticated and track.owner_id == user.id
@@ -200,7 +190,7 @@ def track_data(track: Track, *, user, share_token: str | None = None) -> dict:
         "duration_seconds": round(track.duration_seconds, 3),
         "created": track.created_at.isoformat(),
         "mine": mine,
-        "files": _file_urls(track, share_token),
+        "files": file_urls(track, share_token),
     }
     if mine:
         data["job"] = track.job_id

@@ -70,6 +70,16 @@ def file_url(track: Track, kind: str, *, token: str | None = None, page: int | N
     return url + ("?" + "&".join(query) if query else "")
 
 
+def file_urls(track: Track, token: str | None = None) -> dict:
+    """The URL of each file the track has (kinds of FILE_KINDS; "svg" is the first page),
+    plus ``svg_pages``: one URL per page of the score."""
+    files = track.files or {}
+    out = {kind: file_url(track, kind, token=token) for kind in FILE_KINDS if files.get(kind)}
+    out["svg_pages"] = [file_url(track, "svg", token=token, page=i)
+                        for i in range(1, len(files.get("svg") or []) + 1)]
+    return out
+
+
 def _file_iterator(path: Path, start: int, length: int):
     with path.open("rb") as f:
         f.seek(start)

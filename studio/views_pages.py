@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import pipeline, services
-from generation.files import file_url, media_file, track_file_path
+from generation.files import file_url, file_urls, media_file, track_file_path
 from generation.models import Job, Track
 from studio import selectors
 from studio import services as studio_services
@@ -41,19 +41,10 @@ from studio.models import MIN_RATINGS_FOR_AVERAGE
 def track_files(track: Track, token: str | None = None) -> dict[str, Any]:
     """Every file URL the track page needs; keys absent when the track lacks the file."""
     files = track.files or {}
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = file_urls(track, token)
     for kind in ("midi", "musicxml", "audio"):
         if files.get(kind):
-            out[kind] = file_url(track, kind, token=token)
             out[f"{kind}_download"] = file_url(track, kind, token=token, download=True)
-    # "original_*": a transfer's seed rendered beside it, when the worker provides it
-    for kind in ("timemap", "pianoroll", "original_audio", "original_pianoroll"):
-        if files.get(kind):
-            out[kind] = file_url(track, kind, token=token)
-    out["svg_pages"] = [
-        file_url(track, "svg", token=token, page=i)
-        for i in range(1, len(files.get("svg") or []) + 1)
-    ]
     out["audio_ext"] = Path(files.get("audio") or "").suffix.lstrip(".").upper()
     return out
 
