@@ -186,7 +186,7 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
 def _guide(bands: dict, strength: float) -> GuideTarget | None:
     """The guidance target for the requested mode, density and register bands (None when
     off). The mode's bias is a third of the others': its profile spans about three logits."""
-    if not strength or strength <= 0:
+    if strength <= 0:
         return None
     return GuideTarget.for_bands(bands.get("density_band"), bands.get("register_band"),
                                  strength, strength, bands.get("mode"), strength / 3)

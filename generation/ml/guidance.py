@@ -17,7 +17,8 @@ running figure lies outside the requested band, nudges the next choice toward it
   is too sparse, negative when too dense, 0 inside the band). An open band gets a far end
   (``_DENSITY_OPEN_SPAN``): "sparse" is not silence.
 - register (mean MIDI pitch): Pitch tokens get ``strength * error * (pitch - mean) / 12``
-  with ``error`` the distance of the running mean from the band in half-octaves, clipped.
+  with ``error`` the distance of the running mean from the band in units of
+  ``_REGISTER_UNIT`` semitones, clipped.
 
 - mode (major/minor, measured by Krumhansl-Schmuckler key profiles on the sounding time of
   each pitch class): once a row has a few notes and the other mode fits them as well as the
@@ -33,6 +34,7 @@ depends only on that row's own tokens, so seeded results stay independent of the
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +63,7 @@ _KEY_PROFILES_Z = keys.KEY_PROFILES.reshape(12, 2, 12).transpose(1, 0, 2) * math
 # that a row held at the edge does not slip out of the band in its last notes.
 _DENSITY_MARGIN = 1.1
 _REGISTER_MARGIN = 0.75
-# An error of this size (log density ratio / semitones) counts as 1; errors clip at +-2.
+# An error of this size (log density ratio / semitones) counts as 1; errors clip at +-_CLIP.
 _DENSITY_UNIT = 0.04
 _REGISTER_UNIT = 2.0
 _CLIP = 3.0
@@ -138,13 +140,14 @@ class _Features:
         self.pos_steps = torch.arange(self.pos_hi - self.pos_lo, dtype=torch.float64)
 
 
-_FEATURES: dict[int, _Features] = {}
+# per tokenizer object, forgotten with it (an id() key could be reused by a later one)
+_FEATURES: weakref.WeakKeyDictionary[Tokenizer, _Features] = weakref.WeakKeyDictionary()
 
 
 def _features(tok: Tokenizer) -> _Features:
-    f = _FEATURES.get(id(tok))
+    f = _FEATURES.get(tok)
     if f is None or f.note.shape[0] != tok.vocab_size:
-        f = _FEATURES[id(tok)] = _Features(tok)
+        f = _FEATURES[tok] = _Features(tok)
     return f
 
 
