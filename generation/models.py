@@ -123,7 +123,7 @@ class Track(models.Model):
     )
     share_token = models.CharField(max_length=64, unique=True, default=new_share_token)
     # Hidden by staff after reports (studio moderation keeps who and why): out of the gallery,
-    # and its pages, API and files answer 404 to everyone but the owner.
+    # and its pages, API and files answer 404 to everyone but the owner and staff.
     hidden = models.BooleanField(default=False, db_index=True)
     parameters = models.JSONField(default=dict, blank=True)  # what was asked for
     attributes = models.JSONField(default=dict, blank=True)  # what the music measures as
@@ -140,7 +140,8 @@ class Track(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # a retried job replaces its tracks; two rows for one variant would be a duplicate
+            # tracks are made once, when the job finishes; two rows for one variant would be a
+            # duplicate (a message delivered twice)
             models.UniqueConstraint(fields=["job", "variant"], name="one_track_per_job_variant"),
         ]
 

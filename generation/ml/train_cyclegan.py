@@ -155,7 +155,8 @@ def train_pair(style_a: str, style_b: str, *, minutes: float = 12.0,
     overrides = dict(config_overrides or {})
     if resume and (out_dir / "config.json").exists():
         model = CycleGANModel.load(out_dir, device=device)
-        _load_optimizer_state(model, out_dir)
+        if not _load_optimizer_state(model, out_dir):
+            log(f"no optimizer state saved at step {model.step}: Adam restarts")
         fixed = sorted(set(overrides) - RESUME_OVERRIDES)
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot change on --resume (only "
@@ -248,10 +249,10 @@ def _optimizer_path(out_dir: Path) -> Path:
 
 
 def _save(model: CycleGANModel, out_dir: Path, train_seconds: float,
-          runs: list[dict] | None = None) -> None:
+          runs: list[dict]) -> None:
     from safetensors.torch import save_file
 
-    model.save(out_dir, extra={"train_seconds": round(train_seconds, 1), "runs": runs or []})
+    model.save(out_dir, extra={"train_seconds": round(train_seconds, 1), "runs": runs})
     opt_path = _optimizer_path(out_dir)
     opt_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = model.optimizer_tensors()
@@ -448,6 +449,7 @@ def rebuild_commands(meta: dict) -> str:
     c = meta["config"]
     runs = meta.get("runs") or [{"seconds": meta.get("train_seconds", 0),
                                  "lambda_cycle": c["lambda_cycle"]}]
+    default_lambda = CycleGANConfig().lambda_cycle
     cmds = []
     for i, run in enumerate(runs):
         lam = float(run.get("lambda_cycle", c["lambda_cycle"]))
@@ -455,7 +457,7 @@ def rebuild_commands(meta: dict) -> str:
                   else f" --minutes {max(1, round(float(run.get('seconds', 0)) / 60))}")
         cmds.append(f"`python manage.py train_cyclegan --pair {c['style_a']}:{c['style_b']}"
                     + (" --resume" if i else "") + budget
-                    + (f" --lambda-cycle {lam:g}" if i or lam != 10.0 else "") + "`")
+                    + (f" --lambda-cycle {lam:g}" if i or lam != default_lambda else "") + "`")
     return ", then ".join(cmds)
 
 
