@@ -30,6 +30,7 @@ class TransformerConfig:
     dropout: float = 0.1  # dropout on attention weights and residual branches (training only)
     rope_base: float = 10000.0  # RoPE frequency base
     bias: bool = False  # biases in Linear and LayerNorm layers
+    n_slots: int = 0  # learned slot embeddings added to the tokens (v2: voice x frame); 0 = none
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,6 +136,7 @@ class MusicTransformer(nn.Module):
         super().__init__()
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wse = nn.Embedding(config.n_slots, config.n_embd) if config.n_slots else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
@@ -162,13 +164,14 @@ class MusicTransformer(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 kv_cache: KVCache | None = None, positions: torch.Tensor | None = None,
-                key_mask: torch.Tensor | None = None):
+                key_mask: torch.Tensor | None = None, slots: torch.Tensor | None = None):
         """idx (B, T) -> (logits (B, T, V), loss or None).
 
         kv_cache: appended to in place; idx are then the tokens after the cached ones.
         positions (B, T): RoPE positions (default: cache length + arange(T)).
         key_mask (B, S): True where a key is a real token (S = cache length + T); padding keys
         are never attended to. Loss ignores targets equal to -1.
+        slots (B, T): the slot of each token (a model with ``n_slots``; 0 = no slot).
         """
         B, T = idx.shape
         past = kv_cache.length if kv_cache is not None else 0
@@ -186,7 +189,10 @@ class MusicTransformer(nn.Module):
                 # a padding query row would attend to nothing; let it see itself (never used)
                 rows = torch.arange(T, device=idx.device)[:, None] + past
                 mask = mask | (torch.arange(S, device=idx.device)[None, :] == rows)
-        x = self.drop(self.wte(idx))  # (B, T, C)
+        x = self.wte(idx)  # (B, T, C)
+        if self.wse is not None:
+            x = x + self.wse(slots if slots is not None else torch.zeros_like(idx))
+        x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, i, kv_cache, mask)
         x = self.ln_f(x)
