@@ -23,16 +23,19 @@ def add_sampling_arguments(parser) -> None:
     parser.add_argument("--candidates", type=int, default=None,
                         help="samples per variant, the best-matching kept (default: the "
                              "engine's; 1 = plain sampling)")
+    parser.add_argument("--model", default=None,
+                        help="model version, v1 or v2 (default: the one the studio serves)")
 
 
 def sampling_options(opts: dict) -> dict:
     """The engine keyword arguments of the options above, the engine's defaults where unset."""
-    from generation.ml.compose import DEFAULT_CANDIDATES, DEFAULT_GUIDANCE
+    from generation.ml.compose import DEFAULT_GUIDANCE
 
     return {
         **{k: opts[k] for k in _SAMPLING},
         "guidance": DEFAULT_GUIDANCE if opts["guidance"] is None else opts["guidance"],
-        "candidates": DEFAULT_CANDIDATES if opts["candidates"] is None else opts["candidates"],
+        "candidates": opts["candidates"],  # None: the engine's own default
+        "version": opts.get("model"),
     }
 
 

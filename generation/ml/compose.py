@@ -377,8 +377,12 @@ def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
                      temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
                      variants: int = 1, model: MusicEngine | None = None,
                      guidance: float = DEFAULT_GUIDANCE,
-                     candidates: int = DEFAULT_CANDIDATES) -> dict:
-    """Mood text or attributes -> MIDI files; returns the JSON the CLI prints."""
+                     candidates: int | None = None, version: str | None = None) -> dict:
+    """Mood text or attributes -> MIDI files; returns the JSON the CLI prints. ``version``
+    names the model (``engines.VERSIONS``; default the served one) unless ``model`` is
+    given; ``candidates`` defaults to that engine's own."""
+    from generation.ml import engines
+
     _check_numbers(bars, temperature, top_p, variants)
     _check_steering(guidance, candidates)
     seconds: dict[str, float] = {}
@@ -395,12 +399,14 @@ def compose_to_files(out_dir: str | Path, *, mood: str | None = None,
         style = style or m.style_hint
     seconds["mood"] = round(time.time() - t, 3)
     t = time.time()
-    engine = model or load_default_model()
+    engine = model or _load(version)
+    module = engines.module_of(engine)
+    candidates = candidates or module.DEFAULT_CANDIDATES
     seconds["load_model"] = round(time.time() - t, 3)
     style = style or "chorale"
     t = time.time()
     try:
-        results = compose(attrs, style, bars=bars, temperature=temperature, top_p=top_p,
+        results = module.compose(attrs, style, bars=bars, temperature=temperature, top_p=top_p,
                           seed=seed, variants=variants, tempo_bpm=attrs.get("tempo_bpm"),
                           model=engine, candidates=candidates, guidance=guidance)
     except ValueError as exc:
@@ -420,8 +426,10 @@ def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
                        attributes: dict | None = None,
                        model: MusicEngine | None = None,
                        guidance: float = DEFAULT_GUIDANCE,
-                       candidates: int = DEFAULT_CANDIDATES) -> dict:
-    """A seed MIDI file (validated like an upload) -> continued MIDI files; the CLI's JSON."""
+                       candidates: int | None = None, version: str | None = None) -> dict:
+    """A seed MIDI file (validated like an upload) -> continued MIDI files; the CLI's JSON.
+    ``version`` and ``candidates`` as for ``compose_to_files``."""
+    from generation.ml import engines
     from generation.music.tokenizer import UnsupportedPiece
     from generation.music.validate import MidiValidationError, validate_midi
 
@@ -439,11 +447,13 @@ def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
         raise ComposeInputError(str(exc)) from None
     seconds["validate"] = round(time.time() - t, 3)
     t = time.time()
-    engine = model or load_default_model()
+    engine = model or _load(version)
+    module = engines.module_of(engine)
+    candidates = candidates or module.DEFAULT_CANDIDATES
     seconds["load_model"] = round(time.time() - t, 3)
     t = time.time()
     try:
-        results = continue_piece(seed_piece, bars=bars, temperature=temperature, top_p=top_p,
+        results = module.continue_piece(seed_piece, bars=bars, temperature=temperature, top_p=top_p,
                                  seed=seed, variants=variants, style=style,
                                  attributes=attributes, model=engine,
                                  candidates=candidates, guidance=guidance)
@@ -458,10 +468,19 @@ def continue_midi_file(path: str | Path, out_dir: str | Path, *, bars: int = 8,
             "guidance": guidance, "candidates": candidates, "seconds": seconds}
 
 
-def _check_steering(guidance: float, candidates: int) -> None:
+def _load(version: str | None):
+    from generation.ml import engines
+
+    try:
+        return engines.load(version)
+    except ValueError as exc:  # an unknown version name
+        raise ComposeInputError(str(exc)) from None
+
+
+def _check_steering(guidance: float, candidates: int | None) -> None:
     if not 0.0 <= guidance <= 10.0:
         raise ComposeInputError("guidance must be between 0 (off) and 10")
-    if not 1 <= candidates <= 16:
+    if candidates is not None and not 1 <= candidates <= 16:
         raise ComposeInputError("candidates must be between 1 and 16")
 
 

@@ -156,7 +156,8 @@ def train(out: Path = DEFAULT_OUT, minutes: float = 60.0, max_steps: int = 10**9
         state["tokens"] += int((y >= 0).sum())
         lv = float(loss.detach())
         running = lv if running is None else 0.95 * running + 0.05 * lv
-        if state["step"] % eval_every == 0 or time.time() - t0 >= budget:
+        if (state["step"] % eval_every == 0 or time.time() - t0 >= budget
+                or state["step"] >= max_steps):
             v = estimate_loss(model, valid, eval_batches, batch_size)
             state["seconds"] = base_seconds + time.time() - t0
             writer.writerow([state["step"], round(state["seconds"], 1), state["tokens"],

@@ -149,6 +149,13 @@ class GridCodec:
     def is_pitch(self, token: int) -> bool:
         return self.pitch0 <= token < self.pitch0 + self.config.highest - self.config.lowest + 1
 
+    def sounds(self, tokens: np.ndarray) -> np.ndarray:
+        """True where a grid token leaves its voice sounding (a new or a held note)."""
+        t = np.asarray(tokens)
+        return (t == self.hold) | ((t >= self.pitch0)
+                                   & (t < self.pitch0 + self.config.highest
+                                      - self.config.lowest + 1))
+
     def bar_id(self, remaining: int) -> int:
         return int(self.bar_ids[min(max(remaining, 1), len(self.bar_ids)) - 1])
 

@@ -1,0 +1,409 @@
+"""The v2 composer: the grid model (``generation.music.grid``) behind the same engine API as
+v1 (``compose``, ``continue_piece``, ``load_default_model``), so the worker can serve either.
+
+Promises (beside v1's, see ``compose.py``):
+- A composition is exactly ``bars`` bars of a meter its style uses, in the style's fixed
+  number of voices, each voice one line from the first bar to the last (a note, a held note
+  or a rest in every frame), inside the range the style's voice had in training.
+- The model writes in C (its training music was moved there); the key of the result is
+  chosen afterwards so that the mean pitch falls in the requested register band, closest to
+  the original pitch when several keys do.
+- ``candidates`` samples are drawn per variant and the best is kept by the model's own mean
+  log-likelihood and a musical critic (``generation.music.critic``: parallels, unprepared
+  strong-beat dissonance, crossings, hammered notes, wild leaps, notes out of key, a final
+  cadence), and by the requested mode and density band; nothing pushes the logits note by
+  note.
+- ``continue_piece`` keeps the seed's notes verbatim and adds exactly ``bars`` bars after
+  the first bar line that follows the seed, in the seed's meter and key, written into the
+  seed's own parts.
+- The same seed gives the same notes, alone or batched with other candidates.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from generation.ml.compose import (
+    DEFAULT_ATTRIBUTES,
+    STYLE_PROGRAMS,
+    GeneratedPiece,
+    _seeds,
+    _with_dynamics,
+    model_version,
+)
+from generation.ml.device import select_device
+from generation.ml.sampling import filter_top_p
+from generation.music import schema
+from generation.music.attributes import measure_attributes
+from generation.music.critic import critique, penalty
+from generation.music.grid import (
+    PITCH_NAMES,
+    STYLE_GRID,
+    STYLE_METERS,
+    STYLE_VOICES,
+    GridCodec,
+    bar_frames,
+    lines_to_frames,
+    shift_to_c,
+    voice_lines,
+)
+from generation.music.key import estimate_key
+from generation.music.notes import Note, Part, Piece
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CHECKPOINT = REPO_ROOT / "generation" / "checkpoints" / "grid_v2"
+# Candidates per variant: the best by likelihood + critic + requested attributes is kept.
+DEFAULT_CANDIDATES = 4
+# How much one unit of the critic's penalty weighs against one nat of mean log-likelihood.
+CRITIC_WEIGHT = 0.5
+
+
+@dataclass
+class GridEngine:
+    """A loaded v2 checkpoint."""
+
+    model: torch.nn.Module
+    codec: GridCodec
+    device: torch.device
+    version: str
+    directory: Path
+    meta: dict
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def load_model(directory: str | Path = DEFAULT_CHECKPOINT,
+               device: str | torch.device | None = None) -> GridEngine:
+    from generation.ml.train_grid import load_checkpoint
+
+    directory = Path(directory)
+    if not (directory / "model.safetensors").exists():
+        raise FileNotFoundError(f"no v2 checkpoint in {directory}")
+    dev = device if isinstance(device, torch.device) else select_device(device)
+    model, codec, meta = load_checkpoint(directory, dev)
+    return GridEngine(model, codec, dev, model_version(directory / "model.safetensors"),
+                      directory, meta)
+
+
+_DEFAULT: dict[str, GridEngine] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def load_default_model(device: str | torch.device | None = None) -> GridEngine:
+    """The committed v2 checkpoint, loaded once per process and device."""
+    key = str(select_device(device))
+    with _DEFAULT_LOCK:
+        if key not in _DEFAULT:
+            _DEFAULT[key] = load_model(DEFAULT_CHECKPOINT, key)
+        return _DEFAULT[key]
+
+
+# -- sampling ----------------------------------------------------------------------------------
+@dataclass
+class Sampled:
+    frames: np.ndarray  # (new frames, V) grid tokens
+    logp: float  # mean log-probability of the sampled tokens (nats)
+
+
+def _allowed_masks(engine: GridEngine, style: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per voice: (V, vocab) True where a token may start or rest; and the Hold id mask."""
+    codec = engine.codec
+    V = STYLE_VOICES[style]
+    allow = torch.zeros(V, codec.vocab_size, dtype=torch.bool)
+    for v in range(V):
+        lo, hi = codec.voice_range(style, v)
+        allow[v, codec.pitch_id(lo):codec.pitch_id(hi) + 1] = True
+        allow[v, codec.rest] = True
+    hold = torch.zeros(codec.vocab_size, dtype=torch.bool)
+    hold[codec.hold] = True
+    return allow, hold
+
+
+@torch.no_grad()
+def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, style: str,
+                meter: tuple[int, int], total_bars: int, new_bars: int, seeds: list[int],
+                temperature: float = 1.0, top_p: float = 0.95,
+                fixed: np.ndarray | None = None) -> list[Sampled]:
+    """Sample ``new_bars`` bars after ``context`` ((bars*F, V) grid tokens of the bars before)
+    for each seed, one row per seed. ``fixed`` ((new_bars*F, V), -1 = free) forces tokens
+    (a given melody). The countdown runs towards ``total_bars`` = context bars + new bars.
+    When the sequence outgrows the model's context, the oldest bars are dropped (the prefix
+    stays) and the cache is rebuilt."""
+    codec, model, dev = engine.codec, engine.model, engine.device
+    V, F = STYLE_VOICES[style], bar_frames(style, meter)
+    per_bar = 1 + V * F
+    block = model.config.block_size
+    B = len(seeds)
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    allow, hold_mask = _allowed_masks(engine, style)
+    ctx_bars = context.shape[0] // F
+    history = [[codec.bar_id(total_bars - b), *context[b * F:(b + 1) * F].reshape(-1).tolist()]
+               for b in range(ctx_bars)]
+    new = np.zeros((B, new_bars * F, V), dtype=np.int64)
+    logp = np.zeros(B)
+    count = 0
+    sounding = np.zeros((B, V), dtype=bool)
+    if ctx_bars:
+        sounding[:] = codec.sounds(context[-1])[None, :]
+
+    def window(bar_lists: list[list[int]]) -> list[int]:
+        keep = max(0, len(bar_lists) - max(0, (block - len(prefix) - per_bar) // per_bar))
+        return prefix + [t for bl in bar_lists[keep:] for t in bl]
+
+    def run(tokens: torch.Tensor, cache, start: int):
+        pos = torch.arange(start, start + tokens.shape[1]).expand(B, -1)
+        slots = torch.from_numpy(codec.slots(style, meter, start + tokens.shape[1])[start:])
+        logits, _ = model(tokens.to(dev), kv_cache=cache, positions=pos.to(dev),
+                          slots=slots.expand(B, -1).to(dev))
+        return logits[:, -1].float().cpu()
+
+    # one stream of uniform numbers per row, drawn up front: a row samples the same notes
+    # whatever else is in the batch (inverse-CDF sampling, vectorised over rows)
+    uniforms = torch.stack([torch.rand(new_bars * F * V, generator=g, dtype=torch.float64)
+                            for g in gens])
+    allow_b = allow[None].expand(B, -1, -1)
+    per_row_hist = [[list(h) for h in history] for _ in range(B)]
+    k = 0
+    for b in range(new_bars):
+        seq = [window(h) for h in per_row_hist]
+        cache = model.new_cache()
+        bar_tok = codec.bar_id(total_bars - ctx_bars - b)
+        x = torch.cat([torch.tensor(seq, dtype=torch.long), torch.full((B, 1), bar_tok)], dim=1)
+        logits = run(x, cache, 0)
+        length = x.shape[1]
+        for f in range(F):
+            fr = b * F + f
+            for v in range(V):
+                if fixed is not None and fixed[fr, v] >= 0:
+                    toks = torch.full((B,), int(fixed[fr, v]), dtype=torch.long)
+                else:
+                    mask = allow_b[:, v] | (hold_mask[None] & torch.from_numpy(sounding[:, v])[:, None])
+                    masked = logits.masked_fill(~mask, -math.inf)
+                    probs = torch.softmax(masked / max(temperature, 1e-4), dim=-1).double()
+                    if top_p < 1.0:
+                        probs = filter_top_p(probs, top_p)
+                    cdf = torch.cumsum(probs, dim=-1)
+                    u = (uniforms[:, k:k + 1] * cdf[:, -1:]).clamp_(min=1e-12)
+                    toks = torch.searchsorted(cdf, u).squeeze(1).clamp_(max=codec.vocab_size - 1)
+                    logp += torch.log_softmax(masked, dim=-1).gather(1, toks[:, None]
+                                                                     ).squeeze(1).numpy()
+                    count += 1
+                k += 1
+                t_np = toks.numpy()
+                new[:, fr, v] = t_np
+                sounding[:, v] = codec.sounds(t_np)
+                logits = run(toks[:, None], cache, length)
+                length += 1
+        for r in range(B):
+            per_row_hist[r].append([bar_tok, *new[r, b * F:(b + 1) * F].reshape(-1).tolist()])
+    return [Sampled(new[r], logp[r] / max(1, count)) for r in range(B)]
+
+
+# -- choosing among candidates ----------------------------------------------------------------
+def choose_transpose(piece_in_c: Piece, style: str, register_band: str | None,
+                     around: int = 0) -> int:
+    """Semitones to move a result written in C: a key within a tritone of ``around`` (one
+    octave either way too for one-voice styles) whose mean pitch falls in the requested
+    register band; the nearest to ``around`` wins, else the one nearest to the band."""
+    pitches = [n.pitch for n in piece_in_c.all_notes()]
+    if not pitches:
+        return around
+    mean = float(np.mean(pitches))
+    options = list(range(around - 6, around + 6))
+    if STYLE_VOICES[style] == 1:
+        options += [t + 12 for t in options] + [t - 12 for t in options]
+    band = register_band and schema.band_interval("register_band", register_band)
+    if not band:
+        return around
+
+    def miss(t: int) -> float:
+        m = mean + t
+        return max(0.0, band[0] - m, m - band[1] + 1e-6)
+
+    return min(options, key=lambda t: (miss(t) > 0, miss(t), abs(t - around)))
+
+
+def _key_name(tonic: int, mode: str) -> str:
+    return f"{PITCH_NAMES[tonic % 12]} {mode}"
+
+
+def _score(c, logp: float, bars: int, measured: dict, wanted: dict) -> float:
+    misses = sum(measured.get(k) != wanted.get(k) for k in ("mode", "density_band")
+                 if wanted.get(k))
+    return logp - CRITIC_WEIGHT * penalty(c, bars) - 3.0 * misses
+
+
+def _bands(attributes: dict | None) -> dict:
+    out = dict(DEFAULT_ATTRIBUTES)
+    for k in ("mode", "density_band", "register_band"):
+        if attributes and attributes.get(k):
+            out[k] = attributes[k]
+    return out
+
+
+def _meter_for(style: str, meter: tuple[int, int] | None, seed: int) -> tuple[int, int]:
+    if meter is not None:
+        meter = (int(meter[0]), int(meter[1]))
+        if meter not in STYLE_METERS[style]:
+            allowed = ", ".join(f"{n}/{d}" for n, d in STYLE_METERS[style])
+            raise ValueError(f"{style} is written in {allowed}, not {meter[0]}/{meter[1]}")
+        return meter
+    # the style's two most common meters, alternating with the seed
+    options = STYLE_METERS[style][:2]
+    return options[seed % len(options)]
+
+
+def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.0,
+            top_p: float = 0.95, seed: int | None = None, variants: int = 1,
+            tempo_bpm: float | None = None, meter: tuple[int, int] | None = None,
+            model: GridEngine | None = None, candidates: int = DEFAULT_CANDIDATES,
+            dynamics: str | None = None, **_ignored) -> list[GeneratedPiece]:
+    """``variants`` compositions of exactly ``bars`` bars (see the module's promises)."""
+    engine = model or load_default_model()
+    if style not in STYLE_VOICES:
+        raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLE_VOICES)}")
+    if bars < 1:
+        raise ValueError("bars must be at least 1")
+    bands = _bands(attributes)
+    out = []
+    for i, s in enumerate(_seeds(seed, variants)):
+        m = _meter_for(style, meter, s)
+        prefix = engine.codec.prefix(style, m, bands["mode"], bands["density_band"])
+        cand_seeds = [s * 1000 + c for c in range(max(1, candidates))]
+        with engine.lock:
+            samples = sample_bars(engine, prefix, np.zeros((0, STYLE_VOICES[style]), np.int64),
+                                  style, m, bars, bars, cand_seeds, temperature, top_p)
+        best = None
+        for smp in samples:
+            piece_c = engine.codec.voices_to_piece(smp.frames, style, m,
+                                                   programs=STYLE_PROGRAMS[style])
+            t = choose_transpose(piece_c, style, bands["register_band"])
+            piece = engine.codec.voices_to_piece(
+                smp.frames, style, m, transpose=t, programs=STYLE_PROGRAMS[style],
+                key=_key_name(t, bands["mode"]))
+            c = critique(piece)
+            measured = measure_attributes(piece)
+            score = _score(c, smp.logp, bars, measured, bands)
+            if best is None or score > best[0]:
+                best = (score, piece)
+        piece = best[1]
+        if tempo_bpm:
+            piece = piece.with_tempo(float(tempo_bpm))
+        piece = _with_dynamics(piece, dynamics, 80)
+        out.append(GeneratedPiece(piece=piece, seed=s, variant=i + 1,
+                                  model_version=engine.version, style=style,
+                                  attributes=bands, new_bars=bars))
+    return out
+
+
+# -- continuation ----------------------------------------------------------------------------
+def _seed_style(engine: GridEngine, lines: list, meter: tuple[int, int],
+                style: str | None) -> str:
+    if style:
+        if style not in STYLE_VOICES:
+            raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLE_VOICES)}")
+        return style
+    many = len(lines) >= 2
+    options = [s for s, v in STYLE_VOICES.items() if (v > 1) == many]
+    fitting = [s for s in options if meter in STYLE_METERS[s]]
+    return (fitting or options)[0]
+
+
+def _fits(style: str, meter: tuple[int, int]) -> bool:
+    try:
+        bar_frames(style, meter)
+        return True
+    except ValueError:
+        return False
+
+
+def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
+                   top_p: float = 0.95, seed: int | None = None, variants: int = 1,
+                   style: str | None = None, attributes: dict | None = None,
+                   model: GridEngine | None = None, candidates: int = DEFAULT_CANDIDATES,
+                   **_ignored) -> list[GeneratedPiece]:
+    """The seed verbatim plus exactly ``bars`` new bars (see the module's promises)."""
+    engine = model or load_default_model()
+    codec = engine.codec
+    lines = voice_lines(seed_piece)
+    if not lines:
+        raise ValueError("the seed has no pitched notes to continue")
+    if bars < 1:
+        raise ValueError("bars must be at least 1")
+    meter = seed_piece.time_signature
+    style = _seed_style(engine, lines, meter, style)
+    if not _fits(style, meter):
+        raise ValueError(f"a seed in {meter[0]}/{meter[1]} cannot be continued as {style}")
+    V = STYLE_VOICES[style]
+    F = bar_frames(style, meter)
+    step = STYLE_GRID[style]
+    key = seed_piece.key if seed_piece.key else estimate_key(seed_piece)
+    transpose = shift_to_c(key)
+    measured = measure_attributes(seed_piece)
+    bands = _bands({"mode": measured.get("mode"), "density_band": measured.get("density_band"),
+                    **{k: v for k, v in (attributes or {}).items() if v}})
+    if V == 1:
+        chosen = [lines[0]]
+    else:
+        idx = [0, *[min(i, len(lines) - 1) for i in range(1, V - 1)], len(lines) - 1]
+        chosen = [lines[i] if i < len(lines) else [] for i in idx]
+        if len(lines) < V:  # fewer lines than voices: top and bottom, inner voices rest
+            chosen = [lines[0]] + [[] for _ in range(V - 2)] + [lines[-1]]
+    bar_beats = seed_piece.bar_beats
+    boundary = math.ceil(seed_piece.end_beat / bar_beats - 1e-9) * bar_beats
+    seed_bars = int(round(boundary / bar_beats))
+    context = lines_to_frames(chosen, seed_bars * F, step, 0, transpose, codec)
+    meter_ok = meter in STYLE_METERS[style]
+    prefix_meter = meter if meter_ok else STYLE_METERS[style][0]
+    prefix = codec.prefix(style, prefix_meter, bands["mode"], bands["density_band"])
+    # a meter the style's prefix does not know keeps the seed's bar length through the
+    # frames; the prefix names the style's nearest usual meter
+    out = []
+    programs = [p.program for p in seed_piece.parts if not p.is_drum] or [0]
+    for i, s in enumerate(_seeds(seed, variants)):
+        cand_seeds = [s * 1000 + c for c in range(max(1, candidates))]
+        with engine.lock:
+            samples = sample_bars(engine, prefix, context, style, meter, seed_bars + bars,
+                                  bars, cand_seeds, temperature, top_p)
+        best = None
+        for smp in samples:
+            new_piece = codec.voices_to_piece(smp.frames, style, meter, transpose=-transpose,
+                                              programs=programs, start_beat=boundary)
+            whole = _merge(seed_piece, new_piece, lines)
+            c = critique(whole)
+            score = smp.logp - CRITIC_WEIGHT * penalty(c, seed_bars + bars)
+            if best is None or score > best[0]:
+                best = (score, whole)
+        out.append(GeneratedPiece(piece=best[1], seed=s, variant=i + 1,
+                                  model_version=engine.version, style=style,
+                                  attributes=bands, boundary_beat=boundary, new_bars=bars))
+    return out
+
+
+def _merge(seed_piece: Piece, new_piece: Piece, lines: list) -> Piece:
+    """The seed's parts with the new voices' notes appended: voice v goes to the part that
+    holds the seed's v-th line from the top (the last line for the bass)."""
+    parts = [Part(notes=list(p.notes), program=p.program, is_drum=p.is_drum, name=p.name)
+             for p in seed_piece.parts]
+    pitched = [i for i, p in enumerate(seed_piece.parts) if p.notes and not p.is_drum]
+    order = sorted(pitched, key=lambda i: -float(np.mean([n.pitch for n in
+                                                          seed_piece.parts[i].notes])))
+    V = len(new_piece.parts)
+    for v, part in enumerate(new_piece.parts):
+        if V == 1:
+            target = order[0]
+        elif v == V - 1:
+            target = order[-1]
+        else:
+            target = order[min(v, len(order) - 1)]
+        notes: list[Note] = list(part.notes)
+        parts[target].notes.extend(notes)
+        parts[target].notes.sort()
+    return Piece(parts=parts, tempos=list(seed_piece.tempos),
+                 time_signatures=list(seed_piece.time_signatures), key=seed_piece.key,
+                 title=seed_piece.title)

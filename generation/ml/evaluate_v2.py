@@ -1,0 +1,259 @@
+"""Evaluation of the v2 (grid) model beside v1: ``python -m generation.ml.evaluate_v2``.
+
+Prints JSON and writes ``EVALUATION.json`` into the v2 checkpoint folder (``--out`` to write
+elsewhere). Sections, each measured on held-out (test split) music or on generations made
+with fixed seeds:
+
+- ``nll``: bits per note on the test pieces, per style, v2 on its own grid sequences and v1
+  on its own event windows of the same split (v2 also pays log2(12) bits per piece for the
+  key it moved to C, so both describe the same notes);
+- ``generations``: compositions of ``bars`` bars over every style and attribute setting, as
+  served (the engine's default candidates) and bare (one sample): meters outside the style,
+  wrong bar counts, valid MIDI, attribute control, the bare model's mode following;
+- ``two_sample``: cross-validated accuracy of a classifier of musical features telling the
+  served generations from real test excerpts of the same length, per style and overall;
+- ``copy``: share of pieces whose top line shares a run of 8 (interval, duration) steps with
+  a training piece, generated against real test excerpts;
+- ``critic``: fault rates per 10 notes, generated against real;
+- ``speed``: seconds for 16 bars as served, v1 and v2 side by side in one run (medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from generation.ml import compose_v2, engines
+from generation.ml.grid_data import build_sequences
+from generation.ml.two_sample import copy_rate, features, interval_runs, two_sample_accuracy
+from generation.music.attributes import measure_attributes
+from generation.music.critic import critique
+from generation.music.grid import STYLE_METERS, STYLE_VOICES, GridCodec, bar_frames
+
+ATTRS = ("mode", "density_band", "register_band")
+
+
+@torch.no_grad()
+def v2_bits_per_note(engine, split: str = "test", limit: int | None = None) -> dict:
+    codec, model = engine.codec, engine.model
+    block = model.config.block_size
+    seqs = build_sequences(split, codec, limit=limit)
+    acc: dict[str, dict] = {}
+    seen_pieces: dict[str, set] = {}
+    for s in seqs:
+        if s.piece_id in seen_pieces.setdefault(s.style, set()):
+            continue  # one voice subset per piece
+        seen_pieces[s.style].add(s.piece_id)
+        V, F = STYLE_VOICES[s.style], bar_frames(s.style, s.meter)
+        per_bar = 1 + V * F
+        body = s.tokens[4:]
+        fit = max(1, (block - 4) // per_bar)
+        nats, notes = 0.0, 0
+        for start in range(0, len(body), fit * per_bar):
+            chunk = np.concatenate([s.tokens[:4], body[start:start + fit * per_bar]])
+            x = torch.from_numpy(chunk[None, :-1]).to(engine.device)
+            slots = torch.from_numpy(codec.slots(s.style, s.meter, len(chunk))[None, :-1])
+            logits, _ = model(x, slots=slots.to(engine.device))
+            logp = torch.log_softmax(logits.float(), -1)[0]
+            y = torch.from_numpy(chunk[1:])
+            lp = logp.gather(-1, y[:, None].to(logp.device))[:, 0][3:]  # body tokens only
+            nats -= float(lp.sum())
+            notes += int(sum(codec.is_pitch(int(t)) for t in chunk[4:]))
+        a = acc.setdefault(s.style, {"pieces": 0, "notes": 0, "bits": 0.0})
+        a["pieces"] += 1
+        a["notes"] += notes
+        a["bits"] += nats / math.log(2) + math.log2(12)
+    return {k: {"pieces": v["pieces"], "notes": v["notes"],
+                "bits_per_note": round(v["bits"] / max(1, v["notes"]), 3)}
+            for k, v in sorted(acc.items())}
+
+
+def v1_bits_per_note() -> dict:
+    from generation.ml import evaluate as ev
+
+    engine = engines.load("v1")
+    ev._STATE["engine"] = engine
+    tok = engine.tok
+    test = ev.eval_windows("test")
+    bits = ev._transformer_bits([s for _, s in test], tok.PREFIX_LEN - 1)
+    d_a, d_b = tok.ranges["Dur"]
+    acc: dict[str, dict] = {}
+    for (st, s), (b, _) in zip(test, bits, strict=True):
+        a = acc.setdefault(tok.config.styles[st], {"windows": 0, "notes": 0, "bits": 0.0})
+        a["windows"] += 1
+        a["notes"] += int(((s >= d_a) & (s < d_b)).sum())
+        a["bits"] += b
+    return {k: {"windows": v["windows"], "notes": v["notes"],
+                "bits_per_note": round(v["bits"] / max(1, v["notes"]), 3)}
+            for k, v in sorted(acc.items())}
+
+
+def generations(engine, per_style: int, bars: int, candidates: int | None,
+                seed: int = 1000) -> list[dict]:
+    """Compositions over every style x attribute setting (cycled), fixed seeds."""
+    settings = list(itertools.product(("major", "minor"), ("sparse", "moderate", "dense"),
+                                      ("low", "middle", "high")))
+    rng = np.random.default_rng(7)
+    out = []
+    module = engines.module_of(engine)
+    kw = {} if candidates is None else {"candidates": candidates}
+    for style in STYLE_VOICES:
+        order = [settings[i] for i in rng.permutation(len(settings))]
+        for i in range(per_style):
+            mode, dens, reg = order[i % len(order)]
+            target = {"mode": mode, "density_band": dens, "register_band": reg}
+            t = time.perf_counter()
+            g = module.compose(target, style, bars=bars, seed=seed + i, model=engine, **kw)[0]
+            out.append({"style": style, "target": target, "piece": g.piece, "bars": bars,
+                        "seconds": time.perf_counter() - t,
+                        "measured": measure_attributes(g.piece)})
+    return out
+
+
+def _control(gens: list[dict]) -> dict:
+    n = max(1, len(gens))
+    out = {a: round(sum(g["measured"].get(a) == g["target"][a] for g in gens) / n, 4)
+           for a in ATTRS}
+    out["all_three"] = round(sum(all(g["measured"].get(a) == g["target"][a] for a in ATTRS)
+                                 for g in gens) / n, 4)
+    return out
+
+
+def _form(gens: list[dict]) -> dict:
+    from generation.music.notes import piece_to_midi_bytes
+    from generation.music.validate import validate_midi
+
+    bad_meter = sum(tuple(g["piece"].time_signature) not in STYLE_METERS[g["style"]]
+                    for g in gens)
+    wrong_bars = sum(g["piece"].bars != g["bars"] for g in gens)
+    valid = 0
+    for g in gens:
+        try:
+            back = validate_midi(piece_to_midi_bytes(g["piece"])).piece
+            valid += back.note_count == g["piece"].note_count > 0
+        except Exception:  # any failure to read back is an invalid file
+            pass
+    return {"n": len(gens), "meter_outside_style": bad_meter, "wrong_bar_count": wrong_bars,
+            "valid_midi": round(valid / max(1, len(gens)), 4)}
+
+
+def real_excerpts(per_style: int, bars: int, seed: int = 5) -> list[dict]:
+    """Openings of test pieces through the same grid as the model's music."""
+    from generation.ml.listening import _real_pool
+
+    codec = GridCodec()
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for style in STYLE_VOICES:
+        pool = _real_pool(style, bars, codec, rng)
+        for _ in range(per_style):
+            try:
+                info, frames = next(pool)
+            except StopIteration:
+                break
+            out.append({"style": style, "piece": codec.voices_to_piece(frames, style,
+                                                                       tuple(info.meter))})
+    return out
+
+
+def _training_runs(n: int = 8) -> set:
+    from generation.music.corpus import load_corpus
+
+    corpus = load_corpus()
+    runs: set = set()
+    for info in corpus.select(split="train"):
+        runs |= interval_runs(corpus.piece(info.id), n)
+    return runs
+
+
+def _critic_rates(pieces: list) -> dict:
+    keys = ("parallels", "strong_dissonances", "crossings", "repeated_runs", "big_leaps")
+    rows = [critique(p) for p in pieces]
+    out = {k: round(float(np.mean([getattr(r, k) / max(1, r.notes / 10) for r in rows])), 3)
+           for k in keys}
+    out["out_of_key"] = round(float(np.mean([r.out_of_key for r in rows])), 3)
+    out["final_cadence"] = round(float(np.mean([r.final_cadence for r in rows])), 3)
+    return out
+
+
+def speed(per_style: int = 2) -> dict:
+    out = {}
+    for version in ("v1", "v2"):
+        engine = engines.load(version)
+        module = engines.module_of(engine)
+        times = []
+        for style in STYLE_VOICES:
+            for i in range(per_style):
+                t = time.perf_counter()
+                module.compose({}, style, bars=16, seed=50 + i, model=engine)
+                times.append(time.perf_counter() - t)
+        out[version] = {"median_s": round(statistics.median(times), 2),
+                        "max_s": round(max(times), 2), "n": len(times)}
+    out["ratio_v2_over_v1"] = round(out["v2"]["median_s"] / out["v1"]["median_s"], 2)
+    return out
+
+
+def evaluate(per_style: int = 40, bars: int = 8, quick: bool = False) -> dict:
+    torch.set_num_threads(2)
+    engine = compose_v2.load_default_model()
+    res: dict = {"model_version": engine.version, "bars": bars, "per_style": per_style}
+    t0 = time.time()
+    res["nll"] = {"v2": v2_bits_per_note(engine, limit=8 if quick else None)}
+    if not quick:
+        res["nll"]["v1"] = v1_bits_per_note()
+        res["nll"]["reduction_pct"] = {
+            s: round(100 * (1 - res["nll"]["v2"][s]["bits_per_note"]
+                            / res["nll"]["v1"][s]["bits_per_note"]), 1)
+            for s in res["nll"]["v2"] if s in res["nll"]["v1"]}
+    served = generations(engine, per_style, bars, None)
+    bare = generations(engine, max(4, per_style // 2), bars, 1, seed=5000)
+    res["served"] = {"control": _control(served), **_form(served),
+                     "median_seconds": round(statistics.median(g["seconds"] for g in served),
+                                             2)}
+    res["bare"] = {"control": _control(bare), **_form(bare)}
+    real = real_excerpts(per_style, bars)
+    by_style = {}
+    for style in STYLE_VOICES:
+        a = [features(r["piece"]) for r in real if r["style"] == style]
+        b = [features(g["piece"]) for g in served if g["style"] == style]
+        by_style[style] = round(two_sample_accuracy(a, b, folds=5), 3)
+    res["two_sample"] = {
+        "overall": round(two_sample_accuracy([features(r["piece"]) for r in real],
+                                             [features(g["piece"]) for g in served]), 3),
+        "per_style": by_style,
+        "real_excerpts": len(real), "generated": len(served)}
+    runs = _training_runs()
+    res["copy"] = {"generated": round(copy_rate([g["piece"] for g in served], runs), 3),
+                   "real_heldout": round(copy_rate([r["piece"] for r in real], runs), 3)}
+    res["critic"] = {"generated": _critic_rates([g["piece"] for g in served]),
+                     "real": _critic_rates([r["piece"] for r in real])}
+    res["speed_16_bars"] = speed(1 if quick else 2)
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description="Evaluate the v2 model beside v1.")
+    p.add_argument("--per-style", type=int, default=40)
+    p.add_argument("--bars", type=int, default=8)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", default=str(compose_v2.DEFAULT_CHECKPOINT / "EVALUATION.json"))
+    a = p.parse_args(argv)
+    res = evaluate(a.per_style, a.bars, a.quick)
+    text = json.dumps(res, indent=1)
+    Path(a.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""The v2 model: its grid representation, training, sampling, critic, two-sample test and the
+listening harness. Tiny models and fixed seeds; the committed checkpoint where the promise is
+about the served model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import torch
+
+from generation.ml import compose_v2, engines
+from generation.ml.compose_v2 import GridEngine, compose, continue_piece
+from generation.ml.grid_data import WindowSampler, build_sequences, usable_meter, voice_ranges
+from generation.ml.train_grid import load_checkpoint, model_config, save_checkpoint, train
+from generation.ml.transformer import MusicTransformer
+from generation.music.corpus import load_corpus
+from generation.music.critic import critique
+from generation.music.grid import (
+    STYLE_METERS,
+    STYLE_VOICES,
+    GridCodec,
+    bar_frames,
+    pickup_shift,
+    piece_to_grid,
+    shift_to_c,
+)
+from generation.music.notes import Note, Part, Piece
+
+
+@pytest.fixture(scope="module")
+def codec():
+    c = GridCodec()
+    c.config.ranges = voice_ranges(build_sequences("train", c, limit=15), c)
+    return c
+
+
+@pytest.fixture(scope="module")
+def tiny_engine(codec):
+    torch.manual_seed(0)
+    model = MusicTransformer(model_config(codec.vocab_size, 32, 2, 2, 256, dropout=0.0)).eval()
+    return GridEngine(model, codec, torch.device("cpu"), "tiny", Path("."), {})
+
+
+def melody(pitches, dur=1.0, meter=(4, 4), start=0.0):
+    notes = [Note(start + i * dur, p, dur) for i, p in enumerate(pitches)]
+    return Piece(parts=[Part(notes=notes, program=40, name="Tune")],
+                 time_signatures=[(0.0, *meter)], key="G major")
+
+
+# -- the representation ------------------------------------------------------------------------
+def test_keys_move_to_c_by_the_shorter_way():
+    assert shift_to_c("G major") == 5
+    assert shift_to_c("F# minor") == -6
+    assert shift_to_c("A- major") == 4
+    assert shift_to_c("D minor") == -2
+    assert shift_to_c("C major") == 0
+
+
+def test_a_one_beat_pickup_is_aligned_to_the_bar(codec):
+    # a pickup quarter, then bars of half + quarter + quarter: the half notes are downbeats
+    notes = [Note(0.0, 67, 1.0)]
+    for bar in range(4):
+        t = 1.0 + 4 * bar
+        notes += [Note(t, 72, 2.0), Note(t + 2, 71, 1.0), Note(t + 3, 69, 1.0)]
+    piece = Piece(parts=[Part(notes=notes)], time_signatures=[(0.0, 4, 4)], key="C major")
+    from fractions import Fraction
+
+    assert pickup_shift([notes], (4, 4), Fraction(1, 4)) == 12  # three beats of sixteenths
+    frames, _ = piece_to_grid(piece, "german_folk", (4, 4), "C major", codec)
+    first_bar = frames[:16, 0]
+    assert (first_bar[:12] == codec.rest).all() and codec.is_pitch(int(first_bar[12]))
+    assert codec.is_pitch(int(frames[16, 0]))  # the downbeat of bar 2 is a new note
+
+
+def test_round_trip_of_a_chorale_keeps_every_voice_and_note(codec):
+    corpus = load_corpus()
+    info = next(i for i in corpus.select(split="test", style="chorale") if usable_meter(i)
+                and len(i.parts) == 4)
+    piece = corpus.piece(info.id)
+    frames, t = piece_to_grid(piece, "chorale", tuple(info.meter), info.key, codec,
+                              align_pickup=False)
+    back = codec.voices_to_piece(frames, "chorale", tuple(info.meter), transpose=-t)
+    assert len(back.parts) == 4
+    orig = sorted(piece.parts, key=lambda p: -np.mean([n.pitch for n in p.notes]))
+    for a, b in zip(orig, back.parts, strict=True):
+        want = [(n.onset, n.pitch) for n in sorted(a.notes)]
+        got = [(n.onset, n.pitch) for n in b.notes]
+        # ties are written as one held note: every attack of the original is there
+        assert set(got) <= set(want) and len(got) >= 0.9 * len(want)
+
+
+def test_sequences_follow_the_grammar(codec):
+    seqs = build_sequences("valid", codec, limit=5)
+    assert {s.style for s in seqs} == set(STYLE_VOICES)
+    for s in seqs:
+        assert s.meter in STYLE_METERS[s.style]
+        V, F = STYLE_VOICES[s.style], bar_frames(s.style, s.meter)
+        body = s.tokens[4:-1]
+        assert s.tokens[-1] == codec.end and len(body) % (1 + V * F) == 0
+        bars = body.reshape(-1, 1 + V * F)
+        n = len(bars)
+        assert [int(b) for b in bars[:, 0]] == [codec.bar_id(n - i) for i in range(n)]
+        grid = bars[:, 1:].reshape(-1, V)
+        # a Hold only ever continues a sounding note
+        sounding = np.zeros(V, bool)
+        for row in grid:
+            assert not np.any((row == codec.hold) & ~sounding)
+            sounding = codec.sounds(row)
+
+
+def test_training_windows_start_at_bar_lines(codec):
+    seqs = build_sequences("valid", codec, styles=["renaissance"], limit=3)
+    sampler = WindowSampler(seqs, codec, block=200, seed=1)
+    x, slots, y = sampler.batch(6)
+    for row, srow in zip(x, slots, strict=True):
+        assert codec.names[row[0]].startswith("Style_") and codec.names[row[4]].startswith("Bar")
+        assert srow[4] == 0 and srow[5] == 1  # the bar token has no slot; voice 1, frame 0
+
+
+# -- training and checkpoints ----------------------------------------------------------------
+def test_a_tiny_v2_overfits_a_tiny_batch(codec):
+    torch.manual_seed(0)
+    seqs = build_sequences("train", codec, styles=["german_folk"], limit=2)
+    sampler = WindowSampler(seqs, codec, block=128, seed=0)
+    x, s, y = (torch.from_numpy(a) for a in sampler.batch(2))
+    model = MusicTransformer(model_config(codec.vocab_size, 48, 2, 2, 128, dropout=0.0))
+    opt = model.configure_optimizer(3e-3, 0.0)
+    first = None
+    for _ in range(150):
+        _, loss = model(x, y, slots=s)
+        first = first if first is not None else float(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.25 * first and float(loss) < 0.5
+
+
+def test_checkpoints_save_and_load_to_identical_outputs(tmp_path, tiny_engine):
+    save_checkpoint(tmp_path, tiny_engine.model, tiny_engine.codec, {"step": 3})
+    model, codec, meta = load_checkpoint(tmp_path)
+    assert meta["training"]["step"] == 3 and codec.config == tiny_engine.codec.config
+    loaded = GridEngine(model, codec, torch.device("cpu"), "tiny", tmp_path, meta)
+    a = compose({}, "celtic", bars=2, seed=4, model=tiny_engine, candidates=1)[0].piece
+    b = compose({}, "celtic", bars=2, seed=4, model=loaded, candidates=1)[0].piece
+    assert a.parts[0].notes == b.parts[0].notes
+
+
+def test_training_resumes_from_its_last_state(tmp_path):
+    args = {"width": 32, "layers": 1, "heads": 2, "block": 128}
+    s1 = train(tmp_path, minutes=5, max_steps=3, batch_size=2, eval_every=2, eval_batches=1,
+               init=None, limit=3, model_args=args, log=lambda *_: None)
+    assert s1["step"] == 3 and (tmp_path / "best" / "model.safetensors").exists()
+    s2 = train(tmp_path, minutes=5, max_steps=5, batch_size=2, eval_every=2, eval_batches=1,
+               init=None, limit=3, model_args=args, resume=True, log=lambda *_: None)
+    assert s2["step"] == 5 and len(s2["runs"]) == 2
+    rows = (tmp_path / "loss.csv").read_text().splitlines()
+    assert rows[0].startswith("step") and rows[-1].split(",")[0] == "5"
+
+
+# -- sampling --------------------------------------------------------------------------------
+@pytest.mark.parametrize("style", list(STYLE_VOICES))
+def test_a_composition_has_its_bars_voices_and_meter(style, tiny_engine):
+    r = compose({"mode": "minor"}, style, bars=3, seed=11, model=tiny_engine, candidates=2)[0]
+    p = r.piece
+    assert len(p.parts) == STYLE_VOICES[style]
+    assert p.time_signature in STYLE_METERS[style]
+    assert p.end_beat <= 3 * p.bar_beats + 1e-9
+    for _v, part in enumerate(p.parts):
+        notes = part.notes
+        assert all(a.onset + a.duration <= b.onset + 1e-9 for a, b in zip(notes[:-1], notes[1:], strict=True))
+    assert r.new_bars == 3 and r.model_version == "tiny"
+
+
+def test_the_same_seed_gives_the_same_notes_alone_and_batched(tiny_engine):
+    codec = tiny_engine.codec
+    prefix = codec.prefix("chorale", (4, 4), "major", "moderate")
+    empty = np.zeros((0, 4), np.int64)
+    alone = compose_v2.sample_bars(tiny_engine, prefix, empty, "chorale", (4, 4), 2, 2, [7])
+    batch = compose_v2.sample_bars(tiny_engine, prefix, empty, "chorale", (4, 4), 2, 2,
+                                   [5, 7, 9])
+    assert np.array_equal(alone[0].frames, batch[1].frames)
+    assert not np.array_equal(batch[0].frames, batch[1].frames)
+
+
+def test_voices_stay_in_their_ranges_and_meter_requests_outside_the_style_fail(tiny_engine):
+    p = compose({}, "chorale", bars=4, seed=2, model=tiny_engine, candidates=1,
+                meter=(3, 4))[0].piece
+    assert p.time_signature == (3, 4)
+    with pytest.raises(ValueError, match="written in"):
+        compose({}, "chorale", bars=4, seed=2, model=tiny_engine, meter=(1, 8))
+
+
+def test_register_band_chooses_the_key(tiny_engine):
+    for band in ("low", "high"):
+        p = compose({"register_band": band}, "celtic", bars=4, seed=3, model=tiny_engine,
+                    candidates=1)[0].piece
+        from generation.music.attributes import measure_attributes
+
+        assert measure_attributes(p)["register_band"] == band
+
+
+def test_a_continuation_keeps_the_seed_and_adds_exactly_the_bars(tiny_engine):
+    seed = melody([67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67], dur=1.0, meter=(3, 4))
+    r = continue_piece(seed, bars=4, seed=1, model=tiny_engine, style="german_folk",
+                       candidates=2)[0]
+    assert r.boundary_beat == 12.0  # 11 beats of seed -> the next bar line of 3/4
+    assert len(r.piece.parts) == 1
+    old = [n for n in r.piece.parts[0].notes if n.onset < r.boundary_beat]
+    assert old == seed.parts[0].notes
+    new = [n for n in r.piece.parts[0].notes if n.onset >= r.boundary_beat]
+    assert new and max(n.onset + n.duration for n in new) <= 12.0 + 4 * 3.0 + 1e-9
+
+
+# -- the committed model ---------------------------------------------------------------------
+def test_v1_and_v2_both_load_and_compose():
+    for version in ("v1", "v2"):
+        engine = engines.load(version)
+        module = engines.module_of(engine)
+        r = module.compose({"mode": "major"}, "german_folk", bars=2, seed=1, model=engine,
+                           candidates=1)[0]
+        assert r.piece.note_count > 0 and r.model_version == engine.version
+    assert engines.load("v1").version != engines.load("v2").version
+    with pytest.raises(ValueError, match="unknown model version"):
+        engines.module_for("v9")
+
+
+# -- critic and two-sample test ----------------------------------------------------------------
+def test_the_critic_counts_parallel_fifths_and_a_hammered_note():
+    upper = [Note(0, 67, 1), Note(1, 69, 1), Note(2, 71, 1), Note(3, 72, 1)]
+    lower = [Note(0, 60, 1), Note(1, 62, 1), Note(2, 64, 1), Note(3, 60, 1)]
+    c = critique(Piece(parts=[Part(upper), Part(lower)]))
+    assert c.parallels == 2  # 67/60 -> 69/62 -> 71/64: two consecutive fifths moving alike
+    hammered = critique(melody([60] * 9 + [62, 60]))
+    assert hammered.repeated_runs == 1 and hammered.parallels == 0
+
+
+def _random_piece(rng, bars=8):
+    notes, t = [], 0.0
+    while t < bars * 4:
+        d = float(rng.choice([0.25, 0.5, 1.0, 1.5]))
+        notes.append(Note(t, int(rng.integers(40, 90)), d))
+        t += d
+    return Piece(parts=[Part(notes)], time_signatures=[(0.0, 4, 4)])
+
+
+def test_the_two_sample_test_tells_random_notes_from_real_music_and_not_real_from_real():
+    from generation.ml.two_sample import features, two_sample_accuracy
+
+    corpus = load_corpus()
+    real = [corpus.piece(i.id) for i in corpus.select(split="test", style="german_folk")[:80]]
+    rng = np.random.default_rng(0)
+    noise = [_random_piece(rng) for _ in range(40)]
+    fr = [features(p) for p in real]
+    assert two_sample_accuracy(fr[:40], [features(p) for p in noise]) > 0.9
+    assert abs(two_sample_accuracy(fr[:40], fr[40:]) - 0.5) < 0.15
+
+
+# -- listening harness -------------------------------------------------------------------------
+def test_a_listening_set_leaks_nothing_but_the_notes(tmp_path, tiny_engine):
+    from generation.ml.listening import make_set, score
+
+    info = make_set(tmp_path, per_style=1, bars=2, model=tiny_engine,
+                    styles=["chorale", "celtic"], seed=3, candidates=1)
+    items = tmp_path / "items"
+    key = json.loads((tmp_path / "key.json").read_text())
+    assert info["items"] == 4 and not list(items.glob("key*"))
+    assert sorted(key) == [f"item{i:02d}" for i in range(1, 5)]
+    assert {v["source"] for v in key.values()} == {"real", "generated"}
+    metas = {}
+    for name in key:
+        mid = mido.MidiFile(items / f"{name}.mid")
+        meta, vel, programs = [], set(), set()
+        for track in mid.tracks:
+            for msg in track:
+                if msg.type == "note_on" and msg.velocity:
+                    vel.add(msg.velocity)
+                elif msg.type == "program_change":
+                    programs.add(msg.program)
+                elif msg.is_meta and msg.type not in ("end_of_track", "time_signature"):
+                    meta.append((msg.type, getattr(msg, "name", getattr(msg, "text", "")),
+                                 getattr(msg, "tempo", None)))
+        assert vel == {80} and programs <= {0}
+        metas.setdefault(key[name]["style"], set()).add(
+            (tuple(sorted(set(meta), key=str)), mid.ticks_per_beat))
+        xml = (items / f"{name}.musicxml").read_text()
+        assert "<work-title>" not in xml or "<work-title></work-title>" in xml
+        assert key[name]["piece_id"] not in xml
+    for style, seen in metas.items():
+        assert len(seen) == 1, f"{style}: items differ in more than their notes: {seen}"
+    judgements = tmp_path / "j.csv"
+    rows = ["item,verdict,confidence,musicality,reason"]
+    for name, entry in key.items():
+        rows.append(f"{name},{entry['source']},5,{4 if entry['source'] == 'real' else 2},x")
+    judgements.write_text("\n".join(rows) + "\n")
+    s = score(tmp_path / "key.json", judgements)
+    assert s["accuracy"] == 1.0 and s["musicality_real"] == 4 and s["musicality_generated"] == 2
+
+
+# -- repair and harmonize ----------------------------------------------------------------------
+def _chorale_piece():
+    corpus = load_corpus()
+    info = next(i for i in corpus.select(split="test", style="chorale") if usable_meter(i)
+                and len(i.parts) == 4 and i.bars >= 8)
+    return corpus.piece(info.id)
+
+
+@pytest.mark.parametrize("voices", [None, [2, 3]])
+def test_infill_changes_only_the_selection(voices, tiny_engine):
+    from generation.ml.infill import infill
+
+    piece = _chorale_piece()
+    bar = piece.bar_beats
+    out = infill(piece, 3, 4, voices=voices, seed=2, model=tiny_engine, candidates=2)
+    order = sorted(range(4), key=lambda i: -np.mean([n.pitch for n in piece.parts[i].notes]))
+    chosen = {order[v - 1] for v in (voices or [1, 2, 3, 4])}
+    changed = False
+    for i, (a, b) in enumerate(zip(piece.parts, out.parts, strict=True)):
+        outside_a = [n for n in a.notes if not 2 * bar <= n.onset < 4 * bar]
+        outside_b = [n for n in b.notes if not 2 * bar <= n.onset < 4 * bar]
+        assert outside_a == outside_b  # note for note, outside the selection
+        inside_a = [n for n in a.notes if 2 * bar <= n.onset < 4 * bar]
+        inside_b = [n for n in b.notes if 2 * bar <= n.onset < 4 * bar]
+        if i not in chosen:
+            assert inside_a == inside_b
+        else:
+            changed |= inside_a != inside_b
+            assert all(n.onset + n.duration <= 4 * bar + 1e-9 for n in inside_b)
+    assert changed
+
+
+def test_infill_refuses_bars_outside_the_piece_and_bad_voices(tiny_engine):
+    from generation.ml.infill import InfillError, infill
+
+    piece = _chorale_piece()
+    with pytest.raises(InfillError, match="outside the piece"):
+        infill(piece, 5, piece.bars + 1, model=tiny_engine)
+    with pytest.raises(InfillError, match="voices"):
+        infill(piece, 1, 2, voices=[5], model=tiny_engine)
+    with pytest.raises(InfillError, match="outside"):
+        infill(piece, 3, 2, model=tiny_engine)
+
+
+@pytest.mark.parametrize("meter", [(3, 4), (6, 8)])
+def test_infill_in_three_four_and_six_eight_with_a_pickup(meter, tiny_engine):
+    from generation.ml.infill import infill
+
+    bar = 4 * meter[0] / meter[1]
+    notes = [Note(0.0, 67, bar / 3)]  # a pickup-like short first note
+    t = bar / 3
+    while t < 8 * bar:
+        notes.append(Note(t, 60 + int(t * 7) % 12, bar / 3))
+        t += bar / 3
+    piece = Piece(parts=[Part(notes)], time_signatures=[(0.0, *meter)], key="C major")
+    out = infill(piece, 2, 3, style="german_folk", seed=1, model=tiny_engine, candidates=2)
+    keep = [n for n in piece.parts[0].notes if not bar <= n.onset < 3 * bar]
+    assert [n for n in out.parts[0].notes if not bar <= n.onset < 3 * bar] == keep
+
+
+def test_harmonize_keeps_the_melody_on_top_and_adds_three_voices(tiny_engine):
+    from generation.ml.infill import harmonize
+
+    tune = melody([67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 67], dur=1.0)
+    out = harmonize(tune, style="chorale", seed=3, model=tiny_engine, candidates=2)
+    assert len(out.parts) == 4 and out.parts[0].notes == tune.parts[0].notes
+    assert all(p.notes for p in out.parts[1:])
+    folk = harmonize(tune, style="german_folk", seed=3, model=tiny_engine, candidates=2)
+    assert len(folk.parts) == 2 and folk.parts[0].notes == tune.parts[0].notes
