@@ -10,11 +10,11 @@ PORT ?= 8000
 WORKERS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALL_STAMP := $(VENV)/.installed
-APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei
+APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei librsvg2-bin
 APT_TEST := $(APT_RUN) chromium
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help run test system-deps system-deps-test venv setup bench evaluate train-transformer train-cyclegan build-dataset lint format clean
+.PHONY: help run test system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
 
 help:
 	@echo "make run    - set up and start the studio on http://$(HOST):$(PORT)"
@@ -65,6 +65,13 @@ evaluate: venv
 
 build-dataset: venv
 	$(PY) manage.py build_dataset
+
+MINUTES ?= 120
+train-v2: venv
+	$(PY) -m generation.ml.train_grid --resume --minutes $(MINUTES)
+
+evaluate-v2: venv
+	$(PY) -m generation.ml.evaluate_v2
 
 train-transformer: venv
 	$(PY) manage.py train_transformer

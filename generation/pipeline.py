@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from generation.music.notes import Piece, write_midi
 
@@ -109,7 +110,15 @@ def compose_module() -> str:
     """Where compose/continue_piece/load_default_model live. Tests of the job machinery
     point this at a small module (STUDIO_COMPOSE_MODULE) when they must not depend on a
     trained checkpoint; everything around the model stays the real path."""
-    return getattr(settings, "STUDIO_COMPOSE_MODULE", "") or "generation.ml.compose"
+    from generation.ml import engines
+
+    module = getattr(settings, "STUDIO_COMPOSE_MODULE", "")
+    if module:
+        return module
+    version = getattr(settings, "STUDIO_MODEL", "") or engines.SERVED
+    if version not in engines.VERSIONS:
+        raise ImproperlyConfigured(f"STUDIO_MODEL must be one of {', '.join(engines.VERSIONS)}")
+    return engines.VERSIONS[version]
 
 
 def transfer_module() -> str:

@@ -118,21 +118,18 @@ def normalise(piece: Piece, style: str, meter: tuple[int, int]) -> Piece:
 def _write_item(piece: Piece, folder: Path, name: str) -> None:
     (folder / f"{name}.mid").write_bytes(piece_to_midi_bytes(piece))
     xml = piece_to_musicxml(piece, folder / f"{name}.musicxml")
-    try:
-        from generation.render.notation import engrave_musicxml
+    from generation.render.notation import engrave_musicxml
 
-        tmp = folder / f".{name}-engrave"
-        result = engrave_musicxml(xml, tmp)
-        svgs = result.get("svg", [])
-        if svgs:
-            shutil.move(str(svgs[0]), folder / f"{name}.svg")
-            if shutil.which("rsvg-convert"):
-                subprocess.run(["rsvg-convert", "-b", "white", "-w", "1400",
-                                str(folder / f"{name}.svg"), "-o", str(folder / f"{name}.png")],
-                               check=False, timeout=60)
-        shutil.rmtree(tmp, ignore_errors=True)
-    except Exception:  # the MIDI and MusicXML are the items; an engraving failure is not fatal
-        pass
+    tmp = folder / f".{name}-engrave"
+    tmp.mkdir(parents=True, exist_ok=True)
+    svgs = engrave_musicxml(xml, tmp).get("svg", [])
+    for page, svg in enumerate(svgs, start=1):
+        target = folder / (f"{name}.svg" if page == 1 else f"{name}-p{page}.svg")
+        shutil.move(str(svg), target)
+        if shutil.which("rsvg-convert"):  # a PNG for judges who read images (librsvg2-bin)
+            subprocess.run(["rsvg-convert", "-b", "white", "-w", "1400", str(target), "-o",
+                            str(target.with_suffix(".png"))], check=False, timeout=60)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _real_pool(style: str, bars: int, codec: GridCodec, rng: random.Random):

@@ -112,6 +112,8 @@ def train(out: Path = DEFAULT_OUT, minutes: float = 60.0, max_steps: int = 10**9
     elif resume and init is not None and (Path(init) / "model.safetensors").exists():
         model, _, meta = load_checkpoint(init)
         state.update(meta["training"])
+        if (Path(init) / "loss.csv").exists() and not (out / "loss.csv").exists():
+            (out / "loss.csv").write_bytes((Path(init) / "loss.csv").read_bytes())
     if model is None:
         model = MusicTransformer(model_config(codec.vocab_size, **(model_args or {})))
     model.train()
@@ -194,8 +196,9 @@ def main(argv=None) -> None:
     p.add_argument("--heads", type=int, default=6)
     p.add_argument("--block", type=int, default=1024)
     p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=100, help="steps (a resumed run needs few)")
     a = p.parse_args(argv)
-    train(Path(a.out), a.minutes, a.max_steps, a.batch, a.lr, resume=a.resume,
+    train(Path(a.out), a.minutes, a.max_steps, a.batch, a.lr, warmup=a.warmup, resume=a.resume,
           threads=a.threads, eval_every=a.eval_every,
           model_args={"width": a.width, "layers": a.layers, "heads": a.heads,
                       "block": a.block})

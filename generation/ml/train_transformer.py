@@ -100,7 +100,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu"):
     return model, tok, meta
 
 
-def plot_loss(csv_path: Path, png_path: Path) -> None:
+def plot_loss(csv_path: Path, png_path: Path, title: str = "Continuation Transformer") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,7 +117,7 @@ def plot_loss(csv_path: Path, png_path: Path) -> None:
         ax.plot(*zip(*valid, strict=True), label="valid", marker=".")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats / token)")
-    ax.set_title("Continuation Transformer")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -181,7 +181,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(
             f"{len(rows)} compose jobs of {opts['bars']} bars, one at a time, warm worker "
-            f"(engine: {env.get('STUDIO_COMPOSE_MODULE') or 'generation.ml.compose'}, "
+            f"(engine: {env.get('STUDIO_COMPOSE_MODULE') or 'the served model'}, "
             f"device: {getattr(settings, 'STUDIO_DEVICE', 'auto')})"
         )
         self.stdout.write(f"{'stage':<12}{'median s':>10}{'p95 s':>10}")

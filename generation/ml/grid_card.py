@@ -1,0 +1,125 @@
+"""Write the v2 model card (``MODEL_CARD.md``) and loss plot from the checkpoint's own files:
+``config.json`` (model and training state), ``loss.csv``, ``EVALUATION.json``
+(``python -m generation.ml.evaluate_v2``) and ``LISTENING.json`` (blind tests scored with
+``manage.py listening_test score``). ``python -m generation.ml.grid_card [DIR]``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from generation.ml.compose import model_version
+from generation.ml.compose_v2 import DEFAULT_CANDIDATES, DEFAULT_CHECKPOINT
+
+
+def _load(path: Path):
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
+def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
+    from generation.ml.train_transformer import plot_loss
+
+    meta = _load(directory / "config.json")
+    m, tr = meta["model"], meta["training"]
+    ev = _load(directory / "EVALUATION.json")
+    lis = _load(directory / "LISTENING.json")
+    if (directory / "loss.csv").exists():
+        plot_loss(directory / "loss.csv", directory / "loss.png", "v2 grid Transformer")
+    runs = tr.get("runs", [])
+    lines = [
+        "# Model card: v2, the voice-grid Transformer", "",
+        f"- **Version** (sha256 of `model.safetensors`, first 12 hex): "
+        f"`{model_version(directory / 'model.safetensors')}`",
+        f"- **Architecture**: decoder-only Transformer (`generation/ml/transformer.py`), "
+        f"{m['n_layer']} layers, width {m['n_embd']}, {m['n_head']} heads, rotary positions "
+        f"plus a learned slot embedding (voice x frame of the bar), context {m['block_size']} "
+        f"tokens, vocabulary {m['vocab_size']}, dropout {m['dropout']}.",
+        "- **Representation** (`generation/music/grid.py`): every style has a fixed number of "
+        "voices (chorale and Renaissance 4, the folk styles 1); every frame of the style's grid "
+        "(a sixteenth; an eighth for Renaissance) holds one token per voice: a new pitch, Hold "
+        "or Rest. Prefix: style, meter (only meters the style uses), mode, density band. Each "
+        "bar opens with a countdown token (bars left), so the model knows where the piece ends. "
+        "Pieces are moved to the tonic C before training; the key of a result is chosen after "
+        "sampling to set the register band. After BachBot (Liang 2016) and DeepBach's data "
+        "layout; folk-rnn's whole-tune context for the one-voice styles.",
+        f"- **Serving**: `generation.ml.compose_v2`; {DEFAULT_CANDIDATES} candidates per "
+        "variant, the best kept by the model's mean log-likelihood, a musical critic "
+        "(`generation/music/critic.py`) and the requested mode and density band; nothing "
+        "pushes logits note by note. Infilling and harmonization: `generation/ml/infill.py`.",
+        "", "## Data", "",
+        "The project's corpus `generation/data/corpus_v1`, train split only, pieces in a meter "
+        "their style uses and without real meter changes (pickups re-aligned); Renaissance "
+        "pieces in five or more parts give up to three four-voice subsets. No transposition "
+        "augmentation (the point is one key).", "",
+        "## Training", "",
+        f"- steps {tr['step']:,}, tokens seen (targets) {tr['tokens']:,}, wall clock "
+        f"{tr['seconds'] / 60:.0f} min on 2 shared CPU cores (no GPU was lent)",
+        f"- best validation loss {tr['best_valid']:.4f} nats/token at step {tr['best_step']:,}"
+        " (the committed weights)",
+        "- runs: " + "; ".join(f"steps {r['from_step']}-{r.get('to_step', '?')} "
+                                f"({r['minutes']:.0f} min budget, lr {r['lr']}, batch "
+                                f"{r['batch']})" for r in runs),
+        "- AdamW (0.9/0.95, weight decay 0.1), warm-up then cosine decay over the time budget, "
+        "gradient clipping 1.0; curve in `loss.png`, numbers in `loss.csv`.", "",
+    ]
+    if ev:
+        nll = ev["nll"]
+        rows = [[s, v["bits_per_note"], nll.get("v1", {}).get(s, {}).get("bits_per_note", "-"),
+                 nll.get("reduction_pct", {}).get(s, "-")] for s, v in nll["v2"].items()]
+        lines += ["## Evaluation (`python -m generation.ml.evaluate_v2`, `EVALUATION.json`)", "",
+                  "Held-out (test split) negative log-likelihood per note (v2 pays log2 12 "
+                  "bits per piece for its key):", ""]
+        lines += _table(["style", "v2 bits/note", "v1 bits/note", "reduction %"], rows) + [""]
+        sv, bare = ev["served"], ev["bare"]
+        lines += [f"As served, {sv['n']} compositions of {ev['bars']} bars over every style x "
+                  f"mode x density x register setting: meters outside the style "
+                  f"{sv['meter_outside_style']}, wrong bar counts {sv['wrong_bar_count']}, "
+                  f"valid MIDI {sv['valid_midi']:.1%}; control: " + ", ".join(
+                      f"{k} {v:.1%}" for k, v in sv["control"].items()) + ".", "",
+                  "Bare model (one sample, no reranking): " + ", ".join(
+                      f"{k} {v:.1%}" for k, v in bare["control"].items()) + ".", "",
+                  f"Two-sample test (cross-validated classifier accuracy, 0.5 = cannot tell): "
+                  f"overall {ev['two_sample']['overall']}; " + ", ".join(
+                      f"{k} {v}" for k, v in ev["two_sample"]["per_style"].items()) + ".", "",
+                  f"Copy check (top line shares 8 interval+duration steps with a training "
+                  f"piece): generated {ev['copy']['generated']}, real held-out "
+                  f"{ev['copy']['real_heldout']}.", ""]
+        sp = ev["speed_16_bars"]
+        lines += [f"16 bars as served, medians in one run: v1 {sp['v1']['median_s']} s, "
+                  f"v2 {sp['v2']['median_s']} s (ratio {sp['ratio_v2_over_v1']}).", ""]
+        crit = ev["critic"]
+        lines += _table(["faults per 10 notes", "generated", "real"],
+                        [[k, crit["generated"][k], crit["real"][k]] for k in crit["generated"]])
+        lines += [""]
+    if lis:
+        lines += ["## Blind listening tests", ""]
+        for name, r in lis.items():
+            lines += [f"- **{name}**: {r['items']} items, judge told them apart "
+                      f"{r['accuracy']:.0%} of the time; musicality generated "
+                      f"{r['musicality_generated']}, real {r['musicality_real']}; by style "
+                      + ", ".join(f"{s} {v['generated']}/{v['real']}"
+                                  for s, v in r["by_style"].items())
+                      + (f". {r['note']}" if r.get("note") else "")]
+        lines += [""]
+    if notes:
+        lines += [notes, ""]
+    lines += ["## Rebuild / resume", "", "```",
+              "python -m generation.ml.train_grid --minutes 110 --width 160 --layers 5 "
+              "--heads 5 --block 512 --batch 16 --lr 2e-3            # from scratch",
+              "python -m generation.ml.train_grid --minutes 120 --resume   # from these weights",
+              "cp var/grid_v2_run/best/* generation/checkpoints/grid_v2/ && "
+              "cp var/grid_v2_run/loss.csv generation/checkpoints/grid_v2/",
+              "python -m generation.ml.evaluate_v2 && python -m generation.ml.grid_card", "```", ""]
+    path = directory / "MODEL_CARD.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    write_card(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CHECKPOINT)
