@@ -15,7 +15,7 @@ VERSIONS: dict[str, str] = {
     "v1": "generation.ml.compose",  # event-token Transformer (checkpoints/transformer)
     "v2": "generation.ml.compose_v2",  # voice-grid Transformer (checkpoints/grid_v2)
 }
-SERVED = "v2"
+SERVED = "v1"  # v2 takes over once its evaluation beats v1 (see its model card)
 
 
 def module_for(version: str | None = None) -> ModuleType:
