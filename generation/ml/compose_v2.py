@@ -205,27 +205,38 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
 
 
 # -- choosing among candidates ----------------------------------------------------------------
+# accidentals in the key signature of a major key by its tonic's pitch class (C, Db, D, ...)
+_MAJOR_ACCIDENTALS = [0, 5, 2, 3, 4, 1, 6, 1, 4, 3, 2, 5]
+
+
+def key_accidentals(tonic_pc: int, mode: str) -> int:
+    """Sharps or flats in the signature of a key (a minor key shares its relative major's)."""
+    return _MAJOR_ACCIDENTALS[(tonic_pc + (3 if mode == "minor" else 0)) % 12]
+
+
 def choose_transpose(piece_in_c: Piece, style: str, register_band: str | None,
-                     around: int = 0) -> int:
-    """Semitones to move a result written in C: a key within a tritone of ``around`` (one
-    octave either way too for one-voice styles) whose mean pitch falls in the requested
-    register band; the nearest to ``around`` wins, else the one nearest to the band."""
+                     mode: str = "major") -> int:
+    """Semitones to move a result written in C: one whose mean pitch falls in the requested
+    register band (within a tritone either way; an octave more for one-voice styles), and of
+    those the key with the fewest accidentals, as a musician would write it; when no key
+    reaches the band, the one nearest to it."""
     pitches = [n.pitch for n in piece_in_c.all_notes()]
     if not pitches:
-        return around
+        return 0
     mean = float(np.mean(pitches))
-    options = list(range(around - 6, around + 6))
+    options = list(range(-6, 6))
     if STYLE_VOICES[style] == 1:
         options += [t + 12 for t in options] + [t - 12 for t in options]
     band = register_band and schema.band_interval("register_band", register_band)
-    if not band:
-        return around
 
     def miss(t: int) -> float:
+        if not band:
+            return 0.0
         m = mean + t
         return max(0.0, band[0] - m, m - band[1] + 1e-6)
 
-    return min(options, key=lambda t: (miss(t) > 0, miss(t), abs(t - around)))
+    return min(options, key=lambda t: (miss(t) > 0, miss(t), key_accidentals(t % 12, mode),
+                                       abs(t)))
 
 
 def _key_name(tonic: int, mode: str) -> str:
@@ -282,7 +293,7 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
         for smp in samples:
             piece_c = engine.codec.voices_to_piece(smp.frames, style, m,
                                                    programs=STYLE_PROGRAMS[style])
-            t = choose_transpose(piece_c, style, bands["register_band"])
+            t = choose_transpose(piece_c, style, bands["register_band"], bands["mode"])
             piece = engine.codec.voices_to_piece(
                 smp.frames, style, m, transpose=t, programs=STYLE_PROGRAMS[style],
                 key=_key_name(t, bands["mode"]))

@@ -10,7 +10,8 @@ for the same style, meter, mode, density band and register band as a real excerp
 Written identically (``normalise``): every item passes through the same grid as the model's
 own music (the style's voices, onsets and lengths on the style's grid), then one instrument
 (acoustic grand piano), one tempo per style, velocity 80 everywhere, parts named "Voice 1..",
-no title and no key signature text; MIDI files carry the same meta messages.
+no title, the key signature estimated from the notes; MIDI files carry the same meta messages
+(but the key signature).
 
 Tasks:
 - ``compose``: the first ``bars`` bars of a real piece against a composition of ``bars`` bars;
@@ -47,6 +48,7 @@ from generation.music.grid import (
     pickup_shift,
     voice_lines,
 )
+from generation.music.key import estimate_key
 from generation.music.notes import Part, Piece, piece_to_midi_bytes, piece_to_musicxml
 
 TEMPO = {"chorale": 72.0, "renaissance": 96.0, "german_folk": 100.0, "chinese_folk": 80.0,
@@ -61,8 +63,8 @@ You are given {n} short musical excerpts (item01 .. item{n:02d}) in folder `item
 an engraved score (`.png` / `.svg`), MusicXML and MIDI. Some are openings of real pieces of
 music (Bach chorales, Renaissance polyphony, German folk songs, Chinese folk songs, Irish
 fiddle tunes); the others were written by a computer program for the same style. All were
-written out the same way: one instrument, one tempo, equal loudness, no title or key
-signature text. Styles are not labelled; judge each excerpt on its own.
+written out the same way: one instrument, one tempo, equal loudness, no title; each with
+the key signature of the key its notes suggest. Styles are not labelled; judge each excerpt on its own.
 
 For each item, decide whether it is real (composed by a person) or generated, how sure you
 are (1 = guess, 5 = certain), and how musical it is (1 = not music, 3 = plausible,
@@ -107,12 +109,14 @@ def _excerpt_lines(piece: Piece, style: str, meter: tuple[int, int], key_shift: 
 
 
 def normalise(piece: Piece, style: str, meter: tuple[int, int]) -> Piece:
-    """The one way every item is written: piano, the style's tempo, velocity 80, no names."""
+    """The one way every item is written: piano, the style's tempo, velocity 80, no names,
+    the key signature of the key estimated from the notes (for real and generated alike)."""
     parts = [Part(notes=[n.__class__(n.onset, n.pitch, n.duration, VELOCITY)
                          for n in sorted(p.notes)], program=PROGRAM, name=f"Voice {i + 1}")
              for i, p in enumerate(p for p in piece.parts if p.notes and not p.is_drum)]
     return Piece(parts=parts, tempos=[(0.0, TEMPO[style])],
-                 time_signatures=[(0.0, meter[0], meter[1])], key=None, title="")
+                 time_signatures=[(0.0, meter[0], meter[1])],
+                 key=estimate_key(piece) if piece.note_count else None, title="")
 
 
 def _write_item(piece: Piece, folder: Path, name: str) -> None:
