@@ -136,7 +136,7 @@ def train(out: Path = DEFAULT_OUT, minutes: float = 60.0, max_steps: int = 10**9
     writer = csv.writer(f)
     if new_csv:
         writer.writerow(["step", "seconds", "tokens", "train_loss", "valid_loss", "lr"])
-    t0, base_seconds, step0 = time.time(), state["seconds"], state["step"]
+    t0, base_seconds, step0, tokens0 = time.time(), state["seconds"], state["step"], state["tokens"]
     budget = minutes * 60
     run = {"from_step": step0, "minutes": minutes, "lr": lr, "batch": batch_size}
     running = None
@@ -166,7 +166,7 @@ def train(out: Path = DEFAULT_OUT, minutes: float = 60.0, max_steps: int = 10**9
                              round(running, 4), round(v, 4), f"{cur_lr:.6g}"])
             f.flush()
             log(f"step {state['step']} train {running:.4f} valid {v:.4f} "
-                f"lr {cur_lr:.2e} {state['tokens'] / max(1, time.time() - t0):.0f} tok/s")
+                f"lr {cur_lr:.2e} {(state['tokens'] - tokens0) / max(1, time.time() - t0):.0f} tok/s")
             if v < state["best_valid"]:
                 state["best_valid"], state["best_step"] = v, state["step"]
                 save_checkpoint(out / "best", model, codec, state)
