@@ -389,13 +389,18 @@ _STOP_ZH = set(
 
 # --- Style cues: term -> (style, weight). Matched in both scripts; a term may also carry affect.
 _STYLE_CUES: dict[str, tuple[str, float]] = {}
+# Cues that name an occasion or a place rather than the music (a festival, a custom): they
+# choose the style but do not bend the tempo towards the style's own (``_STYLE_AROUSAL``).
+_SCENE_CUES: set[str] = set()
 
 
-def _cues(style: str, terms: str, weight: float = 1.0) -> None:
+def _cues(style: str, terms: str, weight: float = 1.0, scene: bool = False) -> None:
     for term in terms.split(","):
         term = term.strip()
         if term:
             _STYLE_CUES[term] = (style, weight)
+            if scene:
+                _SCENE_CUES.add(term)
 
 
 _cues(
@@ -428,6 +433,17 @@ _cues(
     "梁祝, 信天游, 评弹, 长调, 马头琴, 秦腔, 昆曲, 越剧, 黄梅戏",
 )
 _cues("chinese_folk", "民歌, 民谣, 苏州", weight=0.5)
+# Chinese festivals and their customs: a mood set on them asks for a Chinese folk song
+# (issue 13: "春节" came out as a German folk song).
+_cues(
+    "chinese_folk",
+    "春节, 过年, 除夕, 年夜饭, 春联, 元宵, 元宵节, 中秋, 中秋节, 端午, 端午节, 七夕, 重阳, "
+    "重阳节, 清明, 庙会, 舞龙, 舞狮, 月饼, 粽子, 赛龙舟, 龙舟, 红包, 压岁钱, 拜年, "
+    "spring festival, lunar new year, chinese new year, mid-autumn, moon festival, "
+    "dragon boat, lantern festival, mooncake, mooncakes",
+    scene=True,
+)
+_cues("chinese_folk", "灯笼, 鞭炮, 饺子, 新年", weight=0.5, scene=True)
 _cues(
     "celtic",
     "irish, ireland, celtic, scottish, scotland, jig, jigs, reel, reels, fiddle, "
@@ -527,6 +543,8 @@ class _Entry:
     factor: float = 1.0
     style: str | None = None
     style_weight: float = 0.0
+    scene: bool = False  # a style cue that names an occasion, not the music
+
 
 
 _MOODS_AFTER_SCALER.update(
@@ -597,10 +615,12 @@ def _tables() -> _Tables:
     for term, (style, w) in _STYLE_CUES.items():
         table = zh if re.search(f"[{_CJK}]", term) else en
         old = table.get(term)
+        scene = term in _SCENE_CUES
         if old is not None and old.role == "affect":
-            table[term] = _Entry("affect", old.valence, old.arousal, style=style, style_weight=w)
+            table[term] = _Entry("affect", old.valence, old.arousal, style=style, style_weight=w,
+                                 scene=scene)
         else:
-            table[term] = _Entry("style", style=style, style_weight=w)
+            table[term] = _Entry("style", style=style, style_weight=w, scene=scene)
 
     words = {k: e for k, e in en.items() if " " not in k}
     phrases = {tuple(k.split()): e for k, e in en.items() if " " in k}
@@ -930,6 +950,7 @@ def interpret_mood(text: str) -> Mood:
     unknown: list[str] = []
     style_votes: dict[str, float] = {}
     style_words: dict[str, str] = {}
+    music_cued: set[str] = set()  # styles named by the music itself, not only by an occasion
     bangs = 0
     scale, scale_words = 1.0, []
     neg: tuple[str, float] | None = None
@@ -985,6 +1006,8 @@ def interpret_mood(text: str) -> Mood:
         if e is not None and e.style is not None:
             style_votes[e.style] = style_votes.get(e.style, 0.0) + e.style_weight
             style_words.setdefault(e.style, u.surface)
+            if not e.scene:
+                music_cued.add(e.style)
         if role == "affect" and absence_left > 0 and neg is None and e.valence > 0:
             absence_left -= 1  # what is missed: its warmth is absent
             scale, scale_words = 1.0, []
@@ -1020,7 +1043,7 @@ def interpret_mood(text: str) -> Mood:
 
     style = max(style_votes, key=lambda s: style_votes[s]) if style_votes else None
     valence, arousal, arousal_weight = _weighted_means(hits)
-    if style is not None:
+    if style is not None and style in music_cued:
         prior = _STYLE_AROUSAL[style]
         arousal = (arousal * arousal_weight + prior * STYLE_PRIOR_WEIGHT) / (
             arousal_weight + STYLE_PRIOR_WEIGHT
