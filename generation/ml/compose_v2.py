@@ -104,6 +104,31 @@ def load_default_model(device: str | torch.device | None = None) -> GridEngine:
 
 
 # -- sampling ----------------------------------------------------------------------------------
+class StaticKVCache:
+    """A KV cache with room for ``capacity`` tokens allocated once, written in place (the
+    model's ``KVCache`` concatenates, which copies the whole cache at every token)."""
+
+    def __init__(self, model, batch: int, capacity: int):
+        c = model.config
+        hs = c.n_embd // c.n_head
+        dev = next(model.parameters()).device
+        self.k = torch.zeros(c.n_layer, batch, c.n_head, capacity, hs, device=dev)
+        self.v = torch.zeros_like(self.k)
+        self.lengths = [0] * c.n_layer
+
+    @property
+    def length(self) -> int:
+        return self.lengths[0]
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        a = self.lengths[layer]
+        b = a + k.shape[2]
+        self.k[layer, :, :, a:b] = k
+        self.v[layer, :, :, a:b] = v
+        self.lengths[layer] = b
+        return self.k[layer, :, :, :b], self.v[layer, :, :, :b]
+
+
 @dataclass
 class Sampled:
     frames: np.ndarray  # (new frames, V) grid tokens
@@ -155,11 +180,13 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
         keep = max(0, len(bar_lists) - max(0, (block - len(prefix) - per_bar) // per_bar))
         return prefix + [t for bl in bar_lists[keep:] for t in bl]
 
+    all_slots = torch.from_numpy(codec.slots(style, meter, block + per_bar)).to(dev)
+
     def run(tokens: torch.Tensor, cache, start: int):
-        pos = torch.arange(start, start + tokens.shape[1]).expand(B, -1)
-        slots = torch.from_numpy(codec.slots(style, meter, start + tokens.shape[1])[start:])
-        logits, _ = model(tokens.to(dev), kv_cache=cache, positions=pos.to(dev),
-                          slots=slots.expand(B, -1).to(dev))
+        n = tokens.shape[1]
+        pos = torch.arange(start, start + n, device=dev).expand(B, -1)
+        logits, _ = model(tokens.to(dev), kv_cache=cache, positions=pos,
+                          slots=all_slots[start:start + n].expand(B, -1))
         return logits[:, -1].float().cpu()
 
     # one stream of uniform numbers per row, drawn up front: a row samples the same notes
@@ -168,37 +195,51 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                             for g in gens])
     allow_b = allow[None].expand(B, -1, -1)
     per_row_hist = [[list(h) for h in history] for _ in range(B)]
-    k = 0
+    no_rest = torch.ones(codec.vocab_size, dtype=torch.bool)
+    no_rest[codec.rest] = False
+    k, cache, length, logits = 0, None, 0, None
     for b in range(new_bars):
-        seq = [window(h) for h in per_row_hist]
-        cache = model.new_cache()
         bar_tok = codec.bar_id(total_bars - ctx_bars - b)
-        x = torch.cat([torch.tensor(seq, dtype=torch.long), torch.full((B, 1), bar_tok)], dim=1)
-        logits = run(x, cache, 0)
-        length = x.shape[1]
+        if cache is None or length + per_bar > block:  # (re)build the window and its cache
+            seq = [window(h) for h in per_row_hist]
+            cache = StaticKVCache(model, B, block + 1)
+            x = torch.cat([torch.tensor(seq, dtype=torch.long), torch.full((B, 1), bar_tok)],
+                          dim=1)
+            logits = run(x, cache, 0)
+            length = x.shape[1]
+        else:
+            logits = run(torch.full((B, 1), bar_tok), cache, length)
+            length += 1
+        last_bar = total_bars - ctx_bars - b == 1
         for f in range(F):
             fr = b * F + f
             for v in range(V):
                 if fixed is not None and fixed[fr, v] >= 0:
                     toks = torch.full((B,), int(fixed[fr, v]), dtype=torch.long)
                 else:
-                    mask = allow_b[:, v] | (hold_mask[None] & torch.from_numpy(sounding[:, v])[:, None])
+                    mask = allow_b[:, v] | (hold_mask[None]
+                                            & torch.from_numpy(sounding[:, v])[:, None])
+                    if last_bar and f == 0 and v == 0:  # the last bar sounds from its start
+                        mask = mask & no_rest
                     masked = logits.masked_fill(~mask, -math.inf)
+                    logprobs = torch.log_softmax(masked, dim=-1)
                     probs = torch.softmax(masked / max(temperature, 1e-4), dim=-1).double()
                     if top_p < 1.0:
                         probs = filter_top_p(probs, top_p)
                     cdf = torch.cumsum(probs, dim=-1)
                     u = (uniforms[:, k:k + 1] * cdf[:, -1:]).clamp_(min=1e-12)
                     toks = torch.searchsorted(cdf, u).squeeze(1).clamp_(max=codec.vocab_size - 1)
-                    logp += torch.log_softmax(masked, dim=-1).gather(1, toks[:, None]
-                                                                     ).squeeze(1).numpy()
+                    logp += logprobs.gather(1, toks[:, None]).squeeze(1).numpy()
                     count += 1
                 k += 1
                 t_np = toks.numpy()
                 new[:, fr, v] = t_np
                 sounding[:, v] = codec.sounds(t_np)
-                logits = run(toks[:, None], cache, length)
-                length += 1
+                if not (b == new_bars - 1 and f == F - 1 and v == V - 1):
+                    logits = run(toks[:, None], cache, length)
+                    length += 1
+                else:
+                    length += 1
         for r in range(B):
             per_row_hist[r].append([bar_tok, *new[r, b * F:(b + 1) * F].reshape(-1).tolist()])
     return [Sampled(new[r], logp[r] / max(1, count)) for r in range(B)]
