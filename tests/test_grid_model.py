@@ -370,3 +370,74 @@ def test_harmonize_keeps_the_melody_on_top_and_adds_three_voices(tiny_engine):
     assert all(p.notes for p in out.parts[1:])
     folk = harmonize(tune, style="german_folk", seed=3, model=tiny_engine, candidates=2)
     assert len(folk.parts) == 2 and folk.parts[0].notes == tune.parts[0].notes
+
+
+# -- the commands ------------------------------------------------------------------------------
+def _write_chorale(tmp_path, bars=6):
+    from generation.music.notes import write_midi
+
+    piece = _chorale_piece()
+    end = bars * piece.bar_beats
+    cut = Piece(parts=[Part([n for n in p.notes if n.onset + n.duration <= end], p.program,
+                            name=p.name) for p in piece.parts],
+                time_signatures=piece.time_signatures[:1], key=piece.key)
+    return write_midi(cut, tmp_path / "seed.mid"), cut
+
+
+def test_the_infill_command_rewrites_bars_and_prints_json(tmp_path, capsys):
+    from django.core.management import call_command
+
+    from generation.music.notes import piece_from_midi
+
+    path, piece = _write_chorale(tmp_path)
+    call_command("infill", str(path), "--bars", "3-4", "--voices", "2,3", "--seed", "4",
+                 "--out", str(tmp_path / "out"))
+    out = json.loads(capsys.readouterr().out)
+    assert out["bars"] == [3, 4] and out["voices"] == [2, 3] and out["model_version"]
+    result = piece_from_midi(out["files"]["midi"])
+    assert len(result.parts) == 4 and result.note_count > 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--bars", "9-12"], "outside the piece"),
+    (["--bars", "4-2"], "empty selection"),
+    (["--bars", "x"], "must look like"),
+    (["--bars", "2-3", "--voices", "7"], "voices"),
+])
+def test_the_infill_command_refuses_bad_selections(tmp_path, capsys, args, message):
+    from django.core.management import call_command
+
+    path, _ = _write_chorale(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        call_command("infill", str(path), *args, "--out", str(tmp_path / "out"))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_the_harmonize_command_keeps_the_tune_on_top(tmp_path, capsys):
+    from django.core.management import call_command
+
+    from generation.music.notes import piece_from_midi, write_midi
+
+    tune = melody([67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 67], dur=1.0)
+    path = write_midi(tune, tmp_path / "tune.mid")
+    call_command("harmonize", str(path), "--seed", "1", "--out", str(tmp_path / "h"))
+    out = json.loads(capsys.readouterr().out)
+    result = piece_from_midi(out["files"]["midi"])
+    assert len(result.parts) == 4
+    top = sorted(result.parts, key=lambda p: -np.mean([n.pitch for n in p.notes]))[0]
+    assert [(n.onset, n.pitch) for n in top.notes] == [(n.onset, n.pitch)
+                                                      for n in tune.parts[0].notes]
+
+
+def test_the_harmonize_command_says_when_a_file_has_no_melody(tmp_path, capsys):
+    from django.core.management import call_command
+
+    from generation.music.notes import write_midi
+
+    drums = Piece(parts=[Part([Note(i, 36, 0.5) for i in range(8)], is_drum=True)])
+    path = write_midi(drums, tmp_path / "drums.mid")
+    with pytest.raises(SystemExit) as exc:
+        call_command("harmonize", str(path), "--out", str(tmp_path / "h"))
+    assert exc.value.code == 2 and capsys.readouterr().err.startswith("error:")

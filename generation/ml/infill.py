@@ -228,3 +228,102 @@ def harmonize(melody: Piece, style: str = "chorale", seed: int = 0,
         best = Piece(parts=[best.parts[0], acc], tempos=best.tempos,
                      time_signatures=best.time_signatures, key=best.key, title=best.title)
     return best
+
+
+# -- files in, files out (the command line's JSON) ---------------------------------------------
+def _read(path) -> Piece:
+    from pathlib import Path
+
+    from generation.ml.compose import ComposeInputError
+    from generation.music.validate import MidiValidationError, validate_midi
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ComposeInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return validate_midi(data).piece
+    except MidiValidationError as exc:
+        raise ComposeInputError(str(exc)) from None
+
+
+def parse_bars(text: str) -> tuple[int, int]:
+    """"5-8" -> (5, 8); "5" -> (5, 5)."""
+    from generation.ml.compose import ComposeInputError
+
+    try:
+        a, _, b = text.partition("-")
+        start, end = int(a), int(b or a)
+    except ValueError:
+        raise ComposeInputError(f"--bars must look like 5-8, not {text!r}") from None
+    if start < 1 or end < start:
+        raise ComposeInputError(f"--bars {text}: an empty selection")
+    return start, end
+
+
+def _files(pieces: list[Piece], seeds: list[int], out_dir, engine, started: float,
+           extra: dict) -> dict:
+    import time
+    from pathlib import Path
+
+    from generation.music.notes import write_midi
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    variants = [{"files": {"midi": str(write_midi(p, out / f"variant-{i}.mid"))}, "seed": s,
+                 "notes": p.note_count} for i, (p, s) in enumerate(zip(pieces, seeds,
+                                                                       strict=True), start=1)]
+    return {"files": dict(variants[0]["files"]), "variants": variants,
+            "model_version": engine.version, **extra,
+            "seconds": round(time.time() - started, 3)}
+
+
+def infill_file(path, out_dir, *, bars: str, voices: str | None = None, seed: int | None = None,
+                variants: int = 1, style: str | None = None) -> dict:
+    """A MIDI file with bars rewritten -> variant-N.mid files; the CLI's JSON."""
+    import secrets
+    import time
+
+    from generation.ml.compose import ComposeInputError
+
+    started = time.time()
+    piece = _read(path)
+    start, end = parse_bars(bars)
+    try:
+        chosen = [int(v) for v in voices.split(",")] if voices else None
+    except ValueError:
+        raise ComposeInputError(f"--voices must look like 2,3, not {voices!r}") from None
+    if not 1 <= variants <= 8:
+        raise ComposeInputError("variants must be between 1 and 8")
+    engine = load_default_model()
+    base = secrets.randbelow(2**31) if seed is None else int(seed)
+    seeds = [base + i for i in range(variants)]
+    try:
+        pieces = [infill(piece, start, end, voices=chosen, style=style, seed=s, model=engine)
+                  for s in seeds]
+    except InfillError as exc:
+        raise ComposeInputError(str(exc)) from None
+    return _files(pieces, seeds, out_dir, engine, started,
+                  {"bars": [start, end], "voices": chosen or "all"})
+
+
+def harmonize_file(path, out_dir, *, style: str = "chorale", seed: int | None = None,
+                   variants: int = 1) -> dict:
+    """A melody MIDI file -> harmonized variant-N.mid files; the CLI's JSON."""
+    import secrets
+    import time
+
+    from generation.ml.compose import ComposeInputError
+
+    started = time.time()
+    piece = _read(path)
+    if not 1 <= variants <= 8:
+        raise ComposeInputError("variants must be between 1 and 8")
+    engine = load_default_model()
+    base = secrets.randbelow(2**31) if seed is None else int(seed)
+    seeds = [base + i for i in range(variants)]
+    try:
+        pieces = [harmonize(piece, style=style, seed=s, model=engine) for s in seeds]
+    except InfillError as exc:
+        raise ComposeInputError(str(exc)) from None
+    return _files(pieces, seeds, out_dir, engine, started, {"style": style})
