@@ -186,6 +186,50 @@ def _critic_rates(pieces: list) -> dict:
     return out
 
 
+def continuations(per_style: int = 4, seed_bars: int = 4, bars: int = 4) -> dict:
+    """Openings of test pieces continued by ``bars`` bars: how many come back with exactly
+    the bars asked (the new music reaches into the last asked bar and not past it) and the
+    seed kept note for note."""
+    engine = compose_v2.load_default_model()
+    exact = kept = n = 0
+    for k, r in enumerate(real_excerpts(per_style, seed_bars, seed=9)):
+        seed_piece = r["piece"]
+        g = compose_v2.continue_piece(seed_piece, bars=bars, seed=k, model=engine,
+                                      style=r["style"])[0]
+        bar = seed_piece.bar_beats
+        new = [x for p in g.piece.parts for x in p.notes if x.onset >= g.boundary_beat - 1e-9]
+        end = max((x.onset + x.duration for x in new), default=0.0)
+        exact += g.boundary_beat + (bars - 1) * bar < end <= g.boundary_beat + bars * bar + 1e-9
+        old = [sorted(x for x in p.notes if x.onset < g.boundary_beat - 1e-9)
+               for p in g.piece.parts]
+        kept += old == [sorted(p.notes) for p in seed_piece.parts]
+        n += 1
+    return {"continuations": n, "exact_bars": exact, "seed_kept": kept}
+
+
+def harmonization(n: int = 10) -> dict:
+    """Held-out chorale sopranos harmonized by v2 against Bach's own four parts: the critic's
+    voice-leading faults per 10 notes, counted by the same code on both."""
+    from generation.ml.grid_data import usable_meter
+    from generation.ml.infill import harmonize
+    from generation.music.corpus import load_corpus
+    from generation.music.notes import Part, Piece
+
+    corpus = load_corpus()
+    infos = [i for i in corpus.select(split="test", style="chorale")
+             if usable_meter(i) and len(i.parts) == 4][:n]
+    bach, ours = [], []
+    engine = compose_v2.load_default_model()
+    for k, info in enumerate(infos):
+        piece = corpus.piece(info.id)
+        bach.append(piece)
+        top = max(piece.parts, key=lambda p: sum(x.pitch for x in p.notes) / max(1, len(p.notes)))
+        tune = Piece(parts=[Part(list(top.notes), top.program, name="Soprano")],
+                     time_signatures=piece.time_signatures[:1], key=piece.key)
+        ours.append(harmonize(tune, "chorale", seed=k, model=engine))
+    return {"chorales": len(infos), "v2": _critic_rates(ours), "bach": _critic_rates(bach)}
+
+
 def speed(per_style: int = 2) -> dict:
     out = {}
     for version in ("v1", "v2"):
@@ -237,6 +281,8 @@ def evaluate(per_style: int = 40, bars: int = 8, quick: bool = False) -> dict:
                    "real_heldout": round(copy_rate([r["piece"] for r in real], runs), 3)}
     res["critic"] = {"generated": _critic_rates([g["piece"] for g in served]),
                      "real": _critic_rates([r["piece"] for r in real])}
+    res["continuation"] = continuations(1 if quick else 4)
+    res["harmonization"] = harmonization(3 if quick else 10)
     res["speed_16_bars"] = speed(1 if quick else 2)
     res["seconds"] = round(time.time() - t0, 1)
     return res
