@@ -230,6 +230,17 @@ def harmonization(n: int = 10) -> dict:
     return {"chorales": len(infos), "v2": _critic_rates(ours), "bach": _critic_rates(bach)}
 
 
+def _two_sample(real: list[dict], gens: list[dict]) -> dict:
+    by_style = {}
+    for style in STYLE_VOICES:
+        a = [features(r["piece"]) for r in real if r["style"] == style]
+        b = [features(g["piece"]) for g in gens if g["style"] == style]
+        by_style[style] = round(two_sample_accuracy(a, b, folds=5), 3)
+    return {"overall": round(two_sample_accuracy([features(r["piece"]) for r in real],
+                                                 [features(g["piece"]) for g in gens]), 3),
+            "per_style": by_style, "real_excerpts": len(real), "generated": len(gens)}
+
+
 def speed(per_style: int = 2) -> dict:
     out = {}
     for version in ("v1", "v2"):
@@ -247,7 +258,7 @@ def speed(per_style: int = 2) -> dict:
     return out
 
 
-def evaluate(per_style: int = 40, bars: int = 8, quick: bool = False) -> dict:
+def evaluate(per_style: int = 24, bars: int = 8, quick: bool = False) -> dict:
     torch.set_num_threads(2)
     engine = compose_v2.load_default_model()
     res: dict = {"model_version": engine.version, "bars": bars, "per_style": per_style}
@@ -266,21 +277,19 @@ def evaluate(per_style: int = 40, bars: int = 8, quick: bool = False) -> dict:
                                              2)}
     res["bare"] = {"control": _control(bare), **_form(bare)}
     real = real_excerpts(per_style, bars)
-    by_style = {}
-    for style in STYLE_VOICES:
-        a = [features(r["piece"]) for r in real if r["style"] == style]
-        b = [features(g["piece"]) for g in served if g["style"] == style]
-        by_style[style] = round(two_sample_accuracy(a, b, folds=5), 3)
-    res["two_sample"] = {
-        "overall": round(two_sample_accuracy([features(r["piece"]) for r in real],
-                                             [features(g["piece"]) for g in served]), 3),
-        "per_style": by_style,
-        "real_excerpts": len(real), "generated": len(served)}
+    res["two_sample"] = _two_sample(real, served)
     runs = _training_runs()
     res["copy"] = {"generated": round(copy_rate([g["piece"] for g in served], runs), 3),
                    "real_heldout": round(copy_rate([r["piece"] for r in real], runs), 3)}
     res["critic"] = {"generated": _critic_rates([g["piece"] for g in served]),
                      "real": _critic_rates([r["piece"] for r in real])}
+    if not quick:  # v1 as served, judged the same way in the same run
+        v1 = engines.load("v1")
+        gens1 = generations(v1, per_style, bars, None)
+        res["v1"] = {"control": _control(gens1), **_form(gens1),
+                     "two_sample": _two_sample(real, gens1),
+                     "copy": round(copy_rate([g["piece"] for g in gens1], runs), 3),
+                     "critic": _critic_rates([g["piece"] for g in gens1])}
     res["continuation"] = continuations(1 if quick else 4)
     res["harmonization"] = harmonization(3 if quick else 10)
     res["speed_16_bars"] = speed(1 if quick else 2)
@@ -290,7 +299,7 @@ def evaluate(per_style: int = 40, bars: int = 8, quick: bool = False) -> dict:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Evaluate the v2 model beside v1.")
-    p.add_argument("--per-style", type=int, default=40)
+    p.add_argument("--per-style", type=int, default=24)
     p.add_argument("--bars", type=int, default=8)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=str(compose_v2.DEFAULT_CHECKPOINT / "EVALUATION.json"))

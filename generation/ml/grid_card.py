@@ -90,12 +90,34 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
                   f"Copy check (top line shares 8 interval+duration steps with a training "
                   f"piece): generated {ev['copy']['generated']}, real held-out "
                   f"{ev['copy']['real_heldout']}.", ""]
+        v1 = ev.get("v1")
+        if v1:
+            lines += ["v1 as served, the same settings and seeds, in the same run: meters outside "
+                      f"the style {v1['meter_outside_style']}, wrong bar counts "
+                      f"{v1['wrong_bar_count']}, valid MIDI {v1['valid_midi']:.1%}; control: "
+                      + ", ".join(f"{k} {v:.1%}" for k, v in v1["control"].items())
+                      + f"; two-sample overall {v1['two_sample']['overall']}, "
+                      + ", ".join(f"{k} {v}" for k, v in v1["two_sample"]["per_style"].items())
+                      + f"; copy {v1['copy']}.", ""]
+        cont = ev.get("continuation")
+        if cont:
+            lines += [f"Continuations of held-out openings: {cont['exact_bars']} of "
+                      f"{cont['continuations']} add exactly the bars asked; the seed kept "
+                      f"note for note in {cont['seed_kept']}.", ""]
+        har = ev.get("harmonization")
+        if har:
+            lines += [f"Harmonization of {har['chorales']} held-out chorale sopranos, faults per "
+                      "10 notes (same critic): " + ", ".join(
+                          f"{k} v2 {har['v2'][k]} / Bach {har['bach'][k]}"
+                          for k in ("parallels", "strong_dissonances", "crossings")) + ".", ""]
         sp = ev["speed_16_bars"]
         lines += [f"16 bars as served, medians in one run: v1 {sp['v1']['median_s']} s, "
                   f"v2 {sp['v2']['median_s']} s (ratio {sp['ratio_v2_over_v1']}).", ""]
         crit = ev["critic"]
-        lines += _table(["faults per 10 notes", "generated", "real"],
-                        [[k, crit["generated"][k], crit["real"][k]] for k in crit["generated"]])
+        c1 = (v1 or {}).get("critic", {})
+        lines += _table(["critic (faults per 10 notes; shares)", "v2", "v1", "real"],
+                        [[k, crit["generated"][k], c1.get(k, "-"), crit["real"][k]]
+                         for k in crit["generated"]])
         lines += [""]
     if lis:
         lines += ["## Blind listening tests", ""]
