@@ -13,12 +13,10 @@ from generation.models import Job, Track
 from studio.processes import start_redis, stop_process
 from tests.jobs_fixtures import (
     WORKER_TESTS,
-    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     kill,
     use_fast_timings,
     wait_done,
     wait_for,
-    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
 pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]

@@ -22,10 +22,8 @@ from generation.render.audio import DYNAMICS_PEAK, RELEASE_SECONDS
 from tests.jobs_fixtures import (
     WORKER_TESTS,
     api,
-    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     wait_done,
     wait_for,
-    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
 pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]

@@ -1,6 +1,4 @@
 """The gallery (newest, top rated, paginated), reports and the staff view that hides them."""
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import pytest
@@ -9,7 +7,6 @@ from django.urls import reverse
 from studio.models import Report, TrackModeration
 from studio.selectors import GALLERY_PAGE_SIZE
 from studio.services import rate_track
-from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -1,13 +1,10 @@
 """The track page, sharing and permissions: who sees which track, by id and by link."""
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
 from generation.models import Track
-from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 

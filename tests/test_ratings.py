@@ -1,7 +1,5 @@
 """Ratings: one per listener per track, editable, with what the track was made with; averages
 only from three ratings on; they outlive the listener's account."""
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import re
@@ -12,7 +10,6 @@ from django.urls import reverse
 
 from studio.models import Rating
 from studio.services import NotAllowed, rate_track
-from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
