@@ -8,6 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from accounts.services import delete_account
 from studio.models import Rating
 from studio.services import NotAllowed, rate_track
 
@@ -124,6 +125,6 @@ def test_ratings_stay_anonymous_when_the_listener_deletes_their_account(
 ):
     track = make_track(owner, visibility="public")
     rate_track(user=stranger, track=track, **SCORES)
-    stranger.delete()
+    delete_account(user=stranger)  # the product's deletion path, not a bare row delete
     rating = Rating.objects.get()
     assert rating.user is None and rating.overall == 4
