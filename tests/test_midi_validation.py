@@ -394,10 +394,6 @@ def test_the_scan_alone_never_fails_in_another_way(name, mutations):
 # ---------------------------------------------------------------------------------------------
 # manage.py validate_midi
 # ---------------------------------------------------------------------------------------------
-HAS_SETTINGS = (ROOT / "studio" / "settings.py").exists()
-
-
-@pytest.mark.skipif(not HAS_SETTINGS, reason="studio/settings.py does not exist yet")
 def test_the_management_command_prints_the_summary_or_one_line_and_exit_status_2():
     ok = subprocess.run([sys.executable, "manage.py", "validate_midi",
                          str(VALID_DIR / "waltz_3_4.mid")], cwd=ROOT, capture_output=True,
@@ -415,7 +411,6 @@ def test_the_management_command_prints_the_summary_or_one_line_and_exit_status_2
     assert len(lines) == 1 and "type 2" in lines[0]
 
 
-@pytest.mark.skipif(not HAS_SETTINGS, reason="studio/settings.py does not exist yet")
 def test_the_management_command_refuses_a_large_file_and_a_missing_one(tmp_path):
     from django.core.management import call_command
     from django.core.management.base import CommandError
