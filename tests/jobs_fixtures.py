@@ -141,10 +141,16 @@ def worker_factory_fixture(settings, tmp_path):
         wait_ready: bool = True,
         redis_url: str | None = None,
         fail: str = "",
+        real_engine: bool = False,
     ) -> Worker:
+        """``real_engine``: the committed models (generation.ml.compose / transfer) instead
+        of tests.jobs_engine; ``delay`` and ``fail`` only act on the test engine."""
         from generation.models import WorkerHeartbeat
 
         worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail)
+        if real_engine:
+            worker_env["STUDIO_COMPOSE_MODULE"] = ""
+            worker_env["STUDIO_TRANSFER_MODULE"] = ""
         if redis_url:
             worker_env["REDIS_URL"] = redis_url
         before = set(WorkerHeartbeat.objects.values_list("worker_id", flat=True))
