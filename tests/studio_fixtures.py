@@ -69,6 +69,20 @@ def long_rendered_variant(tmp_path_factory):
     return folder, rendered
 
 
+@pytest.fixture(scope="session")
+def rendered_transfer_variant(tmp_path_factory):
+    """A style transfer's files: 48 bars (two engraved pages) and the seed's own audio and
+    piano roll beside them, so every file kind a track can have is there."""
+    from generation.pipeline import render_variant
+
+    folder = tmp_path_factory.mktemp("rendered-transfer") / "variant"
+    rendered = render_variant(
+        tiny_piece("Moved song", bars=48), folder, boundary_beat=None, timings={},
+        original=tiny_piece(),
+    )
+    return folder, rendered
+
+
 @dataclass
 class _Variant:  # the shape generation.pipeline.Variant has; finish_job reads these
     number: int
