@@ -9,6 +9,9 @@ is a seeded random walk over a C major / A minor scale in two voices.
 a job while it is mid-run (kill the worker, send SIGTERM, cancel it);
 ``STUDIO_TEST_ENGINE_FAIL=memory`` makes it raise MemoryError, as a model out of memory.
 ``transfer_style`` (for STUDIO_TRANSFER_MODULE) transposes the seed up a fifth.
+``STUDIO_TEST_FINISH_DELAY`` (seconds, env) makes the worker that imports this module pause
+while finishing a job, after it has moved a variant's folder into ``tracks/`` and before the
+transaction that makes the tracks commits, so a test can kill it there.
 """
 
 from __future__ import annotations
@@ -35,6 +38,27 @@ class Result:
     seed: int
     model_version: str = TinyModel.version
     boundary_beat: float = 0.0
+
+
+def _pause_while_finishing() -> None:
+    seconds = float(os.environ.get("STUDIO_TEST_FINISH_DELAY", "0") or 0)
+    if seconds <= 0:
+        return
+    import shutil
+    from pathlib import Path
+
+    real_move = shutil.move
+
+    def move(src, dst, *args, **kwargs):
+        out = real_move(src, dst, *args, **kwargs)
+        if Path(dst).parent.name == "tracks":  # finish_job moving a variant into place
+            time.sleep(seconds)
+        return out
+
+    shutil.move = move
+
+
+_pause_while_finishing()  # the worker imports this module when it starts (warm-up)
 
 
 def load_default_model(device: str | None = None) -> TinyModel:

@@ -142,12 +142,15 @@ def worker_factory_fixture(settings, tmp_path):
         redis_url: str | None = None,
         fail: str = "",
         real_engine: bool = False,
+        finish_delay: float = 0.0,
     ) -> Worker:
         """``real_engine``: the committed models (generation.ml.compose / transfer) instead
-        of tests.jobs_engine; ``delay`` and ``fail`` only act on the test engine."""
+        of tests.jobs_engine; ``delay``, ``fail`` and ``finish_delay`` (a pause inside
+        finish_job) only act with the test engine (see tests/jobs_engine.py)."""
         from generation.models import WorkerHeartbeat
 
-        worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail)
+        worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail,
+                          STUDIO_TEST_FINISH_DELAY=str(finish_delay))
         if real_engine:
             worker_env["STUDIO_COMPOSE_MODULE"] = ""
             worker_env["STUDIO_TRANSFER_MODULE"] = ""
