@@ -247,11 +247,6 @@ STUDIO_STALE_WORKER_SECONDS = env_int("STUDIO_STALE_WORKER_SECONDS", 30, minimum
 STUDIO_RESEND_AFTER_SECONDS = env_int("STUDIO_RESEND_AFTER_SECONDS", 60, minimum=1)
 STUDIO_RECOVERY_INTERVAL_SECONDS = env_int("STUDIO_RECOVERY_INTERVAL_SECONDS", 5, minimum=1)
 STUDIO_AUDIO_FORMAT = env_choice("STUDIO_AUDIO_FORMAT", "mp3", ["mp3", "ogg"])
-# Where the engine entry points live; tests point these at a small stand-in composer so
-# that worker-process tests do not depend on the trained checkpoint's speed.
-STUDIO_COMPOSE_MODULE = env_str("STUDIO_COMPOSE_MODULE", "generation.ml.compose")
-STUDIO_TRANSFER_MODULE = env_str("STUDIO_TRANSFER_MODULE", "generation.ml.transfer")
-STUDIO_TEST_FAST_ENGINE = env_bool("STUDIO_TEST_FAST_ENGINE", False)
 MOOD_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_MOOD_RATE_PER_MINUTE", 60, minimum=1)
 
 LOGGING = {

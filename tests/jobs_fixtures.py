@@ -129,7 +129,7 @@ def worker_factory_fixture(settings, tmp_path):
             "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
             "STUDIO_DEVICE": "cpu",
             "PYTHONPATH": str(ROOT),
-            "DJANGO_SETTINGS_MODULE": "studio.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DJANGO_LOG_LEVEL": "INFO",
         }
     )

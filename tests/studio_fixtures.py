@@ -220,7 +220,7 @@ def studio_server(transactional_db, tmp_path):
             "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
             "PYTHONPATH": str(ROOT),
             "REDIS_URL": os.environ["REDIS_URL"],
-            "DJANGO_SETTINGS_MODULE": "studio.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
             "STUDIO_TEST_DATABASE": str(db_name),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "STUDIO_HEARTBEAT_SECONDS": "1",
