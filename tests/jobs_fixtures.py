@@ -1,4 +1,4 @@
-"""Helpers for the jobs tests: rendered track files, real worker processes, waiting.
+"""Helpers for the jobs tests: real worker processes, staging copies, API clients, waiting.
 
 Worker processes are real ``manage.py runworker generation`` processes on the test run's
 Redis and the test database file (SQLite in WAL mode, shared with this process), with the
@@ -175,16 +175,6 @@ def worker_factory_fixture(settings, tmp_path):
     yield start
     for worker in started:
         worker.stop()
-
-
-def render_template_variant(folder: Path) -> dict:
-    """Render a small real piece once (MIDI, score, SVG, timemap, audio, piano roll)."""
-    from generation.music.notes import Note, Part, Piece
-    from generation.pipeline import render_variant
-
-    notes = [Note(float(i), 60 + (i * 5) % 12, 1.0, 80) for i in range(8)]
-    piece = Piece(parts=[Part(notes=notes, name="Melody")], tempos=[(0.0, 120.0)], title="Template")
-    return render_variant(piece, folder, boundary_beat=None, timings={})
 
 
 def copy_variant(template: Path, staging: Path) -> Path:
