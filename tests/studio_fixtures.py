@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,16 +175,18 @@ def make_track(rendered_variant, tmp_path):
 # real processes: daphne + a generation worker
 # ---------------------------------------------------------------------------------------------
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    from tests.jobs_fixtures import wait_for
+
+    def listening() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited early with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
+            return False
+
+    wait_for(listening, timeout, f"something to listen on port {port}", every=0.1)
 
 
 

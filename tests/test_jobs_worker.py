@@ -117,6 +117,8 @@ def test_the_websocket_speaks_to_the_owner_only(owner, stranger):
 
 
 def test_a_continuation_keeps_the_seed_and_adds_bars(owner, settings, worker_factory):
+    """The upload reaches the engine and its result the track. The test engine copies the
+    seed itself; that the committed model keeps it is test_jobs_real_engine.py's to show."""
     worker_factory()
     seed = Piece(
         parts=[Part(notes=[Note(float(i), 60 + i % 4, 1.0, 80) for i in range(8)])],
