@@ -268,7 +268,7 @@ def test_heartbeats_count_live_workers(settings):
 # ---------------------------------------------------------------------------------------------
 # reading, access, files
 # ---------------------------------------------------------------------------------------------
-def test_the_owner_reads_job_and_track_with_file_urls(owner, make_track):
+def test_the_owner_reads_job_and_track_with_file_urls(owner, make_track, settings):
     track = make_track(owner, title="Sea at night")
     client = api(owner)
     job = client.get(f"/api/jobs/{track.job_id}/").json()
@@ -283,7 +283,11 @@ def test_the_owner_reads_job_and_track_with_file_urls(owner, make_track):
         assert response.status_code == 200, kind
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "filename=" in response["Content-Disposition"]
-    assert b"<svg" in b"".join(client.get(data["files"]["svg_pages"][0]).streaming_content)
+    import xml.etree.ElementTree as ET
+
+    page = b"".join(client.get(data["files"]["svg_pages"][0]).streaming_content)
+    assert page == media(settings, track.files["svg"][0]).read_bytes()  # the engraved page
+    assert ET.fromstring(page).tag == "{http://www.w3.org/2000/svg}svg"
 
 
 def test_strangers_get_404_for_jobs_tracks_and_files(owner, make_track, stranger):
