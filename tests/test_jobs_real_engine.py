@@ -33,7 +33,6 @@ def _notes(notes) -> list[tuple]:
 
 
 def test_the_committed_models_make_one_track_of_each_kind(owner, worker_factory):
-    worker_factory(real_engine=True)
     client = api(owner)
     seed_bytes = SEED.read_bytes()
     seed = validate_midi(seed_bytes).piece
@@ -54,6 +53,9 @@ def test_the_committed_models_make_one_track_of_each_kind(owner, worker_factory)
     )
     for response in (compose, cont, transfer):
         assert response.status_code == 202, response.content
+    # started after the uploads: the upload's parse has a 5 s wall-clock limit, which a
+    # worker loading torch and the model beside it can eat on two busy cores
+    worker_factory(real_engine=True)
     weights = model_version(TRANSFORMER)
 
     # compose: the bars asked for, from the committed transformer
