@@ -14,11 +14,12 @@ APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy
 APT_TEST := $(APT_RUN) chromium
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help run test system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
+.PHONY: help run test test-quick system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
 
 help:
 	@echo "make run    - set up and start the studio on http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run every test (browser tests included)"
+	@echo "make test-quick - unit tests only (no browser, no worker processes), for the inner loop"
 	@echo "make bench | evaluate | build-dataset | train-transformer | train-cyclegan | lint"
 
 # --- set-up (idempotent: apt only when a package is missing, pip only when pyproject changed)
@@ -55,6 +56,10 @@ run: setup
 test: system-deps-test venv
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the inner loop: unit tests only (no browser, no worker/daphne processes), under 3 minutes
+test-quick: system-deps venv
+	$(PY) -m pytest -q -m "not browser and not integration" $(PYTEST_ARGS)
 
 # --- developer targets --------------------------------------------------------------------
 bench: setup

@@ -17,12 +17,11 @@ def delete_account(*, user) -> None:
     Ratings they gave stay as anonymous evaluation data: the Rating model's foreign key to
     the user is ``SET_NULL``, so the rows outlive the account without naming anyone.
     """
-    try:
-        from generation.services import delete_user_content
-    except ImportError:  # the jobs layer is optional for accounts
-        delete_user_content = None
-    if delete_user_content is not None:
-        delete_user_content(user=user)
+    # Imported here so that accounts loads without the jobs layer's models at import time;
+    # an ImportError must surface: skipping this would leave the user's files behind.
+    from generation.services import delete_user_content
+
+    delete_user_content(user=user)
     username = user.username
     get_user_model().objects.filter(pk=user.pk).delete()
     log.info("deleted account %s", username)

@@ -107,9 +107,11 @@ def device() -> str:
 
 
 def compose_module() -> str:
-    """Where compose/continue_piece/load_default_model live. Tests of the job machinery
-    point this at a small module (STUDIO_COMPOSE_MODULE) when they must not depend on a
-    trained checkpoint; everything around the model stays the real path."""
+    """Where compose/continue_piece/load_default_model live: the engine module of the model
+    version in service (STUDIO_MODEL, else ``engines.SERVED``). The product's settings do not
+    set STUDIO_COMPOSE_MODULE; the test settings (tests/settings.py) may point it at a small
+    stand-in so job-machinery tests do not depend on a trained checkpoint, while everything
+    around the model stays the real path."""
     from generation.ml import engines
 
     module = getattr(settings, "STUDIO_COMPOSE_MODULE", "")
@@ -122,7 +124,7 @@ def compose_module() -> str:
 
 
 def transfer_module() -> str:
-    """Where transfer_style lives (STUDIO_TRANSFER_MODULE, for tests, as above)."""
+    """Where transfer_style lives (STUDIO_TRANSFER_MODULE, test settings only, as above)."""
     return getattr(settings, "STUDIO_TRANSFER_MODULE", "") or "generation.ml.transfer"
 
 
@@ -144,14 +146,6 @@ def warm_up() -> None:
         log.info("composition model ready on %s in %.1f s", device(), time.perf_counter() - started)
     except Exception as exc:  # a missing model fails the jobs that need it, not the worker
         log.warning("worker starts without the composition model: %s", exc)
-
-
-def model_version(model: Any) -> str:
-    for attr in ("version", "model_version", "checkpoint_hash"):
-        value = getattr(model, attr, None)
-        if value:
-            return str(value)[:80]
-    return type(model).__name__ if model is not None else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,11 +302,6 @@ def _check(progress: Progress, percent: int, stage: str) -> None:
         raise Cancelled(stage)
 
 
-def _bars_for_run(bars: int) -> int:
-    """Tests set STUDIO_TEST_FAST_ENGINE to generate few bars through the same path."""
-    return min(bars, 2) if getattr(settings, "STUDIO_TEST_FAST_ENGINE", False) else bars
-
-
 @dataclass
 class Generated:
     """One model output: the whole piece, the seed that makes it again, the model version,
@@ -326,16 +315,14 @@ class Generated:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _as_generated(result: Any, seed: int, version: str, boundary: float | None) -> Generated:
-    """Accept the engine's GeneratedPiece (or a bare Piece) in one shape."""
-    if isinstance(result, Piece):
-        return Generated(result, seed, version, boundary)
-    found = getattr(result, "boundary_beat", None)
+def _as_generated(result: Any) -> Generated:
+    """The engine's GeneratedPiece (generation.ml.compose) as the pipeline's Generated; a
+    compose result's boundary_beat of 0 means "no seed"."""
     return Generated(
         piece=result.piece,
-        seed=int(getattr(result, "seed", seed)),
-        model_version=str(getattr(result, "model_version", "") or version)[:80],
-        boundary_beat=float(found) if found else boundary,
+        seed=int(result.seed),
+        model_version=str(result.model_version)[:80],
+        boundary_beat=float(result.boundary_beat) if result.boundary_beat else None,
     )
 
 
@@ -361,13 +348,13 @@ def generate_pieces(
             raise EngineUnavailable("The style transfer models have not been trained yet.") from exc
         except ValueError as exc:  # TransferError: unknown style or no trained route
             raise InvalidJob(str(exc)) from exc
-        version = str(getattr(result, "model_version", "") or "cyclegan")
-        generated = _as_generated(result, seed, version, None)
+        # a TransferResult (generation.ml.transfer); an unchanged piece has no model version
+        generated = Generated(result.piece, seed, str(result.model_version or "cyclegan")[:80])
         generated.facts = {
-            "source_style": getattr(result, "source_style", None),
-            "source_style_guessed": bool(getattr(result, "guessed", False)),
-            "route": list(getattr(result, "route", []) or []),
-            "unchanged": bool(getattr(result, "unchanged", False)),
+            "source_style": result.source_style,
+            "source_style_guessed": bool(result.guessed),
+            "route": list(result.route),
+            "unchanged": bool(result.unchanged),
         }
         return [generated]
 
@@ -375,7 +362,7 @@ def generate_pieces(
     module = compose_module()
     attributes = dict(params.get("attributes") or {})
     common = {
-        "bars": _bars_for_run(int(params.get("bars", 16))),
+        "bars": int(params.get("bars", 16)),
         "temperature": float(params.get("temperature", 1.0)),
         "top_p": float(params.get("top_p", 0.95)),
         "seed": seed,
@@ -391,19 +378,14 @@ def generate_pieces(
                 tempo_bpm=attributes.get("tempo_bpm"),
                 **common,
             )
-            boundary = None
         else:
             cont = _engine_function(module, "continue_piece", "composition model")
             results = cont(
                 seed_piece, style=params.get("style") or None, attributes=attributes, **common
             )
-            boundary = seed_piece.end_beat if seed_piece is not None else None
     except ValueError as exc:
         raise InvalidJob(f"The model cannot make this: {exc}") from exc
-    if not isinstance(results, list | tuple):
-        results = [results]
-    version = model_version(model)
-    return [_as_generated(r, seed + i, version, boundary) for i, r in enumerate(results)]
+    return [_as_generated(r) for r in results]
 
 
 def _measure(piece: Piece) -> dict[str, Any]:

@@ -250,11 +250,6 @@ STUDIO_AUDIO_FORMAT = env_choice("STUDIO_AUDIO_FORMAT", "mp3", ["mp3", "ogg"])
 # The composition model new jobs use, by version name (generation/ml/engines.py: v1, v2);
 # empty = the version the engine serves by default (engines.SERVED).
 STUDIO_MODEL = env_str("STUDIO_MODEL", "")
-# Where the engine entry points live when not the model above; tests point these at a small
-# stand-in composer so that worker-process tests do not depend on the checkpoint's speed.
-STUDIO_COMPOSE_MODULE = env_str("STUDIO_COMPOSE_MODULE", "")
-STUDIO_TRANSFER_MODULE = env_str("STUDIO_TRANSFER_MODULE", "generation.ml.transfer")
-STUDIO_TEST_FAST_ENGINE = env_bool("STUDIO_TEST_FAST_ENGINE", False)
 MOOD_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_MOOD_RATE_PER_MINUTE", 60, minimum=1)
 
 LOGGING = {

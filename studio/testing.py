@@ -26,7 +26,7 @@ os.environ.setdefault("STUDIO_VAR_DIR", str(_run_dir / "var"))
 os.environ.setdefault("MEDIA_ROOT", str(_run_dir / "media"))
 os.environ.setdefault("STUDIO_CACHE_PREFIX", f"test-{os.getpid()}")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 Path(os.environ["STUDIO_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
 if not os.environ.get("REDIS_URL"):
     _redis_proc, os.environ["REDIS_URL"] = start_redis()

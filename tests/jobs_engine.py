@@ -9,6 +9,9 @@ is a seeded random walk over a C major / A minor scale in two voices.
 a job while it is mid-run (kill the worker, send SIGTERM, cancel it);
 ``STUDIO_TEST_ENGINE_FAIL=memory`` makes it raise MemoryError, as a model out of memory.
 ``transfer_style`` (for STUDIO_TRANSFER_MODULE) transposes the seed up a fifth.
+``STUDIO_TEST_FINISH_DELAY`` (seconds, env) makes the worker that imports this module pause
+while finishing a job, after it has moved a variant's folder into ``tracks/`` and before the
+transaction that makes the tracks commits, so a test can kill it there.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
 
+from generation.ml.compose import GeneratedPiece
+from generation.ml.transfer import TransferResult
 from generation.music.notes import Note, Part, Piece
 
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
@@ -27,14 +31,31 @@ class TinyModel:
     version = "test-walk-1"
 
 
-@dataclass
-class Result:
-    """The fields of ``generation.ml.compose.GeneratedPiece`` that the pipeline reads."""
+def _result(piece: Piece, seed: int, variant: int, style: str, boundary: float = 0.0,
+            bars: int = 0) -> GeneratedPiece:
+    """The engine's own result class, so the pipeline reads the fake as it reads the model."""
+    return GeneratedPiece(piece, seed, variant, TinyModel.version, style, {}, boundary, bars)
 
-    piece: Piece
-    seed: int
-    model_version: str = TinyModel.version
-    boundary_beat: float = 0.0
+
+def _pause_while_finishing() -> None:
+    seconds = float(os.environ.get("STUDIO_TEST_FINISH_DELAY", "0") or 0)
+    if seconds <= 0:
+        return
+    import shutil
+    from pathlib import Path
+
+    real_move = shutil.move
+
+    def move(src, dst, *args, **kwargs):
+        out = real_move(src, dst, *args, **kwargs)
+        if Path(dst).parent.name == "tracks":  # finish_job moving a variant into place
+            time.sleep(seconds)
+        return out
+
+    shutil.move = move
+
+
+_pause_while_finishing()  # the worker imports this module when it starts (warm-up)
 
 
 def load_default_model(device: str | None = None) -> TinyModel:
@@ -80,7 +101,7 @@ def compose(
     tempo_bpm: float | None = None,
     meter=None,
     model=None,
-) -> list[Result]:
+) -> list[GeneratedPiece]:
     """Same signature as generation.ml.compose.compose."""
     _delay()
     tonic = 60 if (attributes or {}).get("mode") != "minor" else 57
@@ -91,7 +112,7 @@ def compose(
         piece = Piece(
             parts=_walk(rng, 0.0, bars, tonic), tempos=[(0.0, bpm)], time_signatures=[(0.0, 4, 4)]
         )
-        out.append(Result(piece, (seed or 0) + i))
+        out.append(_result(piece, (seed or 0) + i, i + 1, style, bars=bars))
     return out
 
 
@@ -105,7 +126,7 @@ def continue_piece(
     style: str | None = None,
     attributes: dict | None = None,
     model=None,
-) -> list[Result]:
+) -> list[GeneratedPiece]:
     """Same signature as generation.ml.compose.continue_piece."""
     _delay()
     boundary = seed_piece.bars * seed_piece.bar_beats
@@ -124,20 +145,8 @@ def continue_piece(
             time_signatures=list(seed_piece.time_signatures),
             key=seed_piece.key,
         )
-        out.append(Result(piece, (seed or 0) + i, boundary_beat=boundary))
+        out.append(_result(piece, (seed or 0) + i, i + 1, style or "", boundary, bars))
     return out
-
-
-@dataclass
-class TransferResult:
-    """The fields of ``generation.ml.transfer.TransferResult`` that the pipeline reads."""
-
-    piece: Piece
-    model_version: str = "test-transpose-1"
-    source_style: str = "german_folk"
-    guessed: bool = True
-    route: tuple = ("german_folk", "celtic")
-    unchanged: bool = False
 
 
 def transfer_style(piece: Piece, to_style: str, from_style: str | None = None):
@@ -153,5 +162,10 @@ def transfer_style(piece: Piece, to_style: str, from_style: str | None = None):
         for p in piece.parts
     ]
     return TransferResult(
-        Piece(parts=parts, tempos=list(piece.tempos), time_signatures=list(piece.time_signatures))
+        piece=Piece(parts=parts, tempos=list(piece.tempos),
+                    time_signatures=list(piece.time_signatures)),
+        source_style="german_folk",
+        guessed=True,
+        route=["german_folk", to_style],
+        model_version="test-transpose-1",
     )

@@ -1,4 +1,4 @@
-"""Helpers for the jobs tests: rendered track files, real worker processes, waiting.
+"""Helpers for the jobs tests: real worker processes, staging copies, API clients, waiting.
 
 Worker processes are real ``manage.py runworker generation`` processes on the test run's
 Redis and the test database file (SQLite in WAL mode, shared with this process), with the
@@ -129,7 +129,7 @@ def worker_factory_fixture(settings, tmp_path):
             "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
             "STUDIO_DEVICE": "cpu",
             "PYTHONPATH": str(ROOT),
-            "DJANGO_SETTINGS_MODULE": "studio.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DJANGO_LOG_LEVEL": "INFO",
         }
     )
@@ -141,10 +141,19 @@ def worker_factory_fixture(settings, tmp_path):
         wait_ready: bool = True,
         redis_url: str | None = None,
         fail: str = "",
+        real_engine: bool = False,
+        finish_delay: float = 0.0,
     ) -> Worker:
+        """``real_engine``: the committed models (generation.ml.compose / transfer) instead
+        of tests.jobs_engine; ``delay``, ``fail`` and ``finish_delay`` (a pause inside
+        finish_job) only act with the test engine (see tests/jobs_engine.py)."""
         from generation.models import WorkerHeartbeat
 
-        worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail)
+        worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail,
+                          STUDIO_TEST_FINISH_DELAY=str(finish_delay))
+        if real_engine:
+            worker_env["STUDIO_COMPOSE_MODULE"] = ""
+            worker_env["STUDIO_TRANSFER_MODULE"] = ""
         if redis_url:
             worker_env["REDIS_URL"] = redis_url
         before = set(WorkerHeartbeat.objects.values_list("worker_id", flat=True))
@@ -166,16 +175,6 @@ def worker_factory_fixture(settings, tmp_path):
     yield start
     for worker in started:
         worker.stop()
-
-
-def render_template_variant(folder: Path) -> dict:
-    """Render a small real piece once (MIDI, score, SVG, timemap, audio, piano roll)."""
-    from generation.music.notes import Note, Part, Piece
-    from generation.pipeline import render_variant
-
-    notes = [Note(float(i), 60 + (i * 5) % 12, 1.0, 80) for i in range(8)]
-    piece = Piece(parts=[Part(notes=notes, name="Melody")], tempos=[(0.0, 120.0)], title="Template")
-    return render_variant(piece, folder, boundary_beat=None, timings={})
 
 
 def copy_variant(template: Path, staging: Path) -> Path:

@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +64,20 @@ def long_rendered_variant(tmp_path_factory):
     folder = tmp_path_factory.mktemp("rendered-long") / "variant"
     rendered = render_variant(
         tiny_piece("Long song", bars=48), folder, boundary_beat=None, timings={}
+    )
+    return folder, rendered
+
+
+@pytest.fixture(scope="session")
+def rendered_transfer_variant(tmp_path_factory):
+    """A style transfer's files: 48 bars (two engraved pages) and the seed's own audio and
+    piano roll beside them, so every file kind a track can have is there."""
+    from generation.pipeline import render_variant
+
+    folder = tmp_path_factory.mktemp("rendered-transfer") / "variant"
+    rendered = render_variant(
+        tiny_piece("Moved song", bars=48), folder, boundary_beat=None, timings={},
+        original=tiny_piece(),
     )
     return folder, rendered
 
@@ -162,16 +175,18 @@ def make_track(rendered_variant, tmp_path):
 # real processes: daphne + a generation worker
 # ---------------------------------------------------------------------------------------------
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    from tests.jobs_fixtures import wait_for
+
+    def listening() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited early with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
+            return False
+
+    wait_for(listening, timeout, f"something to listen on port {port}", every=0.1)
 
 
 
@@ -206,7 +221,7 @@ def studio_server(transactional_db, tmp_path):
             "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
             "PYTHONPATH": str(ROOT),
             "REDIS_URL": os.environ["REDIS_URL"],
-            "DJANGO_SETTINGS_MODULE": "studio.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
             "STUDIO_TEST_DATABASE": str(db_name),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "STUDIO_HEARTBEAT_SECONDS": "1",

@@ -105,6 +105,45 @@ def test_account_deletion_needs_the_password_and_removes_the_user(client, owner)
     assert client.get("/accounts/profile/").status_code == 302
 
 
+def test_deleting_an_account_removes_its_tracks_jobs_and_files_and_keeps_others(
+    client, owner, stranger, make_track, settings, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    from generation import services
+    from generation.models import Job, Track
+    from generation.music.notes import piece_to_midi_bytes
+    from studio.models import Rating
+    from studio.services import rate_track
+    from tests.studio_fixtures import tiny_piece
+
+    media = Path(settings.MEDIA_ROOT)
+    mine = [make_track(owner), make_track(owner, visibility="public")]
+    theirs = make_track(stranger, visibility="public")
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = services.submit_job(user=owner, kind="continue", params={"bars": 2},
+                                     midi_bytes=piece_to_midi_bytes(tiny_piece()))
+    rate_track(user=owner, track=theirs, overall=5, mood_match=4, style_match=3)
+    my_files = [media / t.media_dir for t in mine] + [media / queued.input_file]
+    assert all(p.exists() for p in my_files)
+    assert any((media / theirs.media_dir).iterdir())
+
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(pk=owner.pk).exists()
+    assert not Track.objects.filter(id__in=[t.id for t in mine]).exists()
+    assert not Job.objects.filter(id=queued.id).exists()
+    assert [p for p in my_files if p.exists()] == []
+    assert not (media / services.job_folder(queued.id)).exists()
+    # the other listener's track and files stay; the rating stays, anonymous
+    assert Track.objects.filter(id=theirs.id).exists()
+    assert sorted(p.name for p in (media / theirs.media_dir).iterdir())
+    rating = Rating.objects.get(track=theirs)
+    assert rating.user is None and rating.overall == 5
+
+
 def test_login_is_throttled_per_account(client, owner, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post("/accounts/login/", {"username": "owner", "password": "nope"})

@@ -37,8 +37,8 @@ def test_density_counts_onsets_per_beat_and_dense_beats_sparse():
 def test_bands_follow_frozen_schema_edges():
     d_edges = schema.band_edges("density_band")
     r_edges = schema.band_edges("register_band")
-    if d_edges is None or r_edges is None:
-        pytest.skip("band edges not frozen yet")
+    # the edges are committed in the schema: missing ones are a regression, not a skip
+    assert d_edges is not None and r_edges is not None, "band edges missing from the schema"
     lo, hi = d_edges
     assert schema.density_band(lo - 1e-3) == "sparse"
     assert schema.density_band(lo) == "moderate"  # an edge belongs to the band above

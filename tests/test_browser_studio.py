@@ -8,8 +8,6 @@ the worker's own rendering function.
 
 Every page visited must leave the browser console free of errors and CSP violations.
 """
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import re
@@ -17,14 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, PASSWORD, screenshot  # noqa: F401
-from tests.studio_fixtures import (  # noqa: F401
-    long_rendered_variant,
-    make_track,
-    rendered_variant,
-    studio_server,
-    tiny_piece,
-)
+from tests.conftest import PASSWORD, screenshot
+from tests.studio_fixtures import tiny_piece
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -21,9 +21,8 @@ from generation.ml.train_cyclegan import (
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def banks() -> tuple[np.ndarray, np.ndarray]:
-    """A few real training phrases of two styles (uint8 rolls), straight from the corpus."""
+def _phrases(split: str, count: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` real phrases of two styles (uint8 rolls) from one split of the corpus."""
     from generation.music.corpus import load_corpus
     from generation.music.pianoroll import piece_to_phrases
 
@@ -31,12 +30,18 @@ def banks() -> tuple[np.ndarray, np.ndarray]:
     out = []
     for style in ("chorale", "german_folk"):
         rolls = []
-        for _info, piece in data.iter(split="train", style=style):
+        for _info, piece in data.iter(split=split, style=style):
             rolls.append((piece_to_phrases(piece, drop_empty=True).rolls > 0.5).astype(np.uint8))
-            if sum(len(r) for r in rolls) >= 12:
+            if sum(len(r) for r in rolls) >= count:
                 break
-        out.append(np.concatenate(rolls)[:12])
+        out.append(np.concatenate(rolls)[:count])
     return out[0], out[1]
+
+
+@pytest.fixture(scope="module")
+def banks() -> tuple[np.ndarray, np.ndarray]:
+    """A few real training phrases of two styles, straight from the corpus."""
+    return _phrases("train")
 
 
 def _cycle_loss(model: CycleGANModel, a: torch.Tensor, b: torch.Tensor) -> float:
@@ -199,8 +204,12 @@ def test_the_style_classifier_learns_two_real_styles_and_its_card_names_how(bank
     config = StyleClassifierConfig(styles=["chorale", "german_folk"], width=4)
     model, rows = train_classifier(data, data, config, minutes=5, max_steps=100, seed=0)
     assert rows and rows[-1]["step"] == 100
-    # four voices against one: even a tiny judge tells them apart after 100 steps
-    assert balanced_accuracy(model, data) >= 0.9
+    # four voices against one: even a tiny judge tells them apart after 100 steps, on
+    # phrases of other pieces (the valid split) that it never trained on
+    valid_chorale, valid_folk = (b.astype(np.float32) for b in _phrases("valid", 24))
+    unseen = {"chorale": valid_chorale, "german_folk": valid_folk}
+    assert len(valid_chorale) == len(valid_folk) == 24
+    assert balanced_accuracy(model, unseen) >= 0.85
     metrics = {"valid_balanced_acc": 1.0, "test_balanced_acc": 1.0, "minutes": 5, "seed": 0,
                "steps": 100, "best_step": 50, "test_confusion": {},
                "phrases": {s: {"train": 12, "valid": 12, "test": 12} for s in data}}

@@ -163,20 +163,25 @@ def test_mode_bias_leans_to_the_requested_mode_only_while_it_does_not_lead():
 
 
 def test_guidance_brings_the_trained_model_to_a_mode_it_ignores():
-    """The model hardly reads the mode token; with guidance most one-sample pieces measure
-    in the requested mode."""
+    """The model hardly reads the mode token (about half its pieces measure in the asked
+    mode); with guidance clearly more do. Judged on 160 pieces per setting, not 10: at 10, the
+    old threshold held at seed 70 and failed at 2 of seeds 1-5. Measured at four seed bases
+    (70, 10000, 20000, 30000): unguided 83-87, guided 103-112 of 160, a gain of 19-27; the
+    floors below (91 and 10) sit two or more standard deviations under those."""
     from generation.ml.compose import compose, load_default_model
     from generation.music.attributes import measure_attributes
 
     engine = load_default_model("cpu")
-    hits = {}
+    per_mode = 80
+    got: dict[float, list[bool]] = {}
     for g in (0.0, 3.0):
-        got = []
+        got[g] = []
         for mode in ("major", "minor"):
             attrs = {"mode": mode, "density_band": "moderate", "register_band": "middle"}
-            out = compose(attrs, "german_folk", bars=4, seed=70, variants=5, model=engine,
-                          candidates=1, guidance=g)
-            got += [measure_attributes(o.piece)["mode"] == mode for o in out]
-        hits[g] = sum(got)
-    assert hits[3.0] > hits[0.0]
-    assert hits[3.0] >= 7  # of 10
+            out = compose(attrs, "german_folk", bars=4, seed=70, variants=per_mode,
+                          model=engine, candidates=1, guidance=g)
+            got[g] += [measure_attributes(o.piece)["mode"] == mode for o in out]
+    n = 2 * per_mode
+    hits = {g: sum(v) for g, v in got.items()}
+    assert hits[3.0] >= 0.57 * n, hits
+    assert hits[3.0] - hits[0.0] >= 10, hits

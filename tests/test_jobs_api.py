@@ -26,7 +26,6 @@ from tests.jobs_fixtures import (
     api,
     copy_variant,
     flush_generation_channel,
-    render_template_variant,
 )
 
 pytestmark = [pytest.mark.django_db]
@@ -35,38 +34,16 @@ pytestmark = [pytest.mark.django_db]
 # ---------------------------------------------------------------------------------------------
 # people and things
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> tuple[Path, dict]:
-    folder = tmp_path_factory.mktemp("template") / "variant"
-    rendered = render_template_variant(folder)
+@pytest.fixture
+def template(rendered_variant) -> tuple[Path, dict]:
+    """The session's rendered files (tests/studio_fixtures.py), to stage by hand."""
+    folder, rendered = rendered_variant
     return folder, rendered["files"]
 
 
 def seed_midi() -> bytes:
     notes = [Note(float(i), 60 + i % 5, 1.0, 80) for i in range(8)]
     return piece_to_midi_bytes(Piece(parts=[Part(notes=notes)], tempos=[(0.0, 100.0)]))
-
-
-def finished_track(owner, template, tmp_path, visibility=Track.Visibility.PRIVATE) -> Track:
-    """A track made the way a worker makes one: submit, claim, stage files, finish."""
-    folder, files = template
-    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
-    assert services.claim_job(job_id=job.id, worker_id="test-worker") is not None
-    staging = copy_variant(folder, tmp_path / f"stage-{job.id}" / "variant-1")
-    variant = Variant(
-        number=1,
-        folder=staging,
-        files=files,
-        title="Sea at night",
-        seed=7,
-        model_version="m1",
-        duration_seconds=4.0,
-    )
-    tracks = services.finish_job(job_id=job.id, worker_id="test-worker", variants=[variant])
-    track = tracks[0]
-    track.visibility = visibility
-    track.save()
-    return track
 
 
 def media(settings, relative: str) -> Path:
@@ -178,7 +155,7 @@ def test_midi_inspect_summarises_an_upload_without_queueing(owner):
     assert not Job.objects.exists()
 
 
-def test_limits_answer_429_with_a_message(owner, make_user, settings, template, tmp_path):
+def test_limits_answer_429_with_a_message(owner, make_track, make_user, settings):
     settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER = 2
     client = api(owner)
     for _ in range(2):
@@ -194,7 +171,7 @@ def test_limits_answer_429_with_a_message(owner, make_user, settings, template, 
     settings.STUDIO_MAX_QUEUE = 50
     settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER = 5
     third = make_user("third")
-    track = finished_track(third, template, tmp_path)
+    track = make_track(third, title="Sea at night")
     settings.STUDIO_USER_STORAGE_MB = 1
     Track.objects.filter(id=track.id).update(size_bytes=2 * 1024 * 1024)
     response = api(third).post("/api/jobs/", {}, content_type="application/json")
@@ -291,26 +268,30 @@ def test_heartbeats_count_live_workers(settings):
 # ---------------------------------------------------------------------------------------------
 # reading, access, files
 # ---------------------------------------------------------------------------------------------
-def test_the_owner_reads_job_and_track_with_file_urls(owner, template, tmp_path):
-    track = finished_track(owner, template, tmp_path)
+def test_the_owner_reads_job_and_track_with_file_urls(owner, make_track, settings):
+    track = make_track(owner, title="Sea at night")
     client = api(owner)
     job = client.get(f"/api/jobs/{track.job_id}/").json()
     assert job["status"] == "done" and job["tracks"] == [track.id] and job["track"] == track.id
     assert job["attempts"] == 1 and job["error"] is None and job["progress"] == 100
     data = client.get(f"/api/tracks/{track.id}/").json()
     assert data["title"] == "Sea at night" and data["seed"] == 7
-    assert data["model_version"] == "m1" and data["visibility"] == "private"
+    assert data["model_version"] == "test-model-1" and data["visibility"] == "private"
     assert set(data["files"]) >= {"midi", "musicxml", "svg", "audio", "pianoroll"}
     for kind in ("midi", "musicxml", "svg", "audio", "pianoroll", "timemap"):
         response = client.get(data["files"][kind])
         assert response.status_code == 200, kind
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "filename=" in response["Content-Disposition"]
-    assert b"<svg" in b"".join(client.get(data["files"]["svg_pages"][0]).streaming_content)
+    import xml.etree.ElementTree as ET
+
+    page = b"".join(client.get(data["files"]["svg_pages"][0]).streaming_content)
+    assert page == media(settings, track.files["svg"][0]).read_bytes()  # the engraved page
+    assert ET.fromstring(page).tag == "{http://www.w3.org/2000/svg}svg"
 
 
-def test_strangers_get_404_for_jobs_tracks_and_files(owner, stranger, template, tmp_path):
-    track = finished_track(owner, template, tmp_path)
+def test_strangers_get_404_for_jobs_tracks_and_files(owner, make_track, stranger):
+    track = make_track(owner, title="Sea at night")
     other = api(stranger)
     anonymous = Client()
     for client in (other, anonymous):
@@ -324,8 +305,8 @@ def test_strangers_get_404_for_jobs_tracks_and_files(owner, stranger, template, 
     assert Track.objects.filter(id=track.id).exists()
 
 
-def test_an_unlisted_track_opens_only_through_its_share_token(owner, stranger, template, tmp_path):
-    track = finished_track(owner, template, tmp_path, Track.Visibility.UNLISTED)
+def test_an_unlisted_track_opens_only_through_its_share_token(owner, make_track, stranger):
+    track = make_track(owner, visibility="unlisted", title="Sea at night")
     other = api(stranger)
     assert other.get(f"/api/tracks/{track.id}/").status_code == 404
     shared = other.get(f"/api/shared/{track.share_token}/")
@@ -340,14 +321,14 @@ def test_an_unlisted_track_opens_only_through_its_share_token(owner, stranger, t
     assert Client().get(audio_url).status_code == 404
 
 
-def test_a_public_track_is_readable_by_anyone_by_id(owner, template, tmp_path):
-    track = finished_track(owner, template, tmp_path, Track.Visibility.PUBLIC)
+def test_a_public_track_is_readable_by_anyone_by_id(owner, make_track):
+    track = make_track(owner, visibility="public", title="Sea at night")
     response = Client().get(f"/api/tracks/{track.id}/")
     assert response.status_code == 200 and response.json()["mine"] is False
 
 
-def test_audio_is_served_with_http_ranges(owner, template, tmp_path, settings):
-    track = finished_track(owner, template, tmp_path)
+def test_audio_is_served_with_http_ranges(owner, make_track, settings):
+    track = make_track(owner, title="Sea at night")
     client = api(owner)
     url = f"/api/tracks/{track.id}/files/audio"
     whole = b"".join(client.get(url).streaming_content)
@@ -370,9 +351,9 @@ def test_audio_is_served_with_http_ranges(owner, template, tmp_path, settings):
 
 
 def test_deleting_a_track_removes_its_files(
-    owner, template, tmp_path, settings, django_capture_on_commit_callbacks
+    owner, make_track, settings, django_capture_on_commit_callbacks
 ):
-    track = finished_track(owner, template, tmp_path)
+    track = make_track(owner, title="Sea at night")
     folder = media(settings, track.media_dir)
     assert (folder / "track.mid").is_file()
     with django_capture_on_commit_callbacks(execute=True):
@@ -398,8 +379,8 @@ def test_cancelling_a_queued_job_removes_its_upload(
     assert services.claim_job(job_id=job_id, worker_id="w") is None
 
 
-def test_visibility_can_be_changed_by_the_owner_only(owner, stranger, template, tmp_path):
-    track = finished_track(owner, template, tmp_path)
+def test_visibility_can_be_changed_by_the_owner_only(owner, make_track, stranger):
+    track = make_track(owner, title="Sea at night")
     body = json.dumps({"visibility": "public"})
     assert (
         api(stranger)

@@ -13,11 +13,9 @@ from generation.models import Job, Track
 from tests.jobs_fixtures import (
     WORKER_TESTS,
     api,
-    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     job_status,
     wait_done,
     wait_for,
-    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
 pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]

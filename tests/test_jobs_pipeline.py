@@ -1,7 +1,7 @@
 """The job pipeline and the worker's job handling, in this process (no worker processes):
-a missing engine piece fails the job once with a clear message instead of crashing; the
-fast-engine setting shortens pieces through the same path; the real composer runs when its
-checkpoint is present."""
+a missing engine piece fails the job once with a clear message instead of crashing; a
+transfer carries its seed's audio and piano roll; the committed composer makes a track of the
+bars asked."""
 
 from __future__ import annotations
 
@@ -36,19 +36,6 @@ def test_a_missing_engine_piece_fails_the_job_once_with_a_clear_message(owner, s
     assert run_in_this_process(job.id) == "skipped"  # a failed job is not run again
 
 
-def test_the_fast_engine_setting_writes_few_bars_through_the_same_path(owner, settings):
-    settings.STUDIO_COMPOSE_MODULE = "tests.jobs_engine"
-    settings.STUDIO_TEST_FAST_ENGINE = True
-    job = services.submit_job(user=owner, kind="compose", params={"bars": 16})
-    assert run_in_this_process(job.id) == "done"
-    track = Track.objects.get(job_id=job.id)
-    from generation.music.notes import piece_from_midi
-
-    assert piece_from_midi(Path(settings.MEDIA_ROOT) / track.files["midi"]).bars == 2
-    assert track.model_version == "test-walk-1"
-    assert Job.objects.get(id=job.id).parameters["bars"] == 16  # what was asked is kept
-
-
 def test_a_transfer_track_carries_its_seed_rendered_for_comparison(owner, settings):
     from generation.music.notes import Note, Part, Piece, piece_from_midi, piece_to_midi_bytes
 
@@ -80,11 +67,12 @@ def test_a_transfer_track_carries_its_seed_rendered_for_comparison(owner, settin
     assert response.status_code == 200 and response["Content-Type"] == "audio/mpeg"
 
 
-@pytest.mark.skipif(
-    not (REAL_CHECKPOINT / "model.safetensors").exists(),
-    reason="the transformer checkpoint is not trained yet",
-)
-def test_the_real_composer_makes_a_track(owner, settings):
+def test_the_real_composer_makes_a_track_of_the_bars_asked_from_the_committed_model(
+    owner, settings
+):
+    from generation.ml.compose import compose, load_model, model_version
+    from tests.track_checks import check_track_files
+
     settings.STUDIO_COMPOSE_MODULE = ""
     settings.STUDIO_DEVICE = "cpu"
     job = services.submit_job(
@@ -92,8 +80,16 @@ def test_the_real_composer_makes_a_track(owner, settings):
     )
     assert run_in_this_process(job.id) == "done", Job.objects.get(id=job.id).error
     track = Track.objects.get(job_id=job.id)
-    assert len(track.model_version) == 12  # the weights' hash
-    assert (Path(settings.MEDIA_ROOT) / track.files["audio"]).stat().st_size > 1000
+    # the committed weights made it, and the track says which
+    assert track.model_version == model_version(REAL_CHECKPOINT / "model.safetensors")
+    got = check_track_files(track, bars=2)
+    # the notes are the model's own for this seed (through MIDI: onsets, pitches, lengths)
+    want = compose({}, "chorale", bars=2, seed=1, model=load_model(REAL_CHECKPOINT, "cpu"))
+
+    def notes(piece):
+        return sorted((round(n.onset, 3), n.pitch, round(n.duration, 3)) for n in piece.all_notes())
+
+    assert notes(got) == notes(want[0].piece)
 
 
 def test_a_score_that_cannot_be_engraved_still_leaves_midi_and_audio(tmp_path, monkeypatch):
@@ -110,3 +106,28 @@ def test_a_score_that_cannot_be_engraved_still_leaves_midi_and_audio(tmp_path, m
     assert set(rendered["files"]) == {"midi", "audio", "pianoroll"}
     assert not (tmp_path / "v" / "score.musicxml").exists()
     assert rendered["duration_seconds"] > 1.5
+
+
+def test_a_deployment_cannot_be_switched_to_the_test_engine():
+    """The stand-in engine is chosen by the test settings only: under the product's settings
+    the environment variable is ignored and the pipeline uses the real modules."""
+    import os
+    import subprocess
+    import sys
+
+    import studio.settings as product
+
+    for name in ("STUDIO_COMPOSE_MODULE", "STUDIO_TRANSFER_MODULE", "STUDIO_TEST_FAST_ENGINE"):
+        assert not hasattr(product, name), name
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+    env.update(DJANGO_SETTINGS_MODULE="studio.settings", STUDIO_COMPOSE_MODULE="tests.jobs_engine",
+               STUDIO_TRANSFER_MODULE="tests.jobs_engine")
+    code = ("from generation import pipeline; "
+            "print(pipeline.compose_module(), pipeline.transfer_module())")
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # (the shell first says how many objects it imported)
+    modules = done.stdout.splitlines()[-1].split()
+    assert modules == ["generation.ml.compose", "generation.ml.transfer"]

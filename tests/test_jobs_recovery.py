@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,12 +14,10 @@ from generation.models import Job, Track
 from studio.processes import start_redis, stop_process
 from tests.jobs_fixtures import (
     WORKER_TESTS,
-    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     kill,
     use_fast_timings,
     wait_done,
     wait_for,
-    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
 pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]
@@ -49,6 +48,77 @@ def test_a_job_whose_worker_is_killed_finishes_exactly_once_on_another(owner, wo
     assert str(second.pid) in done.worker_id
     assert sorted(Track.objects.filter(job=done).values_list("variant", flat=True)) == [1, 2]
     assert "re-queued: worker" in second.log()
+
+
+def _track_folders(settings) -> set[str]:
+    root = Path(settings.MEDIA_ROOT) / "tracks"
+    return {p.name for p in root.iterdir()} if root.is_dir() else set()
+
+
+def _assert_finished_once(job_id: int, variants: int, settings, folders_before: set[str]):
+    """Done on the second attempt, one track per variant with every file, and no track
+    folder under MEDIA_ROOT without its Track row."""
+    from tests.track_checks import check_track_files
+
+    done = wait_done(job_id)
+    assert done.attempts == 2
+    tracks = list(Track.objects.filter(job=done).order_by("variant"))
+    assert [t.variant for t in tracks] == list(range(1, variants + 1))
+    for track in tracks:
+        check_track_files(track, bars=done.parameters["bars"])
+    new_folders = _track_folders(settings) - folders_before
+    assert new_folders <= {str(t.id) for t in tracks}, new_folders
+    assert Track.objects.count() == variants
+
+
+def test_a_worker_killed_while_rendering_leaves_no_track_and_another_finishes_once(
+    owner, settings, worker_factory
+):
+    folders_before = _track_folders(settings)
+    first = worker_factory()
+    submitted = services.submit_job(
+        user=owner, kind="compose", params={"bars": 16, "variants": 4, "seed": 3}
+    )
+    staging = Path(settings.MEDIA_ROOT) / "staging"
+    # the first variant's MIDI is written: the worker is inside render_variant
+    wait_for(
+        lambda: list(staging.glob(f"job-{submitted.id}-*/variant-1/track.mid")),
+        40, "the job to be rendering", every=0.02,
+    )
+    kill(first.pid)
+    first.wait(10)
+    killed = job(submitted.id)
+    assert killed.status == "running" and killed.stage.startswith("writing the score")
+    assert not Track.objects.exists()
+    second = worker_factory()
+    _assert_finished_once(submitted.id, 4, settings, folders_before)
+    assert "re-queued: worker" in second.log()
+
+
+def test_a_worker_killed_while_finishing_makes_no_half_set_of_tracks(
+    owner, settings, worker_factory
+):
+    folders_before = _track_folders(settings)
+    first = worker_factory(finish_delay=30)  # pauses after moving variant 1 into tracks/
+    submitted = services.submit_job(
+        user=owner, kind="compose", params={"bars": 2, "variants": 2, "seed": 4}
+    )
+    wait_for(
+        lambda: _track_folders(settings) - folders_before, 60,
+        "the first variant to be moved into tracks/", every=0.05,
+    )
+    kill(first.pid)
+    first.wait(10)
+    killed = job(submitted.id)
+    # the transaction that makes the tracks and marks the job done never committed
+    assert killed.status == "running" and killed.stage == "saving"
+    assert not Track.objects.exists()
+    # what the killed worker moved is not a track; mark it so that serving it would show
+    orphans = _track_folders(settings) - folders_before
+    for name in orphans:
+        (Path(settings.MEDIA_ROOT) / "tracks" / name / "track.mid").write_bytes(b"stale")
+    worker_factory()
+    _assert_finished_once(submitted.id, 2, settings, folders_before)
 
 
 def test_sigterm_mid_job_requeues_it_and_the_next_worker_completes_it(owner, worker_factory):

@@ -8,9 +8,7 @@ from generation import services
 from generation.models import Job, Track
 from tests.jobs_fixtures import (
     WORKER_TESTS,
-    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     wait_for,
-    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
 pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]

@@ -22,10 +22,8 @@ from generation.render.audio import DYNAMICS_PEAK, RELEASE_SECONDS
 from tests.jobs_fixtures import (
     WORKER_TESTS,
     api,
-    fast_jobs_fixture,  # noqa: F401 - provides the fast_jobs fixture
     wait_done,
     wait_for,
-    worker_factory_fixture,  # noqa: F401 - provides the worker_factory fixture
 )
 
 pytestmark = [*WORKER_TESTS, pytest.mark.usefixtures("fast_jobs")]
@@ -119,6 +117,8 @@ def test_the_websocket_speaks_to_the_owner_only(owner, stranger):
 
 
 def test_a_continuation_keeps_the_seed_and_adds_bars(owner, settings, worker_factory):
+    """The upload reaches the engine and its result the track. The test engine copies the
+    seed itself; that the committed model keeps it is test_jobs_real_engine.py's to show."""
     worker_factory()
     seed = Piece(
         parts=[Part(notes=[Note(float(i), 60 + i % 4, 1.0, 80) for i in range(8)])],

@@ -522,7 +522,12 @@ def test_text_of_exactly_the_limit_is_read():
 
 
 def test_surrounding_whitespace_does_not_count_towards_the_limit():
-    interpret_mood("  " + "a" * MAX_MOOD_CHARS + "  ")
+    text = ("calm sea " * 100)[:MAX_MOOD_CHARS]
+    padded = interpret_mood("  \n" + text + "\t  ")
+    assert padded.attributes == interpret_mood(text).attributes
+    assert padded.attributes["tempo_band"] == "slow"
+    with pytest.raises(MoodError):
+        interpret_mood("  " + text + "x  ")
 
 
 # --- Style hints --------------------------------------------------------------------------
@@ -731,30 +736,46 @@ def test_a_misfiled_prompt_is_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def accuracy():
-    return evaluate_mood(PROMPTS)
+    """The tuning splits only: the held-out half is scored by `make evaluate`
+    (evaluate_models) and `python -m generation.ml.mood_eval`, read rarely and reported,
+    never asserted on every run."""
+    return evaluate_mood(PROMPTS, TUNING_SPLITS)
 
 
-def test_held_out_mode_accuracy(accuracy):
-    heldout = accuracy["heldout"]
-    assert heldout["n"] >= 80
-    assert set(heldout["by_language"]) >= {"en", "zh", "mixed"}
-    assert heldout["mode"] >= 0.90, heldout
+def test_the_held_out_half_is_large_and_bilingual_without_being_scored():
+    heldout = [p for p in load_prompts(PROMPTS) if p["split"] == "heldout"]
+    assert len(heldout) >= 80
+    assert {language_of(p["text"]) for p in heldout} >= {"en", "zh", "mixed"}
 
 
-# The goal (>= 0.85 tempo band on the held-out half), and how it was reached. Measured 0.844
-# (n=109) at the first look and 0.825 (n=137, after 54 more prompts) at the second. After a
-# 134-prompt dev batch and general work judged on tune+dev only, the third look read 0.839;
-# after about 1,140 everyday lexicon entries and rules, the fourth read 0.839 (115 of 137).
-# A 200-prompt dev2 batch from a new author (first contact: mode 0.795, tempo 0.640) drove a
-# fifth round judged on the tuning splits only; the fifth look read 0.839 again. The sixth
-# look, 0.854 (117 of 137; mode 0.927), came after an audit of the lexicon made from affect
-# theory alone (sadness is low in arousal: 79 crying, loss and heartbreak words lowered, by a
-# helper that never saw a prompt), kept before the look because it left the tuning splits at
-# 389 of 458 and raised agreement with a blind second annotator (0.857 -> 0.868). The held-out
-# half was never tuned on, but it has been read six times and the margin is two prompts.
-def test_held_out_tempo_band_accuracy(accuracy):
-    heldout = accuracy["heldout"]
-    assert heldout["tempo_band"] >= 0.85, heldout
+def test_the_full_evaluation_scores_the_held_out_half_too(tmp_path):
+    """What evaluate_models reports: every split, held-out included (on a small file)."""
+    texts = ["calm sea at dawn", "a storm at night", "快乐的节日", "悲伤的夜晚", "slow rain",
+             "a fast dance", "quiet snow", "angry fire"]
+    rows = [{"text": t, "mode": "major", "tempo_band": "slow", "split": split_for(t)}
+            for t in texts]
+    assert {r["split"] for r in rows} == {"tune", "heldout"}
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    result = evaluate_mood(path)
+    for split in ("tune", "heldout"):
+        assert result[split]["n"] == sum(r["split"] == split for r in rows)
+        assert 0 <= result[split]["mode"] <= 1
+    assert "heldout" not in result["errors"]
+
+
+# Floors on the tuning splits (measured 0.934 mode and 0.849 tempo band over 458 prompts;
+# en 0.879 and zh 0.826 tempo band): a change that loses more than a few prompts fails here.
+# The goal (>= 0.85 tempo band on the held-out half) is judged by `make evaluate` only.
+def test_tuning_accuracy_stays_above_its_floors(accuracy):
+    tuning = accuracy["tuning"]
+    assert tuning["n"] >= 450
+    assert tuning["mode"] >= 0.91, tuning
+    assert tuning["tempo_band"] >= 0.83, tuning
+    for lang in ("en", "zh"):
+        got = tuning["by_language"][lang]
+        assert got["mode"] >= 0.90 and got["tempo_band"] >= 0.80, (lang, got)
+    assert accuracy["tune+dev"]["tempo_band"] >= 0.87, accuracy["tune+dev"]
 
 
 def test_tune_and_dev_accuracy_are_reported_per_language(accuracy):

@@ -1,7 +1,5 @@
 """The compose page: three ways in, errors next to the field, nothing queued on bad input;
 the progress page and the track page's "make more" buttons."""
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import re
@@ -11,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from generation.models import Job
-from tests.studio_fixtures import make_track, rendered_variant, tiny_piece  # noqa: F401
+from tests.studio_fixtures import tiny_piece
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,4 @@
 """The gallery (newest, top rated, paginated), reports and the staff view that hides them."""
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import pytest
@@ -9,7 +7,6 @@ from django.urls import reverse
 from studio.models import Report, TrackModeration
 from studio.selectors import GALLERY_PAGE_SIZE
 from studio.services import rate_track
-from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -121,26 +118,33 @@ def test_staff_see_empty_states_when_nothing_is_reported_or_hidden(client, make_
 
 
 @pytest.mark.django_db
-def test_a_hidden_public_track_is_gone_from_the_api_and_files_too(client, owner, stranger):
-    from django.contrib.auth import get_user_model
+def test_a_hidden_public_track_is_gone_from_the_api_and_files_too(
+    client, owner, stranger, make_user, make_track
+):
+    from generation.files import file_urls
 
-    from generation.models import Track
-
-    track = Track.objects.create(owner=owner, title="Reported", visibility="public",
-                                 files={})
+    track = make_track(owner, title="Reported", visibility="public")
+    urls = file_urls(track)
+    pages = urls.pop("svg_pages")
+    urls = [*urls.values(), *pages]
+    assert len(urls) >= 6  # midi, musicxml, svg, timemap, audio, piano roll
     client.force_login(stranger)
     assert client.get(f"/api/tracks/{track.id}/").status_code == 200
-    staff = get_user_model().objects.create_user("mod", "mod@example.com", "x-Long-passw0rd!",
-                                                 is_staff=True)
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    staff = make_user("mod")
+    staff.is_staff = True
+    staff.save()
     client.force_login(staff)
     client.post(reverse("studio:moderation-action", args=[track.id]), {"action": "hide"})
     track.refresh_from_db()
     assert track.hidden is True
     client.force_login(stranger)
     assert client.get(f"/api/tracks/{track.id}/").status_code == 404
-    assert client.get(f"/s/{track.share_token}/").status_code == 404
-    client.force_login(owner)
-    assert client.get(f"/api/tracks/{track.id}/").status_code == 200
+    assert client.get(reverse("studio:track", args=[track.id])).status_code == 404
+    for url in urls:
+        assert client.get(url).status_code == 404, url
+
 
 
 @pytest.mark.django_db

@@ -1,27 +1,23 @@
 """The track page, sharing and permissions: who sees which track, by id and by link."""
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
 from generation.models import Track
-from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
 
 def _files(client, track, token=None):
-    """Fetch every file of a track the way its page links them; return status codes."""
-    if token:
-        base = lambda kind: reverse("generation:api-shared-file", args=[token, kind])  # noqa: E731
-    else:
-        base = lambda kind: reverse("generation:api-track-file", args=[track.id, kind])  # noqa: E731
-    return {
-        kind: client.get(base(kind)).status_code
-        for kind in ("midi", "musicxml", "svg", "timemap", "audio", "pianoroll")
-    }
+    """Fetch every file of a track the way its page links them (each kind it has, each page
+    of the score); return {url: status code}."""
+    from generation.files import file_urls
+
+    urls = file_urls(track, token)
+    pages = urls.pop("svg_pages")
+    assert {"midi", "musicxml", "svg", "timemap", "audio", "pianoroll"} <= set(urls)
+    return {url: client.get(url).status_code for url in [*urls.values(), *pages]}
 
 
 def test_the_owner_sees_a_private_track_with_score_audio_and_downloads(client, owner, make_track):
@@ -54,10 +50,41 @@ def test_a_stranger_gets_404_for_private_and_unlisted_tracks_by_id(
         for track in (private, unlisted):
             assert client.get(reverse("studio:track", args=[track.id])).status_code == 404
             assert set(_files(client, track).values()) == {404}
-            assert client.get(reverse("generation:api-track", args=[track.id])).status_code in (
-                401,
-                404,
-            )
+            # reading is open to anyone (public tracks): a hidden track is simply not found
+            assert client.get(reverse("generation:api-track", args=[track.id])).status_code == 404
+
+
+@pytest.mark.parametrize("visibility", ["private", "unlisted"])
+def test_strangers_get_none_of_a_transfer_tracks_files_by_id(
+    client, owner, stranger, make_track, rendered_transfer_variant, visibility
+):
+    """Every kind: both score pages, the seed's original audio and piano roll too."""
+    from generation.files import FILE_KINDS
+
+    track = make_track(owner, visibility=visibility, kind="transfer",
+                       rendered_with=rendered_transfer_variant)
+    assert set(track.files) == set(FILE_KINDS) and len(track.files["svg"]) == 2
+    client.force_login(owner)
+    owned = _files(client, track)
+    assert len(owned) == len(FILE_KINDS) + 2 and set(owned.values()) == {200}
+    api_url = reverse("generation:api-track", args=[track.id])
+    for who in (None, stranger):
+        client.logout()
+        if who:
+            client.force_login(who)
+        assert client.get(reverse("studio:track", args=[track.id])).status_code == 404
+        assert set(_files(client, track).values()) == {404}
+        assert client.get(api_url).status_code == 404
+        # changing it: a visitor must log in first (401); a stranger does not find it (404)
+        expected = 404 if who else 401
+        assert client.delete(api_url).status_code == expected
+        assert client.patch(api_url, {"visibility": "public"},
+                            content_type="application/json").status_code == expected
+    track.refresh_from_db()
+    assert track.visibility == visibility
+    if visibility == "unlisted":  # the share link opens every kind, for anyone
+        client.logout()
+        assert set(_files(client, track, token=track.share_token).values()) == {200}
 
 
 def test_an_unlisted_track_opens_by_its_share_link_for_anyone(client, owner, make_track):

@@ -1,7 +1,5 @@
 """Ratings: one per listener per track, editable, with what the track was made with; averages
 only from three ratings on; they outlive the listener's account."""
-# ruff: noqa: F811 - the fixtures imported from tests.studio_fixtures are test arguments
-
 from __future__ import annotations
 
 import re
@@ -10,9 +8,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from accounts.services import delete_account
 from studio.models import Rating
 from studio.services import NotAllowed, rate_track
-from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +125,6 @@ def test_ratings_stay_anonymous_when_the_listener_deletes_their_account(
 ):
     track = make_track(owner, visibility="public")
     rate_track(user=stranger, track=track, **SCORES)
-    stranger.delete()
+    delete_account(user=stranger)  # the product's deletion path, not a bare row delete
     rating = Rating.objects.get()
     assert rating.user is None and rating.overall == 4

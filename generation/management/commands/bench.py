@@ -123,7 +123,10 @@ class Command(BaseCommand):
             channel_layers.backends.clear()
             self.stdout.write(f"started a loopback redis-server at {url}")
         if compose_module:
+            # only the test settings read STUDIO_COMPOSE_MODULE (a stand-in engine is a test
+            # device, not a product setting)
             env["STUDIO_COMPOSE_MODULE"] = compose_module
+            env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
         if services.live_worker_count() == 0 or compose_module:
             if services.live_worker_count() and compose_module:
                 self.stdout.write("note: a worker is already running; it will take jobs too")
