@@ -1,0 +1,439 @@
+"""A Piece laid out as an engraver would write it, as a music21 Score (for MusicXML).
+
+``piece_to_music21`` in ``generation.music.notes`` is a plain conversion: simultaneous notes of
+one part that do not share a duration leave music21 to invent voices (numbered from 0, which
+verovio lays one after the other, so bars look overfull and the timemap drifts) and lower
+voices have no rests. ``engrave_piece`` writes instead what a musician expects to read:
+
+- Times cleaned before anything is notated: each beat of a part is read on a sixteenth grid,
+  or on an eighth-triplet grid where its notes really sit on triplet positions (simple meters
+  only), so a note that fills 95 % of a beat is that beat and no tuplet "dust" appears.
+- Voices per staff: at most ``MAX_VOICES``, numbered from 1, the highest line first; notes
+  that start and end together are one chord. A second voice appears only in the bars where
+  it has notes, and every voice present in a bar is complete (rests shown) and adds up to
+  the meter, as does every bar.
+- Staves: a grand staff (treble and bass, braced) for keyboard and organ programs and for a
+  single part that plays chords over a wide range (a transferred chorale); four parts of one
+  kind (a chorale, a four-part Renaissance texture) on two staves, soprano and alto above,
+  tenor and bass below; one staff for any other part. Clefs come from each staff's range
+  (music21's ``clef.bestClef``: treble, bass or treble-8).
+- Pitches spelled by the key (the piece's, else music21's key analysis): the key's scale
+  (with the raised sixth and seventh in minor), and chromatic notes as sharps when the line
+  goes up next and as flats when it goes down.
+
+Why voices and times are assigned here rather than by ``Stream.makeVoices`` and
+``quantize``: makeVoices works one measure at a time, so a line changes voice from one bar to
+the next, and it has no notion of a chord or of a maximum number of voices; music21's
+``quantize`` snaps each time to the nearest point of every divisor given, which is what makes
+triplet dust in a duple beat. Measures, ties across bar lines and the rests that complete each
+voice are music21's own (``makeMeasures``, ``makeTies``, ``makeRests``).
+
+No Django here: the engine renders and tests without it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from generation.music.notes import Note, Part, Piece
+
+MAX_VOICES = 2  # lines per staff; more than two on one staff is not readable
+SPLIT_PITCH = 60  # middle C and above go to the upper staff of a grand staff
+# General MIDI programs written on a grand staff: pianos (0-7) and organs (16-20).
+KEYBOARD_PROGRAMS = frozenset(range(0, 8)) | frozenset(range(16, 21))
+# A part that is not a keyboard also gets two staves when it sounds this many notes at once
+# (a chord texture such as a transferred chorale) or spans more than this many semitones.
+CHORD_TEXTURE = 3
+WIDE_SPAN = 28
+TRIPLET_TOLERANCE = 0.04  # beats: how near a triplet position an onset must be to count
+
+
+@dataclass
+class Event:
+    """Notes of one voice that start and end together (one note or a chord), in beats."""
+
+    onset: Fraction
+    end: Fraction
+    pitches: tuple[int, ...]
+    velocity: int = 80
+
+    @property
+    def mean_pitch(self) -> float:
+        return sum(self.pitches) / len(self.pitches)
+
+
+@dataclass
+class Staff:
+    voices: list[list[Event]] = field(default_factory=list)
+    clef: str | None = None  # "treble" / "bass" to force one, None: chosen from the range
+
+
+@dataclass
+class PartLayout:
+    """One instrument as it is engraved: its name, program and one or two staves."""
+
+    name: str
+    program: int
+    staves: list[Staff]
+    brace: str = "brace"  # how two staves are joined: "brace" (keyboard) or "bracket" (choir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Times
+# ---------------------------------------------------------------------------------------------
+def is_compound(num: int, den: int) -> bool:
+    """6/8, 9/8, 12/8 (and 6/4, 6/16 ...): beats divide in three without tuplets."""
+    return num % 3 == 0 and num > 3
+
+
+def _meter_at(piece: Piece, beat: float) -> tuple[int, int]:
+    num, den = piece.time_signature
+    for at, n, d in piece.time_signatures:
+        if at <= beat + 1e-9:
+            num, den = n, d
+    return num, den
+
+
+def triplet_beats(piece: Piece, notes: list[Note]) -> set[int]:
+    """Quarter beats whose onsets sit on eighth-triplet positions rather than on sixteenths
+    (simple meters only: compound meters divide in three with dotted notes)."""
+    votes: dict[int, int] = {}
+    for n in notes:
+        beat = math.floor(n.onset + 1e-9)
+        frac = n.onset - beat
+        on_third = min(abs(frac - 1 / 3), abs(frac - 2 / 3)) < TRIPLET_TOLERANCE
+        on_quarter = min(abs(frac - k / 4) for k in range(5)) < TRIPLET_TOLERANCE
+        if on_third and not on_quarter:
+            votes[beat] = votes.get(beat, 0) + 1
+        elif not on_third and on_quarter and 0.1 < frac < 0.9:
+            votes[beat] = votes.get(beat, 0) - 1
+    return {b for b, v in votes.items() if v > 0 and not is_compound(*_meter_at(piece, b))}
+
+
+def snap(beat: float, triplets: set[int]) -> Fraction:
+    """A time on the grid of its beat: sixteenths, or eighth triplets in a triplet beat."""
+    whole = math.floor(beat + 1e-9)
+    steps = 3 if whole in triplets else 4
+    return Fraction(whole) + Fraction(round((beat - whole) * steps), steps)
+
+
+def clean_notes(piece: Piece, notes: list[Note]) -> list[tuple[Fraction, Fraction, Note]]:
+    """(onset, end, note) with both times on the part's grid and every note at least one
+    grid step long."""
+    triplets = triplet_beats(piece, notes)
+    out = []
+    for n in notes:
+        on = snap(n.onset, triplets)
+        end = snap(n.onset + n.duration, triplets)
+        if end <= on:
+            end = on + Fraction(1, 3 if math.floor(on) in triplets else 4)
+        out.append((on, end, n))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Voices and staves
+# ---------------------------------------------------------------------------------------------
+def assign_voices(timed: list[tuple[Fraction, Fraction, Note]],
+                  max_voices: int = MAX_VOICES) -> list[list[Event]]:
+    """Split cleaned notes into at most ``max_voices`` lines, the highest first.
+
+    Notes that start and end together form a chord. A note goes to a free line (one whose
+    last note has ended) nearest to it in pitch, else to a new line; when ``max_voices``
+    lines are busy it joins the chord that starts with it, or cuts the line that ends first
+    (notation shortens a held note rather than adding a third line; the audio is unchanged).
+    """
+    chords: dict[tuple[Fraction, Fraction], Event] = {}
+    for on, end, n in timed:
+        ev = chords.get((on, end))
+        if ev is None:
+            chords[(on, end)] = Event(on, end, (n.pitch,), n.velocity)
+        elif n.pitch not in ev.pitches:
+            ev.pitches = tuple(sorted(ev.pitches + (n.pitch,)))
+    events = sorted(chords.values(), key=lambda e: (e.onset, -max(e.pitches)))
+    voices: list[list[Event]] = []
+    for ev in events:
+        free = [v for v in voices if v[-1].end <= ev.onset]
+        if free:
+            min(free, key=lambda v: abs(v[-1].mean_pitch - ev.mean_pitch)).append(ev)
+        elif len(voices) < max_voices:
+            voices.append([ev])
+        else:
+            together = [v for v in voices if v[-1].onset == ev.onset]
+            if together:
+                last = together[0][-1]
+                last.end = min(last.end, ev.end)
+                last.pitches = tuple(sorted(set(last.pitches) | set(ev.pitches)))
+            else:
+                line = min(voices, key=lambda v: v[-1].end)
+                line[-1].end = ev.onset
+                line.append(ev)
+    voices.sort(key=lambda v: -sum(e.mean_pitch for e in v) / len(v))
+    return voices
+
+
+def _max_simultaneous(notes: list[Note]) -> int:
+    edges = sorted([(n.onset, 1) for n in notes] + [(n.onset + n.duration, -1) for n in notes],
+                   key=lambda e: (e[0], e[1]))
+    now = most = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def _needs_two_staves(part: Part) -> bool:
+    """A keyboard part that plays more than one line, or any part with a chord texture or a
+    range wider than one clef reads well. A single line on a keyboard program (the corpus's
+    folk tunes carry program 0) stays on one staff: a grand staff would leave one empty."""
+    if not part.notes:
+        return False
+    pitches = [n.pitch for n in part.notes]
+    together = _max_simultaneous(part.notes)
+    return (together >= CHORD_TEXTURE or max(pitches) - min(pitches) > WIDE_SPAN
+            or (part.program in KEYBOARD_PROGRAMS and together >= 2))
+
+
+def _mean_pitch(part: Part) -> float:
+    return sum(n.pitch for n in part.notes) / len(part.notes) if part.notes else 60.0
+
+
+def is_four_part_texture(parts: list[Part]) -> bool:
+    """Four parts of one instrument (or named S/A/T/B) whose upper pair sits above the
+    lower pair: a chorale or a four-part motet, written SA / TB on two staves."""
+    if len(parts) != 4 or any(not p.notes for p in parts):
+        return False
+    names = {p.name.strip().lower()[:1] for p in parts}
+    same_kind = len({p.program for p in parts}) == 1 or names == {"s", "a", "t", "b"}
+    ordered = sorted(parts, key=_mean_pitch, reverse=True)
+    high = [n.pitch for p in ordered[:2] for n in p.notes]
+    low = [n.pitch for p in ordered[2:] for n in p.notes]
+    return same_kind and sum(high) / len(high) >= 57 and sum(low) / len(low) <= 62
+
+
+def layout_piece(piece: Piece) -> list[PartLayout]:
+    """The staves of the score: parts, their staves and the voices on each staff."""
+    parts = [p for p in piece.parts if not p.is_drum]
+    if is_four_part_texture(parts):
+        ordered = sorted(parts, key=_mean_pitch, reverse=True)
+        staves = []
+        for pair, clef in ((ordered[:2], "treble"), (ordered[2:], "bass")):
+            voices = [assign_voices(clean_notes(piece, p.notes), max_voices=1)[0] for p in pair]
+            staves.append(Staff(voices=voices, clef=clef))
+        name = "Choir" if parts[0].program in range(52, 55) else (parts[0].name or "")
+        if {p.name.strip().lower()[:1] for p in parts} == {"s", "a", "t", "b"}:
+            name = "SATB"
+        return [PartLayout(name=name, program=parts[0].program, staves=staves, brace="bracket")]
+    out = []
+    for part in parts:
+        if _needs_two_staves(part):
+            upper = [n for n in part.notes if n.pitch >= SPLIT_PITCH]
+            lower = [n for n in part.notes if n.pitch < SPLIT_PITCH]
+            staves = [Staff(assign_voices(clean_notes(piece, upper)), clef="treble"),
+                      Staff(assign_voices(clean_notes(piece, lower)), clef="bass")]
+            brace = "brace" if part.program in KEYBOARD_PROGRAMS else "bracket"
+        else:
+            staves = [Staff(assign_voices(clean_notes(piece, part.notes)))]
+            brace = "brace"
+        out.append(PartLayout(name=part.name, program=part.program, staves=staves, brace=brace))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Spelling
+# ---------------------------------------------------------------------------------------------
+def piece_key(piece: Piece):
+    """The piece's key as a music21 Key: the written one, else music21's analysis."""
+    from music21 import key, note, stream
+
+    if piece.key:
+        try:
+            tonic, mode = piece.key.split()
+            return key.Key(tonic, mode.lower())
+        except Exception:  # an unreadable key name: analyse instead
+            pass
+    notes = piece.all_notes(include_drums=False)
+    if not notes:
+        return key.Key("C")
+    s = stream.Stream()
+    for n in notes:
+        s.insert(float(n.onset), note.Note(n.pitch, quarterLength=max(0.25, float(n.duration))))
+    try:
+        return s.analyze("key")
+    except Exception:  # too few notes to analyse
+        return key.Key("C")
+
+
+def spelling_table(k) -> dict[int, str]:
+    """Pitch class -> note name for the notes of the key (minor: with raised 6th and 7th)."""
+    from music21 import scale
+
+    names = [p.name for p in k.getScale().getPitches()]
+    if k.mode == "minor":
+        names += [p.name for p in scale.MelodicMinorScale(k.tonic).getPitches()]
+    table: dict[int, str] = {}
+    for name in names:
+        from music21 import pitch
+
+        table.setdefault(pitch.Pitch(name).pitchClass, name)
+    return table
+
+
+def spell(midi: int, table: dict[int, str], sharps: int, direction: int):
+    """A music21 Pitch for ``midi``: the key's name for it, else a sharp when the line rises
+    next (or the key has sharps) and a flat when it falls (or the key has flats)."""
+    from music21 import pitch
+
+    p = pitch.Pitch(midi=int(midi))
+    name = table.get(p.pitchClass)
+    if name is None:
+        want_flat = direction < 0 or (direction == 0 and sharps < 0)
+        want_sharp = direction > 0 or (direction == 0 and sharps > 0)
+        acc = p.accidental.name if p.accidental is not None else "natural"
+        if (want_flat and acc == "sharp") or (want_sharp and acc == "flat"):
+            p = p.getEnharmonic()
+        return p
+    spelled = pitch.Pitch(name + "4")
+    spelled.octave += round((midi - spelled.midi) / 12)
+    return spelled
+
+
+# ---------------------------------------------------------------------------------------------
+# music21
+# ---------------------------------------------------------------------------------------------
+def bar_starts(piece: Piece, end: float) -> list[Fraction]:
+    """Beats where bars start, following the meter map, up to and including the first bar
+    line at or after ``end``."""
+    sigs = piece.time_signatures or [(0.0, 4, 4)]
+    starts: list[Fraction] = []
+    now = Fraction(0)
+    while True:
+        starts.append(now)
+        if now >= Fraction(end).limit_denominator(1000) and len(starts) > 1:
+            return starts
+        num, den = _meter_at(piece, float(now))
+        length = Fraction(num * 4, den)
+        nxt = now + length
+        change = [Fraction(at).limit_denominator(48) for at, _, _ in sigs
+                  if now < Fraction(at).limit_denominator(48) < nxt]
+        now = change[0] if change else nxt
+
+
+def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: int,
+                  end: Fraction, k, two_staves: bool):
+    from music21 import chord, clef, instrument, meter, note, stream
+    from music21.stream import makeNotation
+
+    ps = stream.PartStaff() if two_staves else stream.Part()
+    try:
+        inst = instrument.instrumentFromMidiProgram(int(layout.program))
+    except Exception:
+        inst = instrument.Piano()
+    if layout.name:
+        inst.partName = layout.name
+        # later systems are labelled with the abbreviation: the instrument's own ("Pno")
+        # would not match a part named for its voices
+        inst.partAbbreviation = inst.instrumentAbbreviation = layout.name[:6]
+    ps.partName = inst.partName
+    ps.insert(0, inst)
+    if staff.clef == "bass":
+        chosen = clef.BassClef()
+    elif staff.clef == "treble":
+        chosen = clef.TrebleClef()
+    else:
+        probe = stream.Stream([note.Note(p) for v in staff.voices for e in v for p in e.pitches])
+        chosen = clef.bestClef(probe, allowTreble8vb=True) if len(probe) else clef.TrebleClef()
+    ps.insert(0, chosen)
+    ps.insert(0, k.__class__(k.tonic.name, k.mode))
+    for at, num, den in piece.time_signatures or [(0.0, 4, 4)]:
+        ps.insert(float(Fraction(at).limit_denominator(48)), meter.TimeSignature(f"{num}/{den}"))
+    table, sharps = spelling_table(k), k.sharps
+    voices = staff.voices or [[]]
+    for vi, events in enumerate(voices):
+        v = stream.Voice(id=str(vi + 1))
+        for i, ev in enumerate(events):
+            nxt = events[i + 1] if i + 1 < len(events) else None
+            direction = 0 if nxt is None else (max(nxt.pitches) > max(ev.pitches)) - (
+                max(nxt.pitches) < max(ev.pitches))
+            pitches = [spell(m, table, sharps, direction) for m in ev.pitches]
+            el = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(pitches)
+            el.duration.quarterLength = ev.end - ev.onset
+            el.volume.velocity = ev.velocity
+            v.insert(ev.onset, el)
+        if vi == 0:  # the first voice runs to the last bar line, so every staff has every bar
+            last = max((e.end for e in events), default=Fraction(0))
+            if last < end:
+                v.insert(last, note.Rest(quarterLength=end - last))
+        ps.insert(0, v)
+    measured = ps.makeMeasures()
+    measured.makeTies(inPlace=True)
+    measured.makeRests(fillGaps=True, timeRangeFromBarDuration=True, inPlace=True)
+    first_voice = staff_index * MAX_VOICES + 1  # voices unique within a part: 1-2, 3-4
+    for m in measured.getElementsByClass(stream.Measure):
+        # makeMeasures numbers the voices of each bar from 0 (verovio then lays voice 0
+        # after voice 1); they keep their line's number in every bar
+        for i, v in enumerate(m.voices):
+            v.id = str(first_voice + i)
+        for v in list(m.voices)[1:]:
+            if not v.notes:  # a second line only in the bars where it plays
+                m.remove(v)
+    for m in measured.getElementsByClass(stream.Measure):
+        if len(m.voices) == 2:  # two lines on a staff: the upper one's stems up
+            for v, direction in zip(m.voices, ("up", "down"), strict=True):
+                for el in v.notes:
+                    el.stemDirection = direction
+    measured.makeBeams(inPlace=True)
+    makeNotation.makeAccidentalsInMeasureStream(measured)
+    return measured
+
+
+def engrave_piece(piece: Piece):
+    """The music21 Score the notation stage writes to MusicXML (see the module docstring)."""
+    from music21 import layout as m21layout
+    from music21 import metadata, meter, stream, tempo
+
+    score = stream.Score()
+    if piece.title:
+        score.insert(0, metadata.Metadata(title=piece.title))
+    k = piece_key(piece)
+    end_beat = piece.end_beat or piece.bar_beats
+    starts = bar_starts(piece, end_beat)
+    end = starts[-1]
+    parts = []
+    for part_layout in layout_piece(piece):
+        two = len(part_layout.staves) == 2
+        staves = [_staff_stream(piece, part_layout, s, i, end, k, two)
+                  for i, s in enumerate(part_layout.staves)]
+        for s in staves:
+            score.insert(0, s)
+        if two:
+            score.insert(0, m21layout.StaffGroup(staves, name=part_layout.name or None,
+                                                 symbol=part_layout.brace, barTogether=True))
+        parts.extend(staves)
+    if not parts:
+        ps = stream.Part()
+        ps.insert(0, meter.TimeSignature("{}/{}".format(*piece.time_signature)))
+        score.insert(0, ps.makeMeasures())
+        parts.append(score.parts[0])
+    # music21 keeps a tempo in MusicXML only when it sits inside a Measure.
+    measures = list(parts[0].getElementsByClass(stream.Measure))
+    for beat, bpm in piece.tempos:
+        target = next((m for m in reversed(measures) if m.offset <= beat + 1e-9), None)
+        if target is not None:
+            target.insert(Fraction(beat - float(target.offset)).limit_denominator(48),
+                          tempo.MetronomeMark(number=round(bpm)))
+    return score
+
+
+def engraving_summary(score) -> dict[str, Any]:
+    """Parts, staves and voice counts of an engraved score (for logs and reports)."""
+    from music21 import stream
+
+    out = {"staves": len(score.parts), "max_voices": 0}
+    for p in score.parts:
+        for m in p.getElementsByClass(stream.Measure):
+            out["max_voices"] = max(out["max_voices"], len(m.voices) or 1)
+    return out
