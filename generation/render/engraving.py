@@ -324,7 +324,7 @@ def bar_starts(piece: Piece, end: float) -> list[Fraction]:
 
 def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: int,
                   end: Fraction, k, two_staves: bool):
-    from music21 import chord, clef, instrument, meter, note, stream
+    from music21 import chord, clef, instrument, key, meter, note, stream
     from music21.stream import makeNotation
 
     ps = stream.PartStaff() if two_staves else stream.Part()
@@ -347,7 +347,7 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
         probe = stream.Stream([note.Note(p) for v in staff.voices for e in v for p in e.pitches])
         chosen = clef.bestClef(probe, allowTreble8vb=True) if len(probe) else clef.TrebleClef()
     ps.insert(0, chosen)
-    ps.insert(0, k.__class__(k.tonic.name, k.mode))
+    ps.insert(0, key.Key(k.tonic.name, k.mode))
     for at, num, den in piece.time_signatures or [(0.0, 4, 4)]:
         ps.insert(float(Fraction(at).limit_denominator(48)), meter.TimeSignature(f"{num}/{den}"))
     table, sharps = spelling_table(k), k.sharps
@@ -369,6 +369,10 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
                 v.insert(last, note.Rest(quarterLength=end - last))
         ps.insert(0, v)
     measured = ps.makeMeasures()
+    first_bar = measured.getElementsByClass(stream.Measure).first()
+    if first_bar is not None:  # makeMeasures copies the key into a part with voices twice
+        for extra in list(first_bar.getElementsByClass(key.Key))[1:]:
+            first_bar.remove(extra)
     measured.makeTies(inPlace=True)
     measured.makeRests(fillGaps=True, timeRangeFromBarDuration=True, inPlace=True)
     first_voice = staff_index * MAX_VOICES + 1  # voices unique within a part: 1-2, 3-4

@@ -64,7 +64,8 @@ def ledger_lines(diatonic: int, lowest_line: int) -> int:
 def _instrument_range(part):
     from music21 import instrument
 
-    inst = part.getInstrument(returnDefault=False)
+    # the instrument may sit inside the first bar, where getInstrument() does not look
+    inst = part.recurse().getElementsByClass(instrument.Instrument).first()
     if inst is None:
         return None, None
     low, high = inst.lowestNote, inst.highestNote
