@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from generation.music.notes import Piece, write_midi
+from generation.render.engraving import fit_to_ranges
 
 log = logging.getLogger(__name__)
 
@@ -525,7 +526,9 @@ def run_pipeline(
         # the composer writes the mood's dynamics into the velocities; the audio's level
         # follows them too (a seed's own loudness is the user's, so only for compose)
         dynamics = (params.get("attributes") or {}).get("dynamics") if kind == "compose" else None
-        piece = result.piece
+        # notes the model wrote outside the instrument's range are taken by octaves into it,
+        # before anything is written, so the score, the MIDI and the audio agree
+        piece = fit_to_ranges(result.piece)
         piece.title = base_title if len(generated) == 1 else f"{base_title} ({i})"
         folder = staging / f"variant-{i}"
         rendered = render_variant(

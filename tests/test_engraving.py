@@ -18,6 +18,7 @@ from generation.render.engraving import (
     bar_starts,
     clean_notes,
     engrave_piece,
+    fit_to_ranges,
     layout_piece,
     spell,
     spelling_table,
@@ -99,6 +100,27 @@ def test_the_check_counts_notes_outside_the_instruments_range():
     result = check_piece(low_violin)  # B-flat 1 on a violin, whose lowest string is G3
     assert result["out_of_range"] == 1
     assert "B-1" in " ".join(result["details"])
+
+
+def test_notes_outside_the_range_are_taken_into_it_by_octaves():
+    violin = Part(notes=[Note(0.0, 34, 2.0), Note(2.0, 67, 2.0)], program=40)
+    organ = Part(notes=[Note(0.0, 95, 4.0)], program=19)  # B7 on a C2-C6 organ manual
+    drums = Part(notes=[Note(0.0, 35, 1.0)], is_drum=True)
+    fitted = fit_to_ranges(Piece(parts=[violin, organ, drums]))
+    assert [n.pitch for n in fitted.parts[0].notes] == [58, 67]  # B-flat 3, the G kept
+    assert [n.pitch for n in fitted.parts[1].notes] == [83]
+    assert fitted.parts[2].notes == drums.notes
+    assert check_piece(fitted)["problems"] == 0
+
+
+def test_a_note_starting_on_a_triplet_ends_on_the_triplet_grid():
+    # the model's note on the last triplet of beat 1 that lasts one beat: 2/3 .. 1 2/3, not
+    # 13/12 of a beat ending on a sixteenth
+    notes = [Note(0.0, 60, 2 / 3), Note(2 / 3, 62, 1.0), Note(2.0, 64, 2.0)]
+    piece = Piece(parts=[Part(notes=notes, program=73)])
+    timed = clean_notes(piece, notes)
+    assert timed[1][:2] == (Fraction(2, 3), Fraction(5, 3))
+    assert check_piece(piece)["problems"] == 0
 
 
 # -- the writer keeps the rules --------------------------------------------------------------

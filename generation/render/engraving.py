@@ -113,21 +113,26 @@ def triplet_beats(piece: Piece, notes: list[Note]) -> set[int]:
     return {b for b, v in votes.items() if v > 0 and not is_compound(*_meter_at(piece, b))}
 
 
-def snap(beat: float, triplets: set[int]) -> Fraction:
-    """A time on the grid of its beat: sixteenths, or eighth triplets in a triplet beat."""
+def snap(beat: float, triplets: set[int], steps: int | None = None) -> Fraction:
+    """A time on the grid of its beat: sixteenths, or eighth triplets in a triplet beat
+    (``steps`` per quarter forces one grid)."""
     whole = math.floor(beat + 1e-9)
-    steps = 3 if whole in triplets else 4
+    steps = steps or (3 if whole in triplets else 4)
     return Fraction(whole) + Fraction(round((beat - whole) * steps), steps)
 
 
 def clean_notes(piece: Piece, notes: list[Note]) -> list[tuple[Fraction, Fraction, Note]]:
     """(onset, end, note) with both times on the part's grid and every note at least one
-    grid step long."""
+    grid step long. A note that starts off the beat ends on its onset's grid (a triplet
+    note that ends in a sixteenth beat would otherwise last 13/12 of a beat)."""
     triplets = triplet_beats(piece, notes)
     out = []
     for n in notes:
         on = snap(n.onset, triplets)
-        end = snap(n.onset + n.duration, triplets)
+        steps = None
+        if on.denominator != 1:
+            steps = 3 if math.floor(on) in triplets else 4
+        end = snap(n.onset + n.duration, triplets, steps)
         if end <= on:
             end = on + Fraction(1, 3 if math.floor(on) in triplets else 4)
         out.append((on, end, n))
@@ -240,6 +245,48 @@ def layout_piece(piece: Piece) -> list[PartLayout]:
             brace = "brace"
         out.append(PartLayout(name=part.name, program=part.program, staves=staves, brace=brace))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranges
+# ---------------------------------------------------------------------------------------------
+def instrument_range(program: int) -> tuple[int | None, int | None]:
+    """Lowest and highest MIDI pitch music21 gives the General MIDI program's instrument
+    (None where it gives none, as for the choir)."""
+    from music21 import instrument
+
+    try:
+        inst = instrument.instrumentFromMidiProgram(int(program))
+    except Exception:  # a program music21 does not know: no range
+        return None, None
+    low = int(inst.lowestNote.midi) if inst.lowestNote is not None else None
+    high = int(inst.highestNote.midi) if inst.highestNote is not None else None
+    return low, high
+
+
+def fit_to_ranges(piece: Piece) -> Piece:
+    """The piece with every pitched note moved by octaves into its instrument's range, as a
+    player would take a note the instrument does not have (drums and notes already inside
+    are left as they are). Applied to generated music before it is written, so the score,
+    the MIDI and the audio agree."""
+    from dataclasses import replace
+
+    parts = []
+    for part in piece.parts:
+        low, high = (None, None) if part.is_drum else instrument_range(part.program)
+        if low is None and high is None:
+            parts.append(part)
+            continue
+        notes = []
+        for n in part.notes:
+            pitch = n.pitch
+            while low is not None and pitch < low:
+                pitch += 12
+            while high is not None and pitch > high and (low is None or pitch - 12 >= low):
+                pitch -= 12
+            notes.append(n if pitch == n.pitch else replace(n, pitch=pitch))
+        parts.append(replace(part, notes=sorted(notes)))
+    return replace(piece, parts=parts)
 
 
 # ---------------------------------------------------------------------------------------------
