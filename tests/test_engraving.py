@@ -17,6 +17,7 @@ from generation.music.notes import Note, Part, Piece, piece_to_music21
 from generation.render.engraving import (
     bar_starts,
     clean_notes,
+    clef_for,
     engrave_piece,
     fit_to_ranges,
     layout_piece,
@@ -199,6 +200,29 @@ def test_a_single_line_keeps_one_staff_with_the_clef_its_range_needs():
     assert first_clef(tenor, 52) is clef.Treble8vbClef
     tune = [Note(float(i), p, 1.0) for i, p in enumerate([67, 71, 74, 79, 76, 72, 69, 67])]
     assert first_clef(tune, 0) is clef.TrebleClef  # a folk tune on the piano: no empty staff
+
+
+@pytest.mark.parametrize(("meter", "rests"), [
+    ((4, 4), [0.5, 1.0, 2.0]),  # eighth rest to the beat, a quarter, then a half rest
+    ((3, 4), [0.5, 1.0, 1.0]),
+    ((6, 8), [1.0, 1.5]),  # to the dotted-quarter beat, then a dotted quarter rest
+])
+def test_rests_are_cut_at_the_beats_they_cross(meter, rests):
+    piece = Piece(parts=[Part(notes=[Note(0.0, 72, 0.5)], program=73)],
+                  time_signatures=[(0.0, *meter)])
+    score = engrave_piece(piece)
+    assert [float(r.quarterLength) for r in score.recurse().getElementsByClass("Rest")] == rests
+
+
+def test_a_wide_line_gets_the_clef_that_keeps_it_within_four_ledger_lines():
+    from music21 import clef
+
+    # a generated "bass" from A2 up to E5: the bass clef would need 5 ledger lines for E5
+    # and the treble clef 5 for A2; treble-8 needs 2 below and 3 above
+    assert isinstance(clef_for([45, 50, 55, 60, 64, 76]), clef.Treble8vbClef)
+    assert isinstance(clef_for([40, 43, 48, 52, 55, 60]), clef.BassClef)
+    assert isinstance(clef_for([60, 64, 67, 72, 79]), clef.TrebleClef)
+    assert isinstance(clef_for([]), clef.TrebleClef)
 
 
 def test_four_voices_go_on_two_staves_soprano_alto_above_tenor_bass_below():

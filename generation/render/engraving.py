@@ -16,7 +16,7 @@ voices have no rests. ``engrave_piece`` writes instead what a musician expects t
   single part that plays chords over a wide range (a transferred chorale); four parts of one
   kind (a chorale, a four-part Renaissance texture) on two staves, soprano and alto above,
   tenor and bass below; one staff for any other part. Clefs come from each staff's range
-  (music21's ``clef.bestClef``: treble, bass or treble-8).
+  (treble, bass or treble-8: ``clef_for``).
 - Pitches spelled by the key (the piece's, else music21's key analysis): the key's scale
   (with the raised sixth and seventh in minor), and chromatic notes as sharps when the line
   goes up next and as flats when it goes down.
@@ -207,16 +207,14 @@ def _mean_pitch(part: Part) -> float:
 
 
 def is_four_part_texture(parts: list[Part]) -> bool:
-    """Four parts of one instrument (or named S/A/T/B) whose upper pair sits above the
-    lower pair: a chorale or a four-part motet, written SA / TB on two staves."""
+    """Four parts of one instrument (or named S/A/T/B): a chorale or a four-part motet,
+    written SA / TB on two staves (the higher pair above, each staff's clef from its
+    range: a generated "bass" that sits high gets a treble clef rather than ledger lines)."""
     if len(parts) != 4 or any(not p.notes for p in parts):
         return False
     names = {p.name.strip().lower()[:1] for p in parts}
     same_kind = len({p.program for p in parts}) == 1 or names == {"s", "a", "t", "b"}
-    ordered = sorted(parts, key=_mean_pitch, reverse=True)
-    high = [n.pitch for p in ordered[:2] for n in p.notes]
-    low = [n.pitch for p in ordered[2:] for n in p.notes]
-    return same_kind and sum(high) / len(high) >= 57 and sum(low) / len(low) <= 62
+    return same_kind
 
 
 def layout_piece(piece: Piece) -> list[PartLayout]:
@@ -225,9 +223,9 @@ def layout_piece(piece: Piece) -> list[PartLayout]:
     if is_four_part_texture(parts):
         ordered = sorted(parts, key=_mean_pitch, reverse=True)
         staves = []
-        for pair, clef in ((ordered[:2], "treble"), (ordered[2:], "bass")):
+        for pair in (ordered[:2], ordered[2:]):
             voices = [assign_voices(clean_notes(piece, p.notes), max_voices=1)[0] for p in pair]
-            staves.append(Staff(voices=voices, clef=clef))
+            staves.append(Staff(voices=voices))
         name = "Choir" if parts[0].program in range(52, 55) else (parts[0].name or "")
         if {p.name.strip().lower()[:1] for p in parts} == {"s", "a", "t", "b"}:
             name = "SATB"
@@ -369,6 +367,60 @@ def bar_starts(piece: Piece, end: float) -> list[Fraction]:
         now = change[0] if change else nxt
 
 
+def clef_for(pitches: list[int]):
+    """The clef a staff of these MIDI pitches reads best in: treble, bass or treble-8,
+    whichever leaves fewest notes beyond four ledger lines, then fewest ledger lines in all
+    (treble first on a tie). music21's ``bestClef`` looks at the average pitch only, so a
+    wide generated line got a clef that put its low notes five ledger lines down."""
+    from music21 import clef, pitch
+
+    from generation.render.engraving_check import MAX_LEDGER_LINES, ledger_lines
+
+    candidates = [clef.TrebleClef(), clef.BassClef(), clef.Treble8vbClef()]
+    if not pitches:
+        return candidates[0]
+    steps = [pitch.Pitch(midi=m).diatonicNoteNum for m in pitches]
+
+    def cost(c):
+        lines = [ledger_lines(d, c.lowestLine) for d in steps]
+        return (sum(n > MAX_LEDGER_LINES for n in lines), sum(lines))
+
+    return min(candidates, key=cost)
+
+
+def split_rests_at_beats(measured) -> None:
+    """Rests that show the beat, as engravers write them: a rest is cut at each beat line it
+    crosses, except inside a whole-bar rest and inside a half of a four-beat bar that it
+    covers (``makeRests`` fills each gap with one rest, so a dotted half rest could start on
+    the second eighth of a bar)."""
+    from music21 import note, stream
+
+    for m in measured.getElementsByClass(stream.Measure):
+        ts = m.timeSignature or m.getContextByClass("TimeSignature")
+        if ts is None:
+            continue
+        beat = Fraction(ts.beatDuration.quarterLength)
+        bar = Fraction(ts.barDuration.quarterLength)
+        for holder in list(m.voices) or [m]:
+            for rest in list(holder.getElementsByClass(note.Rest)):
+                start = Fraction(rest.offset)
+                end = start + Fraction(rest.quarterLength)
+                if end - start == bar:
+                    continue
+                if ts.beatCount == 4 and end - start == 2 * beat and start in (0, 2 * beat):
+                    continue
+                cuts = [b * beat for b in range(1, int(bar / beat) + 1) if start < b * beat < end]
+                if ts.beatCount == 4:  # a half rest for a whole half of the bar it covers
+                    for half in ((0, 2 * beat), (2 * beat, bar)):
+                        if start <= half[0] and end >= half[1]:
+                            cuts = [c for c in cuts if not half[0] < c < half[1]]
+                if not cuts:
+                    continue
+                holder.remove(rest)
+                for a, b in zip([start, *cuts], [*cuts, end], strict=True):
+                    holder.insert(a, note.Rest(quarterLength=b - a))
+
+
 def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: int,
                   end: Fraction, k, two_staves: bool):
     from music21 import chord, clef, instrument, key, meter, note, stream
@@ -391,8 +443,7 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
     elif staff.clef == "treble":
         chosen = clef.TrebleClef()
     else:
-        probe = stream.Stream([note.Note(p) for v in staff.voices for e in v for p in e.pitches])
-        chosen = clef.bestClef(probe, allowTreble8vb=True) if len(probe) else clef.TrebleClef()
+        chosen = clef_for([p for v in staff.voices for e in v for p in e.pitches])
     ps.insert(0, chosen)
     ps.insert(0, key.Key(k.tonic.name, k.mode))
     for at, num, den in piece.time_signatures or [(0.0, 4, 4)]:
@@ -431,6 +482,7 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
         for v in list(m.voices)[1:]:
             if not v.notes:  # a second line only in the bars where it plays
                 m.remove(v)
+    split_rests_at_beats(measured)
     for m in measured.getElementsByClass(stream.Measure):
         if len(m.voices) == 2:  # two lines on a staff: the upper one's stems up
             for v, direction in zip(m.voices, ("up", "down"), strict=True):
