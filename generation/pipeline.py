@@ -468,6 +468,7 @@ def render_variant(
     if notation is not None:
         files["musicxml"] = "score.musicxml"
         files["svg"] = [p.name for p in notation["svg"]]
+        files["svg_phone"] = [p.name for p in notation["svg_phone"]]
         files["timemap"] = "timemap.json"
     if original is not None:
         seed_audio = render_audio(

@@ -10,6 +10,10 @@ Promises of ``render_notation``:
   and a score with any is logged.
 - ``score-1.svg`` ... ``score-N.svg``: one file per engraved page, laid out for a web page
   (A4-proportioned pages at a reading scale, viewBox on the root so the page scales with CSS).
+- ``score-phone-1.svg`` ...: the same score laid out again for a phone's width
+  (``PHONE_LAYOUT``), so a narrow screen gets whole systems at a readable size instead of
+  a shrunken or sideways-scrolling page. The layouts share one loaded document, so their
+  element ids are the same and one timemap serves both.
 - ``timemap.json``: verovio's timemap, a list of ``{"tstamp": ms, "qstamp": beats, "on": [ids],
   "off": [ids], "measureOn": id, ...}`` in increasing ``tstamp``; the ids are the SVG element
   ids, which is what the track page needs to move a cursor with the audio. Each ``tstamp`` is
@@ -58,6 +62,12 @@ VEROVIO_OPTIONS: dict[str, Any] = {
 }
 
 
+# A phone column is about 320-400 CSS px; a page 100 mm wide at the same scale draws the
+# staff at nearly the size the desktop page has in its ~800 px column, and a page 150 mm
+# tall holds two or three systems, about one screen.
+PHONE_LAYOUT: dict[str, Any] = {"pageWidth": 1000, "pageHeight": 1500}
+
+
 def _toolkit():
     """A fresh verovio toolkit using only the package's bundled resources."""
     import verovio
@@ -92,8 +102,8 @@ def engrave_musicxml(musicxml_path: str | Path, out_dir: str | Path,
 
     With ``piece`` (the Piece the file was written from), the timemap's times come from its
     tempo map (see ``retime``); without, from verovio's reading of the file's tempo marks.
-    Returns ``{"svg": [paths], "pages": n, "timemap": path}``. Raises ``RuntimeError`` if
-    verovio cannot read the file.
+    Returns ``{"svg": [paths], "pages": n, "svg_phone": [paths], "timemap": path}``.
+    Raises ``RuntimeError`` if verovio cannot read the file.
     """
     out_dir = Path(out_dir)
     tk = _toolkit()
@@ -107,20 +117,28 @@ def engrave_musicxml(musicxml_path: str | Path, out_dir: str | Path,
         path.write_text(tk.renderToSVG(page), encoding="utf-8")
         svg_paths.append(path)
     timemap = tk.renderToTimemap({"includeMeasures": True, "includeRests": False})
+    tk.setOptions(PHONE_LAYOUT)
+    tk.redoLayout()
+    phone_paths: list[Path] = []
+    for page in range(1, int(tk.getPageCount()) + 1):
+        path = out_dir / f"score-phone-{page}.svg"
+        path.write_text(tk.renderToSVG(page), encoding="utf-8")
+        phone_paths.append(path)
     if isinstance(timemap, str):  # older bindings return the JSON text
         timemap = json.loads(timemap)
     if piece is not None:
         timemap = retime(timemap, piece)
     timemap_path = out_dir / "timemap.json"
     timemap_path.write_text(json.dumps(timemap, separators=(",", ":")), encoding="utf-8")
-    return {"svg": svg_paths, "pages": pages, "timemap": timemap_path}
+    return {"svg": svg_paths, "pages": pages, "svg_phone": phone_paths,
+            "timemap": timemap_path}
 
 
 def render_notation(piece: Piece, out_dir: str | Path) -> dict[str, Any]:
     """Write ``score.musicxml``, ``score-<n>.svg`` pages and ``timemap.json`` into ``out_dir``.
 
-    Returns ``{"musicxml": Path, "svg": [Path, ...], "pages": int, "timemap": Path,
-    "check": engraving check counts, "seconds": {"musicxml": s, "engrave": s}}``. Files already there with the same names are
+    Returns ``{"musicxml": Path, "svg": [Path, ...], "pages": int, "svg_phone": [Path, ...],
+    "timemap": Path, "check": engraving check counts, "seconds": {"musicxml": s, "engrave": s}}``. Files already there with the same names are
     overwritten; stale extra pages from an earlier, longer rendering are removed so a
     re-render never leaves a mix.
     """
