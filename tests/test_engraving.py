@@ -108,8 +108,10 @@ def test_notes_outside_the_range_are_taken_into_it_by_octaves():
     organ = Part(notes=[Note(0.0, 95, 4.0)], program=19)  # B7 on a C2-C6 organ manual
     drums = Part(notes=[Note(0.0, 35, 1.0)], is_drum=True)
     fitted = fit_to_ranges(Piece(parts=[violin, organ, drums]))
-    assert [n.pitch for n in fitted.parts[0].notes] == [58, 67]  # B-flat 3, the G kept
-    assert [n.pitch for n in fitted.parts[1].notes] == [83]
+    # into the octave nearest the part's other notes: B-flat 4 beside the G4; the organ's
+    # lone B7 to B3, the octave nearest the middle of the manual
+    assert [n.pitch for n in fitted.parts[0].notes] == [70, 67]
+    assert [n.pitch for n in fitted.parts[1].notes] == [59]
     assert fitted.parts[2].notes == drums.notes
     assert check_piece(fitted)["problems"] == 0
 
@@ -223,6 +225,20 @@ def test_a_wide_line_gets_the_clef_that_keeps_it_within_four_ledger_lines():
     assert isinstance(clef_for([40, 43, 48, 52, 55, 60]), clef.BassClef)
     assert isinstance(clef_for([60, 64, 67, 72, 79]), clef.TrebleClef)
     assert isinstance(clef_for([]), clef.TrebleClef)
+
+
+def test_a_line_that_leaps_out_of_its_clef_changes_clef_for_that_bar_and_back():
+    from music21 import clef
+
+    low = [36, 40, 43, 48]
+    # C2 to G6: no one clef holds both within four ledger lines
+    cello = [Note(float(i), p, 1.0) for i, p in enumerate(low + low + [84, 86, 88, 91] + low)]
+    score = engrave_piece(Piece(parts=[Part(notes=cello, program=42)]))
+    assert len(score.parts) == 1  # one staff: a cello line is never split over two
+    clefs = [(m.number, type(c).__name__) for m in score.parts[0].getElementsByClass("Measure")
+             for c in m.getElementsByClass(clef.Clef)]
+    assert clefs == [(1, "BassClef"), (3, "TrebleClef"), (4, "BassClef")]
+    assert check_score(score)["problems"] == 0
 
 
 def test_four_voices_go_on_two_staves_soprano_alto_above_tenor_bass_below():

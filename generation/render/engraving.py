@@ -45,7 +45,8 @@ SPLIT_PITCH = 60  # middle C and above go to the upper staff of a grand staff
 # General MIDI programs written on a grand staff: pianos (0-7) and organs (16-20).
 KEYBOARD_PROGRAMS = frozenset(range(0, 8)) | frozenset(range(16, 21))
 # A part that is not a keyboard also gets two staves when it sounds this many notes at once
-# (a chord texture such as a transferred chorale) or spans more than this many semitones.
+# (a chord texture such as a transferred chorale), or two at once over more than this many
+# semitones (a keyboard part: a single line over this span).
 CHORD_TEXTURE = 3
 WIDE_SPAN = 28
 TRIPLET_TOLERANCE = 0.04  # beats: how near a triplet position an onset must be to count
@@ -191,15 +192,19 @@ def _max_simultaneous(notes: list[Note]) -> int:
 
 
 def _needs_two_staves(part: Part) -> bool:
-    """A keyboard part that plays more than one line, or any part with a chord texture or a
-    range wider than one clef reads well. A single line on a keyboard program (the corpus's
-    folk tunes carry program 0) stays on one staff: a grand staff would leave one empty."""
+    """A keyboard part that plays more than one line or spans more than one clef reads well,
+    or any part with a chord texture or two lines over a wide range. A single narrow line on
+    a keyboard program (the corpus's folk tunes carry program 0) stays on one staff: a grand
+    staff would leave one empty."""
     if not part.notes:
         return False
     pitches = [n.pitch for n in part.notes]
     together = _max_simultaneous(part.notes)
-    return (together >= CHORD_TEXTURE or max(pitches) - min(pitches) > WIDE_SPAN
-            or (part.program in KEYBOARD_PROGRAMS and together >= 2))
+    wide = max(pitches) - min(pitches) > WIDE_SPAN
+    if part.program in KEYBOARD_PROGRAMS:
+        return together >= 2 or wide
+    # a melody instrument's single line stays on one staff and changes clef where it must
+    return together >= CHORD_TEXTURE or (together >= 2 and wide)
 
 
 def _mean_pitch(part: Part) -> float:
@@ -264,10 +269,12 @@ def instrument_range(program: int) -> tuple[int | None, int | None]:
 
 def fit_to_ranges(piece: Piece) -> Piece:
     """The piece with every pitched note moved by octaves into its instrument's range, as a
-    player would take a note the instrument does not have (drums and notes already inside
-    are left as they are). Applied to generated music before it is written, so the score,
-    the MIDI and the audio agree."""
+    player would take a note the instrument does not have: into the octave nearest the
+    middle of the part's other notes (drums and notes already inside are left as they are).
+    Applied to generated music before it is written, so the score, the MIDI and the audio
+    agree."""
     from dataclasses import replace
+    from statistics import median
 
     parts = []
     for part in piece.parts:
@@ -275,13 +282,15 @@ def fit_to_ranges(piece: Piece) -> Piece:
         if low is None and high is None:
             parts.append(part)
             continue
+        lo, hi = low if low is not None else 0, high if high is not None else 127
+        inside = [n.pitch for n in part.notes if lo <= n.pitch <= hi]
+        centre = median(inside) if inside else (lo + hi) / 2
         notes = []
         for n in part.notes:
             pitch = n.pitch
-            while low is not None and pitch < low:
-                pitch += 12
-            while high is not None and pitch > high and (low is None or pitch - 12 >= low):
-                pitch -= 12
+            if not lo <= pitch <= hi:
+                octaves = [pitch + 12 * k for k in range(-10, 11) if lo <= pitch + 12 * k <= hi]
+                pitch = min(octaves, key=lambda p: abs(p - centre)) if octaves else pitch
             notes.append(n if pitch == n.pitch else replace(n, pitch=pitch))
         parts.append(replace(part, notes=sorted(notes)))
     return replace(piece, parts=parts)
@@ -367,25 +376,57 @@ def bar_starts(piece: Piece, end: float) -> list[Fraction]:
         now = change[0] if change else nxt
 
 
+def _clef_cost(c, steps: list[int]) -> tuple[int, int]:
+    """(notes beyond four ledger lines, ledger lines in all) of diatonic steps under clef c."""
+    from generation.render.engraving_check import MAX_LEDGER_LINES, ledger_lines
+
+    lines = [ledger_lines(d, c.lowestLine) for d in steps]
+    return (sum(n > MAX_LEDGER_LINES for n in lines), sum(lines))
+
+
+def _clefs():
+    from music21 import clef
+
+    return [clef.TrebleClef(), clef.BassClef(), clef.Treble8vbClef()]
+
+
 def clef_for(pitches: list[int]):
     """The clef a staff of these MIDI pitches reads best in: treble, bass or treble-8,
     whichever leaves fewest notes beyond four ledger lines, then fewest ledger lines in all
     (treble first on a tie). music21's ``bestClef`` looks at the average pitch only, so a
     wide generated line got a clef that put its low notes five ledger lines down."""
-    from music21 import clef, pitch
+    from music21 import pitch
 
-    from generation.render.engraving_check import MAX_LEDGER_LINES, ledger_lines
-
-    candidates = [clef.TrebleClef(), clef.BassClef(), clef.Treble8vbClef()]
     if not pitches:
-        return candidates[0]
+        return _clefs()[0]
     steps = [pitch.Pitch(midi=m).diatonicNoteNum for m in pitches]
+    return min(_clefs(), key=lambda c: _clef_cost(c, steps))
 
-    def cost(c):
-        lines = [ledger_lines(d, c.lowestLine) for d in steps]
-        return (sum(n > MAX_LEDGER_LINES for n in lines), sum(lines))
 
-    return min(candidates, key=cost)
+def change_clefs_where_needed(measured, staff_clef) -> None:
+    """A clef change at the start of a bar whose notes would need more than four ledger
+    lines under the staff's clef (a left hand climbing into the treble, a generated bass
+    line that leaps up), and back to the staff's clef at the next bar that reads well in
+    it. A clef change is what a player expects there; an octave line would move only one
+    voice of a two-voice staff."""
+    from music21 import clef, stream
+
+    current = staff_clef
+    for m in measured.getElementsByClass(stream.Measure):
+        steps = [p.diatonicNoteNum for n in m.recurse().notes for p in n.pitches]
+        if not steps:
+            continue
+        wanted = current
+        if _clef_cost(current, steps)[0]:
+            wanted = min(_clefs(), key=lambda c: _clef_cost(c, steps))
+        elif current is not staff_clef and not _clef_cost(staff_clef, steps)[0]:
+            wanted = staff_clef
+        if type(wanted) is type(current):
+            continue
+        for old in list(m.getElementsByClass(clef.Clef)):
+            m.remove(old)
+        m.insert(0, type(wanted)())
+        current = wanted
 
 
 def split_rests_at_beats(measured) -> None:
@@ -483,6 +524,7 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
             if not v.notes:  # a second line only in the bars where it plays
                 m.remove(v)
     split_rests_at_beats(measured)
+    change_clefs_where_needed(measured, chosen)
     for m in measured.getElementsByClass(stream.Measure):
         if len(m.voices) == 2:  # two lines on a staff: the upper one's stems up
             for v, direction in zip(m.voices, ("up", "down"), strict=True):
