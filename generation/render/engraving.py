@@ -69,14 +69,16 @@ class Event:
 @dataclass
 class Staff:
     voices: list[list[Event]] = field(default_factory=list)
-    clef: str | None = None  # "treble" / "bass" to force one, None: chosen from the range
+    # "treble" / "bass": the clef a staff of a pair starts from when the notes allow it
+    # (no note beyond four ledger lines); None: the clef the range reads best in
+    prefer: str | None = None
 
 
 @dataclass
 class PartLayout:
     """One instrument as it is engraved: its name, program and one or two staves."""
 
-    name: str
+    name: str | None  # the label; None: the instrument's name, "": no label
     program: int
     staves: list[Staff]
     brace: str = "brace"  # how two staves are joined: "brace" (keyboard) or "bracket" (choir)
@@ -228,10 +230,11 @@ def layout_piece(piece: Piece) -> list[PartLayout]:
     if is_four_part_texture(parts):
         ordered = sorted(parts, key=_mean_pitch, reverse=True)
         staves = []
-        for pair in (ordered[:2], ordered[2:]):
+        for pair, prefer in ((ordered[:2], "treble"), (ordered[2:], "bass")):
             voices = [assign_voices(clean_notes(piece, p.notes), max_voices=1)[0] for p in pair]
-            staves.append(Staff(voices=voices))
-        name = "Choir" if parts[0].program in range(52, 55) else (parts[0].name or "")
+            staves.append(Staff(voices=voices, prefer=prefer))
+        # unnamed voices on the default program (the corpus's motets) are not a "Piano"
+        name = parts[0].name or ("" if parts[0].program == 0 else None)
         if {p.name.strip().lower()[:1] for p in parts} == {"s", "a", "t", "b"}:
             name = "SATB"
         return [PartLayout(name=name, program=parts[0].program, staves=staves, brace="bracket")]
@@ -240,13 +243,16 @@ def layout_piece(piece: Piece) -> list[PartLayout]:
         if _needs_two_staves(part):
             upper = [n for n in part.notes if n.pitch >= SPLIT_PITCH]
             lower = [n for n in part.notes if n.pitch < SPLIT_PITCH]
-            staves = [Staff(assign_voices(clean_notes(piece, upper)), clef="treble"),
-                      Staff(assign_voices(clean_notes(piece, lower)), clef="bass")]
+            staves = [Staff(assign_voices(clean_notes(piece, upper)), prefer="treble"),
+                      Staff(assign_voices(clean_notes(piece, lower)), prefer="bass")]
             brace = "brace" if part.program in KEYBOARD_PROGRAMS else "bracket"
         else:
             staves = [Staff(assign_voices(clean_notes(piece, part.notes)))]
             brace = "brace"
-        out.append(PartLayout(name=part.name, program=part.program, staves=staves, brace=brace))
+        # program 0 is also what a file without instruments says (the corpus's tunes):
+        # an unnamed part on it is not labelled "Piano"
+        name = part.name or ("" if part.program == 0 else None)
+        out.append(PartLayout(name=name, program=part.program, staves=staves, brace=brace))
     return out
 
 
@@ -390,17 +396,24 @@ def _clefs():
     return [clef.TrebleClef(), clef.BassClef(), clef.Treble8vbClef()]
 
 
-def clef_for(pitches: list[int]):
+def clef_for(pitches: list[int], prefer: str | None = None):
     """The clef a staff of these MIDI pitches reads best in: treble, bass or treble-8,
     whichever leaves fewest notes beyond four ledger lines, then fewest ledger lines in all
-    (treble first on a tie). music21's ``bestClef`` looks at the average pitch only, so a
-    wide generated line got a clef that put its low notes five ledger lines down."""
+    (treble first on a tie). With ``prefer`` ("treble" or "bass", the upper and lower staff
+    of a pair), that clef whenever it keeps every note within four ledger lines. music21's
+    ``bestClef`` looks at the average pitch only, so a wide generated line got a clef that
+    put its low notes five ledger lines down."""
     from music21 import pitch
 
+    clefs = _clefs()
+    if prefer == "bass":
+        clefs = [clefs[1], clefs[2], clefs[0]]
     if not pitches:
-        return _clefs()[0]
+        return clefs[0]
     steps = [pitch.Pitch(midi=m).diatonicNoteNum for m in pitches]
-    return min(_clefs(), key=lambda c: _clef_cost(c, steps))
+    if prefer and not _clef_cost(clefs[0], steps)[0]:
+        return clefs[0]
+    return min(clefs, key=lambda c: _clef_cost(c, steps))
 
 
 def change_clefs_where_needed(measured, staff_clef) -> None:
@@ -464,7 +477,7 @@ def split_rests_at_beats(measured) -> None:
 
 def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: int,
                   end: Fraction, k, two_staves: bool):
-    from music21 import chord, clef, instrument, key, meter, note, stream
+    from music21 import chord, instrument, key, meter, note, stream
     from music21.stream import makeNotation
 
     ps = stream.PartStaff() if two_staves else stream.Part()
@@ -472,19 +485,14 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
         inst = instrument.instrumentFromMidiProgram(int(layout.program))
     except Exception:
         inst = instrument.Piano()
-    if layout.name:
+    if layout.name is not None:  # "" for no label
         inst.partName = layout.name
         # later systems are labelled with the abbreviation: the instrument's own ("Pno")
         # would not match a part named for its voices
         inst.partAbbreviation = inst.instrumentAbbreviation = layout.name[:6]
     ps.partName = inst.partName
     ps.insert(0, inst)
-    if staff.clef == "bass":
-        chosen = clef.BassClef()
-    elif staff.clef == "treble":
-        chosen = clef.TrebleClef()
-    else:
-        chosen = clef_for([p for v in staff.voices for e in v for p in e.pitches])
+    chosen = clef_for([p for v in staff.voices for e in v for p in e.pitches], staff.prefer)
     ps.insert(0, chosen)
     ps.insert(0, key.Key(k.tonic.name, k.mode))
     for at, num, den in piece.time_signatures or [(0.0, 4, 4)]:
