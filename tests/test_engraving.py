@@ -352,3 +352,22 @@ def test_the_timemap_bar_onsets_are_the_audio_times_of_the_bars(tmp_path, meter_
     expected = [piece.beat_to_seconds(b) * 1000 for b in starts]
     assert bar_onsets_ms(timemap) == expected
     assert result["check"]["problems"] == 0
+
+
+def test_evaluate_models_reports_the_engraving_check_on_generated_and_corpus_pieces(
+    monkeypatch, tmp_path
+):
+    from generation.ml import evaluate
+
+    low_violin = Piece(parts=[Part(notes=[Note(0.0, 34, 2.0), Note(2.0, 67, 2.0)], program=40)])
+    monkeypatch.setattr(evaluate, "_generations", lambda quick: [
+        {"piece": low_violin}, {"piece": two_voice_piano()}])
+    section = evaluate.engraving_section(quick=True)
+    # written as the pipeline writes them (ranges fitted): nothing for a musician to trip on
+    assert section["generated"]["pieces"] == 2 and section["generated"]["problems"] == 0
+    assert section["corpus"]["pieces"] == 10 and section["corpus"]["bars"] > 100
+    assert section["corpus"]["problems"] == 0, section["corpus"]["details"]
+    path = tmp_path / "evaluation.md"
+    evaluate.write_report({"quick": True, "engraving": section}, path)
+    text = path.read_text()
+    assert "## Engraving check" in text and "| generated | 2 |" in text
