@@ -371,3 +371,19 @@ def test_evaluate_models_reports_the_engraving_check_on_generated_and_corpus_pie
     evaluate.write_report({"quick": True, "engraving": section}, path)
     text = path.read_text()
     assert "## Engraving check" in text and "| generated | 2 |" in text
+
+
+@pytest.mark.parametrize("piece", [
+    # drums only: audio-only parts leave a staff of whole-bar rests
+    Piece(parts=[Part(notes=[Note(float(i), 36, 0.25) for i in range(8)], is_drum=True)]),
+    Piece(parts=[Part(notes=[], program=0)]),
+    # 5/8 with a note near a triplet position that crosses the bar line, and a tempo change
+    Piece(parts=[Part(notes=[Note(0.1, 61, 0.07), Note(0.37, 63, 2.61), Note(3.9, 66, 0.3)],
+                      program=40)], time_signatures=[(0.0, 5, 8)],
+          tempos=[(0.0, 77.7), (1.3, 140.0)]),
+], ids=["drums-only", "empty", "five-eight"])
+def test_odd_pieces_still_engrave_without_problems(tmp_path, piece):
+    result = render_notation(piece, tmp_path)
+    assert result["pages"] >= 1
+    assert result["check"]["problems"] == 0
+    assert check_musicxml(result["musicxml"])["problems"] == 0

@@ -12,11 +12,17 @@ voices have no rests. ``engrave_piece`` writes instead what a musician expects t
   that start and end together are one chord. A second voice appears only in the bars where
   it has notes, and every voice present in a bar is complete (rests shown) and adds up to
   the meter, as does every bar.
-- Staves: a grand staff (treble and bass, braced) for keyboard and organ programs and for a
-  single part that plays chords over a wide range (a transferred chorale); four parts of one
-  kind (a chorale, a four-part Renaissance texture) on two staves, soprano and alto above,
-  tenor and bass below; one staff for any other part. Clefs come from each staff's range
-  (treble, bass or treble-8: ``clef_for``).
+- Rests that show the beat: a rest is cut at the beats it crosses (a half rest kept for a
+  half bar of four beats).
+- Staves: a grand staff (treble and bass, braced) for keyboard and organ parts that play
+  more than one line or span more than one clef, and for any part that plays chords (a
+  transferred chorale); four parts of one kind (a chorale, a four-part Renaissance texture)
+  on two staves, soprano and alto above, tenor and bass below; one staff for any other part.
+  Clefs come from each staff's range (treble, bass or treble-8: ``clef_for``), with a clef
+  change for a bar that would otherwise need more than four ledger lines.
+- Ranges: ``fit_to_ranges`` moves notes the model wrote outside its instrument's range by
+  octaves into it; the pipeline applies it before anything is written, so the score, the
+  MIDI and the audio agree.
 - Pitches spelled by the key (the piece's, else music21's key analysis): the key's scale
   (with the raised sixth and seventh in minor), and chromatic notes as sharps when the line
   goes up next and as flats when it goes down.
@@ -102,7 +108,7 @@ def _meter_at(piece: Piece, beat: float) -> tuple[int, int]:
 
 def triplet_beats(piece: Piece, notes: list[Note]) -> set[int]:
     """Quarter beats whose onsets sit on eighth-triplet positions rather than on sixteenths
-    (simple meters only: compound meters divide in three with dotted notes)."""
+    (in meters where such triplets belong: ``_triplets_allowed``)."""
     votes: dict[int, int] = {}
     for n in notes:
         beat = math.floor(n.onset + 1e-9)
@@ -113,7 +119,14 @@ def triplet_beats(piece: Piece, notes: list[Note]) -> set[int]:
             votes[beat] = votes.get(beat, 0) + 1
         elif not on_third and on_quarter and 0.1 < frac < 0.9:
             votes[beat] = votes.get(beat, 0) - 1
-    return {b for b, v in votes.items() if v > 0 and not is_compound(*_meter_at(piece, b))}
+    return {b for b, v in votes.items() if v > 0 and _triplets_allowed(*_meter_at(piece, b))}
+
+
+def _triplets_allowed(num: int, den: int) -> bool:
+    """Quarter-beat triplets belong to simple meters counted in halves or quarters; compound
+    meters divide in three with dotted notes, and in eighth meters (5/8, 7/8) a quarter-beat
+    grid does not even meet the bar line."""
+    return den <= 4 and not is_compound(num, den)
 
 
 def snap(beat: float, triplets: set[int], steps: int | None = None) -> Fraction:
@@ -546,7 +559,7 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
 def engrave_piece(piece: Piece):
     """The music21 Score the notation stage writes to MusicXML (see the module docstring)."""
     from music21 import layout as m21layout
-    from music21 import metadata, meter, stream, tempo
+    from music21 import metadata, stream, tempo
 
     score = stream.Score()
     if piece.title:
@@ -556,7 +569,9 @@ def engrave_piece(piece: Piece):
     starts = bar_starts(piece, end_beat)
     end = starts[-1]
     parts = []
-    for part_layout in layout_piece(piece):
+    # a piece with nothing pitched (drums only) still gets a staff of whole-bar rests
+    layouts = layout_piece(piece) or [PartLayout(name="", program=0, staves=[Staff()])]
+    for part_layout in layouts:
         two = len(part_layout.staves) == 2
         staves = [_staff_stream(piece, part_layout, s, i, end, k, two)
                   for i, s in enumerate(part_layout.staves)]
@@ -566,11 +581,6 @@ def engrave_piece(piece: Piece):
             score.insert(0, m21layout.StaffGroup(staves, name=part_layout.name or None,
                                                  symbol=part_layout.brace, barTogether=True))
         parts.extend(staves)
-    if not parts:
-        ps = stream.Part()
-        ps.insert(0, meter.TimeSignature("{}/{}".format(*piece.time_signature)))
-        score.insert(0, ps.makeMeasures())
-        parts.append(score.parts[0])
     # music21 keeps a tempo in MusicXML only when it sits inside a Measure.
     measures = list(parts[0].getElementsByClass(stream.Measure))
     for beat, bpm in piece.tempos:
