@@ -22,6 +22,7 @@ FILE_KINDS: dict[str, tuple[str, str]] = {
     "midi": ("audio/midi", "attachment"),
     "musicxml": ("application/vnd.recordare.musicxml+xml", "attachment"),
     "svg": ("image/svg+xml", "inline"),
+    "svg_phone": ("image/svg+xml", "inline"),  # the same score laid out for a phone's width
     "timemap": ("application/json", "inline"),
     "audio": ("", "inline"),  # type from the extension
     "pianoroll": ("image/png", "inline"),
@@ -72,11 +73,13 @@ def file_url(track: Track, kind: str, *, token: str | None = None, page: int | N
 
 def file_urls(track: Track, token: str | None = None) -> dict:
     """The URL of each file the track has (kinds of FILE_KINDS; "svg" is the first page),
-    plus ``svg_pages``: one URL per page of the score."""
+    plus ``svg_pages`` and ``svg_phone_pages``: one URL per page of the score as laid out
+    for a wide screen and for a phone (tracks made before phone layouts have none)."""
     files = track.files or {}
     out = {kind: file_url(track, kind, token=token) for kind in FILE_KINDS if files.get(kind)}
-    out["svg_pages"] = [file_url(track, "svg", token=token, page=i)
-                        for i in range(1, len(files.get("svg") or []) + 1)]
+    for kind, key in (("svg", "svg_pages"), ("svg_phone", "svg_phone_pages")):
+        out[key] = [file_url(track, kind, token=token, page=i)
+                    for i in range(1, len(files.get(kind) or []) + 1)]
     return out
 
 

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from generation.music.notes import Piece, write_midi
+from generation.render.engraving import fit_to_ranges
 
 log = logging.getLogger(__name__)
 
@@ -458,6 +459,7 @@ def render_variant(
     if notation is not None:
         files["musicxml"] = "score.musicxml"
         files["svg"] = [p.name for p in notation["svg"]]
+        files["svg_phone"] = [p.name for p in notation["svg_phone"]]
         files["timemap"] = "timemap.json"
     if original is not None:
         seed_audio = render_audio(
@@ -516,7 +518,9 @@ def run_pipeline(
         # the composer writes the mood's dynamics into the velocities; the audio's level
         # follows them too (a seed's own loudness is the user's, so only for compose)
         dynamics = (params.get("attributes") or {}).get("dynamics") if kind == "compose" else None
-        piece = result.piece
+        # notes the model wrote outside the instrument's range are taken by octaves into it,
+        # before anything is written, so the score, the MIDI and the audio agree
+        piece = fit_to_ranges(result.piece)
         piece.title = base_title if len(generated) == 1 else f"{base_title} ({i})"
         folder = staging / f"variant-{i}"
         rendered = render_variant(

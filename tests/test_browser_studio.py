@@ -368,14 +368,14 @@ def test_the_page_turns_with_the_music_and_the_player_works_by_keyboard(
     # late in the piece the highlighted notes are on page two, and the page has turned
     page.locator("#track-audio").evaluate("a => { a.currentTime = 80; }")
     _wait_until(page, "document.getElementById('page-label').textContent === 'Page 2 of 2'", 10)
-    assert page.locator(".score-page[data-page='2'] .playing").count() >= 1
-    assert page.locator(".score-page[data-page='1']").is_hidden()
+    assert page.locator(".score-page[data-layout='wide'][data-page='2'] .playing").count() >= 1
+    assert page.locator(".score-page[data-layout='wide'][data-page='1']").is_hidden()
     page.keyboard.press("Space")  # focus is still on the player: pause
     _wait_until(page, "document.getElementById('track-audio').paused", 5)
     page.locator("#page-prev").focus()
     page.keyboard.press("Enter")
     assert label.inner_text() == "Page 1 of 2"
-    assert page.locator(".score-page[data-page='1']").is_visible()
+    assert page.locator(".score-page[data-layout='wide'][data-page='1']").is_visible()
     _no_console_errors(page)
 
 

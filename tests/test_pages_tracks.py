@@ -38,6 +38,20 @@ def test_the_owner_sees_a_private_track_with_score_audio_and_downloads(client, o
     assert set(_files(client, track).values()) == {200}
 
 
+def test_the_track_page_offers_the_score_laid_out_for_a_phone_too(client, owner, make_track):
+    track = make_track(owner)
+    phone_pages = track.files["svg_phone"]
+    assert phone_pages
+    client.force_login(owner)
+    html = client.get(reverse("studio:track", args=[track.id])).content.decode()
+    assert html.count('data-layout="narrow"') == len(phone_pages)
+    assert html.count('data-layout="wide"') == len(track.files["svg"])
+    url = reverse("generation:api-track-file", args=[track.id, "svg_phone"])
+    response = client.get(url + f"?page={len(phone_pages)}")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in b"".join(response.streaming_content)
+
+
 def test_a_stranger_gets_404_for_private_and_unlisted_tracks_by_id(
     client, owner, stranger, make_track
 ):

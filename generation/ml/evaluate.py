@@ -13,6 +13,10 @@ Sections (each ``section(quick: bool) -> dict``; add one with ``register_section
   of the same length: the overlapping area of the two histograms (1 = identical).
 - ``validity``: the share of generations that are valid MIDI (written, read back through
   ``generation.music.validate.validate_midi`` when present, same notes).
+- ``engraving``: ``generation.render.engraving_check`` over those generations (written as the
+  pipeline writes them: notes fitted to the instruments' ranges) and over held-out corpus
+  pieces: voices misnumbered, bars that do not add up, stray tuplets, notes beyond four
+  ledger lines, notes out of range. Generated tracks should show 0.
 - ``mood``: ``generation.ml.mood_eval.evaluate_mood`` when that module exists.
 - ``transfer``: ``generation.ml.evaluate_transfer.evaluate_transfer`` (CycleGAN pairs).
 
@@ -330,6 +334,35 @@ def validity_section(quick: bool = False) -> dict:
             "failures": failures[:5]}
 
 
+def engraving_section(quick: bool = False) -> dict:
+    from generation.render.engraving import fit_to_ranges
+    from generation.render.engraving_check import add_counts, check_piece
+
+    t0 = time.time()
+    out: dict = {}
+    samples = {"generated": [fit_to_ranges(g["piece"]) for g in _generations(quick)],
+               "corpus": _corpus_pieces(10 if quick else 100)}
+    for name, pieces in samples.items():
+        total: dict = {"pieces": len(pieces)}
+        for piece in pieces:
+            add_counts(total, check_piece(piece))
+        total["details"] = total.get("details", [])[:5]
+        out[name] = total
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def _corpus_pieces(limit: int) -> list:
+    """Whole held-out corpus pieces, the same number from each style."""
+    from generation.music.corpus import load_corpus
+
+    data = load_corpus()
+    styles = sorted({p.style for p in data.pieces})
+    per_style = max(1, limit // len(styles))
+    return [data.piece(info.id) for style in styles
+            for info in data.select(split="test", style=style)[:per_style]]
+
+
 def mood_section(quick: bool = False) -> dict:
     try:
         mod = importlib.import_module("generation.ml.mood_eval")
@@ -358,6 +391,7 @@ def transfer_section(quick: bool = False) -> dict:
 
 
 register_section("transfer", transfer_section)
+register_section("engraving", engraving_section)
 
 
 def evaluate_models(quick: bool = False, sections: list[str] | None = None,
@@ -454,6 +488,23 @@ def transfer_lines(transfer: dict) -> list[str]:
     return lines
 
 
+def engraving_lines(eng: dict) -> list[str]:
+    """The engraving check's counts as a table, one row per sample."""
+    from generation.render.engraving_check import COUNTS
+
+    if "generated" not in eng:
+        return []
+    lines = ["## Engraving check", "",
+             "| sample | pieces | bars | " + " | ".join(COUNTS) + " | problems |",
+             "|---" * (len(COUNTS) + 4) + "|"]
+    for name in ("generated", "corpus"):
+        row = eng.get(name, {})
+        lines.append(f"| {name} | {row.get('pieces', 0)} | {row.get('bars', 0)} | "
+                     + " | ".join(str(row.get(k, 0)) for k in COUNTS)
+                     + f" | {row.get('problems', 0)} |")
+    return lines + [""]
+
+
 def write_report(results: dict, path: Path) -> None:
     lines = ["# Model evaluation", "",
              f"Model version: `{results.get('model_version')}`"
@@ -500,8 +551,11 @@ def write_report(results: dict, path: Path) -> None:
                   f"{val['valid_share']:.1%} of {val['generations']} generations "
                   f"(checked with {val['checked_with']}).", ""]
     lines += mood_lines(results.get("mood", {})) + transfer_lines(results.get("transfer", {}))
+    lines += engraving_lines(results.get("engraving", {}))
     for name in results:
         if name in ("quick", "model_version", "nll", "control", "muspy", "validity"):
+            continue
+        if name == "engraving" and "generated" in results[name]:
             continue
         if name in ("mood", "transfer") and _has_tables(results[name]):
             continue

@@ -1,4 +1,5 @@
-// The track page: engraved pages inlined (so notes can be highlighted), the current note
+// The track page: engraved pages inlined (so notes can be highlighted), the layout that fits
+// the screen (desktop or phone pages, chosen again on resize and rotation), the current note
 // highlighted and the page turned as the audio plays (verovio's timemap), page buttons, and
 // the share link's copy button.
 //
@@ -31,6 +32,7 @@
 
   function loadPages(pages) {
     return Promise.all(pages.map(function (fig) {
+      if (fig.querySelector("svg")) { return Promise.resolve(); }
       var url = fig.getAttribute("data-svg-url");
       var loading = document.createElement("p");
       loading.className = "score-loading";
@@ -41,7 +43,7 @@
         .then(function (text) {
           var svg = cleanSvg(text);
           loading.remove();
-          if (svg) {
+          if (svg && !fig.querySelector("svg")) {
             svg.setAttribute("role", "img");
             svg.setAttribute("aria-label", "Score, page " + fig.getAttribute("data-page"));
             fig.insertBefore(svg, fig.firstChild);
@@ -51,13 +53,56 @@
     }));
   }
 
-  function setupPager(pages, onTurn) {
+  // A score box narrower than this shows the phone layout (pages engraved 400 px wide),
+  // a wider one the desktop layout (840 px): each is drawn at about its own size.
+  var NARROW_PX = 600;
+
+  // The engraved pages of the layout that fits the score box, re-chosen when the box
+  // changes width (a window resized, a phone rotated). Only the shown layout's pages are in
+  // the document: both layouts carry the same element ids, which the cursor looks up.
+  function setupLayouts(box, figures, onChange) {
+    var sets = {
+      wide: figures.filter(function (f) { return f.getAttribute("data-layout") !== "narrow"; }),
+      narrow: figures.filter(function (f) { return f.getAttribute("data-layout") === "narrow"; })
+    };
+    var state = { name: null, pages: [], loaded: Promise.resolve() };
+    function wanted() {
+      return sets.narrow.length && box.clientWidth < NARROW_PX ? "narrow" : "wide";
+    }
+    function choose() {
+      var name = wanted();
+      if (name === state.name) { return state.loaded; }
+      state.pages.forEach(function (fig) {
+        fig.hidden = true;
+        fig.classList.remove("current");
+        var svg = fig.querySelector("svg");
+        if (svg) { svg.remove(); }
+      });
+      state.name = name;
+      state.pages = sets[name];
+      box.setAttribute("data-layout", name);
+      state.loaded = loadPages(state.pages);
+      onChange(state.pages);
+      return state.loaded;
+    }
+    var timer = null;
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(choose, 150);
+    }
+    window.addEventListener("resize", later);
+    window.addEventListener("orientationchange", later);
+    return { choose: choose, pages: function () { return state.pages; } };
+  }
+
+  function setupPager() {
     var prev = document.getElementById("page-prev");
     var next = document.getElementById("page-next");
     var label = document.getElementById("page-label");
+    var pages = [];
     var current = 0;
-    function show(i) {
-      if (i < 0 || i >= pages.length || i === current && !pages[i].hidden) { return; }
+    function show(i, force) {
+      if (i < 0 || i >= pages.length || (i === current && !pages[i].hidden && !force)) { return; }
       pages.forEach(function (p, j) {
         p.hidden = j !== i;
         p.classList.toggle("current", j === i);
@@ -66,11 +111,15 @@
       label.textContent = "Page " + (i + 1) + " of " + pages.length;
       prev.disabled = i === 0;
       next.disabled = i === pages.length - 1;
-      if (onTurn) { onTurn(i); }
     }
     prev.addEventListener("click", function () { show(current - 1); });
     next.addEventListener("click", function () { show(current + 1); });
-    return { show: show, current: function () { return current; } };
+    return {
+      show: show,
+      current: function () { return current; },
+      // a new set of pages (another layout): show the first, or the one given
+      use: function (set, at) { pages = set; current = 0; show(Math.min(at || 0, set.length - 1), true); }
+    };
   }
 
   // The ids sounding after each timemap entry, so any time can be shown without replaying.
@@ -94,7 +143,12 @@
     return found;
   }
 
-  function setupFollow(audio, timemap, pager, pages) {
+  function outOfView(el) {
+    var r = el.getBoundingClientRect();
+    return r.bottom < 0 || r.top > (window.innerHeight || document.documentElement.clientHeight);
+  }
+
+  function setupFollow(audio, timemap, pager, layouts) {
     var sets = soundingSets(timemap);
     var lit = [];
     var shownIndex = -2;
@@ -103,7 +157,7 @@
 
     function pageOf(el) {
       var fig = el.closest(".score-page");
-      return fig ? pages.indexOf(fig) : -1;
+      return fig ? layouts.pages().indexOf(fig) : -1;
     }
 
     function update() {
@@ -120,6 +174,8 @@
       if (lit.length && (!follow || follow.checked)) {
         var p = pageOf(lit[0]);
         if (p >= 0 && p !== pager.current()) { pager.show(p); }
+        // a phone page is taller than the screen: keep the playing system in sight
+        if (outOfView(lit[0])) { lit[0].scrollIntoView({ block: "center" }); }
       }
     }
 
@@ -135,6 +191,8 @@
       lit = [];
       shownIndex = -2;
     });
+    // after a change of layout the lit notes are gone: light them again in the new pages
+    return { refresh: function () { lit = []; shownIndex = -2; update(); } };
   }
 
   function setupCopy() {
@@ -162,12 +220,20 @@
     setupCopy();
     var player = document.getElementById("player");
     if (!player) { return; }
-    var pages = Array.prototype.slice.call(player.querySelectorAll(".score-page"));
-    if (!pages.length) { return; }
-    var pager = setupPager(pages, null);
+    var box = document.getElementById("score");
+    var figures = Array.prototype.slice.call(player.querySelectorAll(".score-page"));
+    if (!box || !figures.length) { return; }
+    var pager = setupPager();
+    var follower = null;
+    var layouts = setupLayouts(box, figures, function (pages) {
+      pager.use(pages);
+      if (follower) {
+        layouts.choose().then(function () { follower.refresh(); });
+      }
+    });
+    var loaded = layouts.choose();
     var audio = document.getElementById("track-audio");
     var timemapUrl = player.getAttribute("data-timemap-url");
-    var loaded = loadPages(pages);
     if (!audio || !timemapUrl) { return; }
     Promise.all([
       loaded,
@@ -175,7 +241,7 @@
     ]).then(function (results) {
       var timemap = (results[1] || []).filter(function (e) { return typeof e.tstamp === "number"; });
       if (timemap.length) {
-        setupFollow(audio, timemap, pager, pages);
+        follower = setupFollow(audio, timemap, pager, layouts);
         player.setAttribute("data-follow-ready", "1");
       }
     }).catch(function () { /* the score and audio still work without following */ });
