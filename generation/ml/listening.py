@@ -49,7 +49,7 @@ from generation.music.grid import (
     voice_lines,
 )
 from generation.music.key import estimate_key
-from generation.music.notes import Part, Piece, piece_to_midi_bytes, piece_to_musicxml
+from generation.music.notes import Part, Piece, piece_to_midi_bytes
 
 TEMPO = {"chorale": 72.0, "renaissance": 96.0, "german_folk": 100.0, "chinese_folk": 80.0,
          "celtic": 112.0}
@@ -120,17 +120,18 @@ def normalise(piece: Piece, style: str, meter: tuple[int, int]) -> Piece:
 
 
 def _write_item(piece: Piece, folder: Path, name: str) -> None:
-    (folder / f"{name}.mid").write_bytes(piece_to_midi_bytes(piece))
-    xml = piece_to_musicxml(piece, folder / f"{name}.musicxml")
-    from generation.render.notation import engrave_musicxml
+    """MIDI, and the score engraved exactly as the studio engraves a track (MusicXML, SVG
+    pages, a PNG of each where ``rsvg-convert`` exists, for judges who read images)."""
+    from generation.render.notation import render_notation
 
+    (folder / f"{name}.mid").write_bytes(piece_to_midi_bytes(piece))
     tmp = folder / f".{name}-engrave"
-    tmp.mkdir(parents=True, exist_ok=True)
-    svgs = engrave_musicxml(xml, tmp).get("svg", [])
-    for page, svg in enumerate(svgs, start=1):
+    result = render_notation(piece, tmp)
+    shutil.move(str(result["musicxml"]), folder / f"{name}.musicxml")
+    for page, svg in enumerate(result.get("svg", []), start=1):
         target = folder / (f"{name}.svg" if page == 1 else f"{name}-p{page}.svg")
         shutil.move(str(svg), target)
-        if shutil.which("rsvg-convert"):  # a PNG for judges who read images (librsvg2-bin)
+        if shutil.which("rsvg-convert"):  # librsvg2-bin
             subprocess.run(["rsvg-convert", "-b", "white", "-w", "1400", str(target), "-o",
                             str(target.with_suffix(".png"))], check=False, timeout=60)
     shutil.rmtree(tmp, ignore_errors=True)
