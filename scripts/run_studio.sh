@@ -8,6 +8,7 @@ ROOT=$(pwd)
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 WORKERS=${WORKERS:-1}
+HTTP_TIMEOUT=${STUDIO_HTTP_TIMEOUT:-60}
 VAR=${STUDIO_VAR_DIR:-$ROOT/var}
 mkdir -p "$VAR/log" "$VAR/redis"
 REDIS_PORT=${STUDIO_REDIS_PORT:-6385}
@@ -46,7 +47,9 @@ conf="$VAR/supervisord.conf"
     echo
   fi
   echo "[program:daphne]"
-  echo "command=$ROOT/.venv/bin/daphne -b $HOST -p $PORT studio.asgi:application"
+  # studio.serve: daphne with request bodies capped as they arrive (studio/bodylimit.py);
+  # -t: a request whose answer has not started after HTTP_TIMEOUT seconds gets a 503
+  echo "command=$ROOT/.venv/bin/python -m studio.serve -t $HTTP_TIMEOUT -b $HOST -p $PORT studio.asgi:application"
   echo "directory=$ROOT"
   echo "priority=20"
   echo "autorestart=true"

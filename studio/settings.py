@@ -237,6 +237,8 @@ CONTENT_SECURITY_POLICY = {
 STUDIO_DEVICE = env_choice("STUDIO_DEVICE", "auto", ["auto", "cpu", "cuda"])
 SOUNDFONT_PATH = env_str("SOUNDFONT_PATH")
 STUDIO_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_UPLOAD_BYTES", 1_000_000, minimum=1024)
+# Every other request body (forms, JSON); studio.bodylimit answers 413 beyond either limit.
+STUDIO_MAX_BODY_BYTES = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 STUDIO_MAX_ACTIVE_JOBS_PER_USER = env_int("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 3, minimum=1)
 STUDIO_USER_STORAGE_MB = env_int("STUDIO_USER_STORAGE_MB", 200, minimum=1)
 STUDIO_MAX_QUEUE = env_int("STUDIO_MAX_QUEUE", 50, minimum=1)
