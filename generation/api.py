@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import timedelta
 from functools import wraps
 
@@ -100,6 +101,27 @@ def api_view(*methods: str, login: bool = True):
     return decorate
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number.")
+    return value
+
+
+def parse_json(raw: bytes | str):
+    """Strict JSON: raises ValueError for text that is not JSON, for NaN and Infinity (which
+    Python's parser accepts by default) and numbers that overflow to them, and for nesting
+    deeper than the parser can follow."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("The JSON is nested too deeply.") from None
+
+
 # ---------------------------------------------------------------------------------------------
 # jobs
 # ---------------------------------------------------------------------------------------------
@@ -109,8 +131,8 @@ def _request_parameters(request: HttpRequest) -> tuple[str, dict, bytes | None]:
     midi: bytes | None = None
     if content_type == "application/json":
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            body = parse_json(request.body or b"{}")
+        except ValueError:  # UnicodeDecodeError too
             raise pipeline.InvalidJob("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise pipeline.InvalidJob("The body must be a JSON object.")
@@ -122,7 +144,7 @@ def _request_parameters(request: HttpRequest) -> tuple[str, dict, bytes | None]:
             midi = pipeline.read_midi_upload(upload)
         if isinstance(params.get("attributes"), str) and params["attributes"].strip():
             try:
-                params["attributes"] = json.loads(params["attributes"])
+                params["attributes"] = parse_json(params["attributes"])
             except ValueError:
                 raise pipeline.InvalidJob("attributes must be a JSON object.") from None
     kind = params.pop("kind", "compose") or "compose"
@@ -209,7 +231,7 @@ def track_detail(request, track_id: int):
         services.delete_track(track_id=track_id, user=request.user)
         return HttpResponse(status=204)
     try:
-        body = json.loads(request.body or b"{}")
+        body = parse_json(request.body or b"{}")
     except ValueError:
         return _error("The body is not valid JSON.", 400)
     if not isinstance(body, dict) or "visibility" not in body:

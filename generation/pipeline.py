@@ -154,7 +154,7 @@ def _number(params: dict, key: str, default, low, high, kind=float):
         return default
     try:
         value = kind(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
         raise InvalidJob(f"{key} must be a number.") from None
     if kind is float and value != value:  # NaN
         raise InvalidJob(f"{key} must be a number.")
@@ -251,7 +251,7 @@ def _clean_attributes(attributes: dict[str, Any], strict: bool = True) -> dict[s
         if spec.get("type") == "number":
             try:
                 number = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: a huge int
                 if strict:
                     raise InvalidJob(f"{key} must be a number.") from None
                 continue
