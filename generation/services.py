@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from generation.models import Job, Track, WorkerHeartbeat
+from generation.models import Job, Track, WorkerHeartbeat, new_share_token
 from generation.pipeline import InvalidJob, Variant, clean_parameters
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ __all__ = [
     "delete_track",
     "delete_user_content",
     "set_visibility",
+    "new_share_link",
     "storage_used_bytes",
 ]
 
@@ -530,8 +531,23 @@ def set_visibility(*, track_id: int, user, visibility: str) -> Track:
     if visibility not in Track.Visibility.values:
         raise InvalidJob(f"visibility must be one of {', '.join(Track.Visibility.values)}.")
     track = Track.objects.get(id=track_id, owner=user)
+    fields = ["visibility"]
+    if visibility == Track.Visibility.UNLISTED and track.visibility != visibility:
+        # each time a track becomes unlisted it gets a new link, so that a link given out
+        # before it was made private (or public) is not revived by sharing it again
+        track.share_token = new_share_token()
+        fields.append("share_token")
     track.visibility = visibility
-    track.save(update_fields=["visibility"])
+    track.save(update_fields=fields)
+    return track
+
+
+def new_share_link(*, track_id: int, user) -> Track:
+    """Give the owner's track a new share token: every link given out so far stops working.
+    Raises Track.DoesNotExist for a track that is not the user's."""
+    track = Track.objects.get(id=track_id, owner=user)
+    track.share_token = new_share_token()
+    track.save(update_fields=["share_token"])
     return track
 
 

@@ -351,6 +351,16 @@ def track_visibility(request: HttpRequest, track_id: int) -> HttpResponse:
     return redirect(reverse("studio:track", args=[track.id]) + "#sharing")
 
 
+@login_required
+@require_POST
+def track_new_link(request: HttpRequest, track_id: int) -> HttpResponse:
+    """Replace the track's share link; the old one stops working at once."""
+    track = _owned_track(request, track_id)
+    services.new_share_link(track_id=track.id, user=request.user)
+    messages.success(request, "The track has a new link; the old one no longer works.")
+    return redirect(reverse("studio:track", args=[track.id]) + "#sharing")
+
+
 def _rate(request: HttpRequest, track: Track, token: str | None) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.path}")
