@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
+
+from studio.clientip import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +31,53 @@ def delete_account(*, user) -> None:
     username = user.username
     get_user_model().objects.filter(pk=user.pk).delete()
     log.info("deleted account %s", username)
+
+
+# ---------------------------------------------------------------------------------------------
+# throttles, counted in the shared Redis cache so that they hold across daphne processes
+# ---------------------------------------------------------------------------------------------
+def _cooloff_seconds() -> int:
+    return math.ceil(settings.AXES_COOLOFF_TIME * 3600)
+
+
+def _count(key: str) -> int:
+    """Add one to a counter that starts a cool-off window when it is created."""
+    cache.add(key, 0, timeout=_cooloff_seconds())
+    try:
+        return cache.incr(key)
+    except ValueError:  # it expired between add and incr
+        cache.set(key, 1, timeout=_cooloff_seconds())
+        return 1
+
+
+def address_locked_out(address: str) -> bool:
+    """Whether log-ins from ``address`` are paused (STUDIO_LOGIN_FAILURES_PER_IP failures
+    within the cool-off, any usernames)."""
+    return cache.get(f"login-failures:ip:{address}", 0) >= settings.STUDIO_LOGIN_FAILURES_PER_IP
+
+
+def record_failed_login(sender=None, credentials=None, request=None, **kwargs) -> None:
+    """Count a failed log-in against the client's address (a ``user_login_failed`` receiver)."""
+    if request is not None:
+        _count(f"login-failures:ip:{client_ip(request)}")
+
+
+class TooManyPasswordChecks(Exception):
+    """The account's password was given wrongly too often in a row; the message says so."""
+
+
+def check_password_throttled(*, user, password: str) -> bool:
+    """``user.check_password`` for forms that ask a logged-in user for the password (email
+    change, password change, account deletion): after AXES_FAILURE_LIMIT wrong answers in
+    the cool-off, raises TooManyPasswordChecks instead of checking, so that a stolen session
+    cannot be used to guess the password."""
+    key = f"password-checks:user:{user.pk}"
+    if cache.get(key, 0) >= settings.AXES_FAILURE_LIMIT:
+        minutes = max(1, _cooloff_seconds() // 60)
+        raise TooManyPasswordChecks(
+            f"Too many wrong passwords. Try again in {minutes} minutes, or log out and "
+            "reset your password.")
+    if user.check_password(password):
+        return True
+    _count(key)
+    return False

@@ -83,6 +83,7 @@ MIDDLEWARE = [
 ]
 
 AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LoginAddressLimit",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -161,13 +162,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# Login throttling, per account and per IP, counted in the shared Redis cache so the limit
-# holds across daphne processes.
+# Login throttling, counted in the shared Redis cache so the limits hold across daphne
+# processes. django-axes locks the pair (username, address): a stranger cannot lock an account
+# by naming it, nor can people behind one proxy lock each other out. One address failing with
+# any usernames is paused at a higher limit (accounts.backends.LoginAddressLimit).
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_CACHE = "default"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "studio.clientip.client_ip"
+STUDIO_LOGIN_FAILURES_PER_IP = env_int("STUDIO_LOGIN_FAILURES_PER_IP", 50, minimum=1)
+# How many reverse proxies of ours append to X-Forwarded-For in front of daphne; 0 (the
+# default): the header is ignored and the address is the connection's (studio.clientip).
+STUDIO_TRUSTED_PROXY_COUNT = env_int("STUDIO_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 
