@@ -40,14 +40,26 @@ def _cooloff_seconds() -> int:
     return math.ceil(settings.AXES_COOLOFF_TIME * 3600)
 
 
-def _count(key: str) -> int:
-    """Add one to a counter that starts a cool-off window when it is created."""
-    cache.add(key, 0, timeout=_cooloff_seconds())
+SIGNUP_WINDOW_SECONDS = 3600
+
+
+def _count(key: str, window: int | None = None) -> int:
+    """Add one to a counter whose window (the cool-off unless given) starts when it is
+    created; returns the new count."""
+    window = window or _cooloff_seconds()
+    cache.add(key, 0, timeout=window)
     try:
         return cache.incr(key)
     except ValueError:  # it expired between add and incr
-        cache.set(key, 1, timeout=_cooloff_seconds())
+        cache.set(key, 1, timeout=window)
         return 1
+
+
+def take_signup_slot(address: str) -> bool:
+    """Count a sign-up from ``address``; False once it has made STUDIO_SIGNUPS_PER_IP accounts
+    within the hour (throw-away accounts would otherwise defeat every per-user quota)."""
+    count = _count(f"signups:ip:{address}", SIGNUP_WINDOW_SECONDS)
+    return count <= settings.STUDIO_SIGNUPS_PER_IP
 
 
 def address_locked_out(address: str) -> bool:

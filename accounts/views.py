@@ -5,7 +5,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import DeleteAccountForm, ProfileForm, SignUpForm
-from accounts.services import delete_account
+from accounts.services import delete_account, take_signup_slot
+from studio.clientip import client_ip
 
 
 @require_http_methods(["GET", "POST"])
@@ -14,6 +15,10 @@ def signup(request):
         return redirect("home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if not take_signup_slot(client_ip(request)):
+            form.add_error(None, "Too many new accounts from your address in the last hour; "
+                                 "please try again later.")
+            return render(request, "registration/signup.html", {"form": form}, status=429)
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome to Cadenza, {user.username}!")

@@ -66,6 +66,7 @@ __all__ = [
     "set_visibility",
     "new_share_link",
     "storage_used_bytes",
+    "compute_seconds_today",
 ]
 
 
@@ -176,6 +177,24 @@ def storage_used_bytes(*, user) -> int:
     return int(tracks) + inputs
 
 
+def _start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def compute_seconds_today(*, user, now: datetime | None = None) -> float:
+    """Seconds of worker time the user's jobs have used since midnight UTC: each job from its
+    (latest) start, or midnight, to its end, or now while it runs."""
+    now = now or timezone.now()
+    midnight = _start_of_day(now)
+    spans = Job.objects.filter(owner=user, started_at__isnull=False).filter(
+        Q(finished_at__isnull=True, status=Job.Status.RUNNING) | Q(finished_at__gte=midnight)
+    ).values_list("started_at", "finished_at")
+    total = 0.0
+    for started, finished in spans:
+        total += max(0.0, ((finished or now) - max(started, midnight)).total_seconds())
+    return total
+
+
 def _check_limits(user, incoming_bytes: int) -> None:
     per_user = _setting("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 3)
     if Job.objects.filter(owner=user, status__in=Job.ACTIVE).count() >= per_user:
@@ -185,6 +204,15 @@ def _check_limits(user, incoming_bytes: int) -> None:
     cap = _setting("STUDIO_USER_STORAGE_MB", 200) * 1024 * 1024
     if storage_used_bytes(user=user) + incoming_bytes >= cap:
         raise QuotaExceeded("Your storage is full; delete some tracks to make room.")
+    budget = _setting("STUDIO_DAILY_COMPUTE_SECONDS", 1800)
+    if compute_seconds_today(user=user) >= budget:
+        now = timezone.now()
+        left = _start_of_day(now) + timedelta(days=1) - now
+        hours, minutes = divmod(int(left.total_seconds()) // 60 + 1, 60)
+        raise QuotaExceeded(
+            f"You have used today's generation time ({budget // 60} minutes of worker time). "
+            f"It renews at midnight UTC, in {hours} h {minutes} min."
+        )
     queue_cap = _setting("STUDIO_MAX_QUEUE", 50)
     if Job.objects.filter(status=Job.Status.QUEUED).count() >= queue_cap:
         raise QuotaExceeded("The studio is busy right now; please try again in a few minutes.")

@@ -250,6 +250,10 @@ STUDIO_MAX_BODY_BYTES = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024, minimum=1024
 STUDIO_MAX_ACTIVE_JOBS_PER_USER = env_int("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 3, minimum=1)
 STUDIO_USER_STORAGE_MB = env_int("STUDIO_USER_STORAGE_MB", 200, minimum=1)
 STUDIO_MAX_QUEUE = env_int("STUDIO_MAX_QUEUE", 50, minimum=1)
+# Seconds of worker time each user's jobs may use per day (UTC); submit refuses beyond it.
+STUDIO_DAILY_COMPUTE_SECONDS = env_int("STUDIO_DAILY_COMPUTE_SECONDS", 1800, minimum=1)
+# New accounts per client address per hour (accounts.services.take_signup_slot).
+STUDIO_SIGNUPS_PER_IP = env_int("STUDIO_SIGNUPS_PER_IP", 5, minimum=1)
 STUDIO_MAX_ATTEMPTS = env_int("STUDIO_MAX_ATTEMPTS", 3, minimum=1)
 # Recovery timings (seconds); tests shorten them.
 STUDIO_HEARTBEAT_SECONDS = env_int("STUDIO_HEARTBEAT_SECONDS", 5, minimum=1)
