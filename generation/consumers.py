@@ -164,7 +164,7 @@ class WorkerRuntime:
             )
 
         timings: dict[str, float] = {}
-        input_path = Path(settings.MEDIA_ROOT) / job.input_file if job.input_file else None
+        input_path = services.job_input_path(job)
         started = time.perf_counter()
         try:
             variants = pipeline.run_pipeline(

@@ -95,6 +95,20 @@ def job_folder(job_id: int) -> str:
     return f"jobs/{job_id}"
 
 
+def job_input_path(job: Job) -> Path | None:
+    """The job's uploaded seed on disk, only where submit_job puts it: a file inside the
+    job's own folder under MEDIA_ROOT (symbolic links resolved). None otherwise, so that a
+    row edited by hand or by a bug cannot make the worker read any other file."""
+    if not job.input_file:
+        return None
+    root = media_root().resolve()
+    folder = root / job_folder(job.id)
+    path = (root / job.input_file).resolve()
+    if folder not in path.parents or not path.is_file():
+        return None
+    return path
+
+
 def _remove_job_files(job_id: int) -> None:
     """The job's own folder (its upload and staging). An active job has no tracks yet: they
     are made only by ``finish_job``, in the one transition to DONE, which is final."""
@@ -218,8 +232,13 @@ def _check_limits(user, incoming_bytes: int) -> None:
         raise QuotaExceeded("The studio is busy right now; please try again in a few minutes.")
 
 
-def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None) -> Job:
+def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None,
+               source: Track | None = None) -> Job:
     """Validate a request, write a queued Job, and ring the doorbell once it is committed.
+
+    ``source``: the track the request is made from (regenerate, continue, transfer); when
+    staff have hidden it, the new tracks are hidden too, so that moderation is not undone by
+    making a copy and publishing that.
 
     Raises InvalidJob (nothing queued), QuotaExceeded (nothing queued), or EngineUnavailable
     when the mood reader / MIDI reader the request needs is missing.
@@ -229,6 +248,8 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
     clean = clean_parameters(kind, params, midi_bytes)
     if midi_bytes:
         clean["input_bytes"] = len(midi_bytes)
+    if source is not None and source.hidden:
+        clean["from_hidden_track"] = source.id
     return _create_job(user=user, kind=kind, clean=clean, midi_bytes=midi_bytes)
 
 
@@ -326,6 +347,7 @@ def finish_job(
                     variant=v.number,
                     title=v.title[:200],
                     parameters=job.parameters,
+                    hidden=bool((job.parameters or {}).get("from_hidden_track")),
                     attributes=v.attributes,
                     model_version=v.model_version,
                     seed=v.seed,

@@ -224,7 +224,9 @@ if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-# Content-Security-Policy: no inline scripts or styles anywhere; websockets to this host.
+# Content-Security-Policy: no inline scripts or styles anywhere; websockets to this host only
+# ('self' covers ws:// and wss:// to the page's own host and port in CSP level 3 browsers;
+# where a browser refuses the socket, the progress page polls instead).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -233,7 +235,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "data:", "blob:"],
         "media-src": [SELF, "blob:"],
         "font-src": [SELF],
-        "connect-src": [SELF, "ws:", "wss:"] if not HTTPS else [SELF, "wss:"],
+        "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],

@@ -180,10 +180,13 @@ def _submit(
     params: dict[str, Any],
     midi: bytes | None,
     on_error_redirect: str,
+    source: Track,
 ) -> HttpResponse:
-    """Submit a job from a button on the track page and go to its progress page."""
+    """Submit a job made from ``source`` (a button on its page) and go to its progress page."""
     try:
-        job = services.submit_job(user=request.user, kind=kind, params=params, midi_bytes=midi)
+        job = services.submit_job(
+            user=request.user, kind=kind, params=params, midi_bytes=midi, source=source
+        )
     except (pipeline.InvalidJob, pipeline.EngineUnavailable, services.QuotaExceeded) as exc:
         messages.error(request, str(exc))
         return redirect(on_error_redirect)
@@ -447,7 +450,7 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
                 "upload it again on the compose page.",
             )
             return redirect("studio:track", track_id=track.id)
-    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]))
+    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), track)
 
 
 def _job_input(track: Track) -> bytes | None:
@@ -478,7 +481,9 @@ def track_continue(request: HttpRequest, track_id: int) -> HttpResponse:
         raise Http404("This track has no MIDI file.")
     params = _shared_options(track)
     params["style"] = params.get("style") or (track.parameters or {}).get("to_style", "")
-    return _submit(request, "continue", params, midi, reverse("studio:track", args=[track.id]))
+    return _submit(
+        request, "continue", params, midi, reverse("studio:track", args=[track.id]), track
+    )
 
 
 @login_required
@@ -493,7 +498,9 @@ def track_transfer(request: HttpRequest, track_id: int) -> HttpResponse:
     if midi is None:
         raise Http404("This track has no MIDI file.")
     params = {"to_style": form.cleaned_data["to_style"]}
-    return _submit(request, "transfer", params, midi, reverse("studio:track", args=[track.id]))
+    return _submit(
+        request, "transfer", params, midi, reverse("studio:track", args=[track.id]), track
+    )
 
 
 # ---------------------------------------------------------------------------------------------
