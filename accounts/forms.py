@@ -1,8 +1,13 @@
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, UserCreationForm
 
-from accounts.services import TooManyPasswordChecks, check_password_throttled
+from accounts.services import (
+    TooManyPasswordChecks,
+    check_password_throttled,
+    take_reset_mail_slot,
+)
+from studio.clientip import client_ip
 
 # Email addresses are not unique: an address is only where password-reset links go, and
 # refusing one that is "already taken" would tell anyone which addresses have accounts.
@@ -71,6 +76,17 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
         password = self.cleaned_data["old_password"]
         _check_password(self.user, password)
         return password
+
+
+class ThrottledPasswordResetForm(PasswordResetForm):
+    """Sends the reset mail only within the hourly limits; the page answers the same either
+    way, as it does for an address without an account."""
+
+    def save(self, *args, request=None, **kwargs):
+        address = client_ip(request) if request is not None else ""
+        if not take_reset_mail_slot(email=self.cleaned_data["email"], address=address):
+            return None
+        return super().save(*args, request=request, **kwargs)
 
 
 class DeleteAccountForm(forms.Form):

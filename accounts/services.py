@@ -40,7 +40,7 @@ def _cooloff_seconds() -> int:
     return math.ceil(settings.AXES_COOLOFF_TIME * 3600)
 
 
-SIGNUP_WINDOW_SECONDS = 3600
+SIGNUP_WINDOW_SECONDS = 3600  # sign-ups and password-reset mails are counted per hour
 
 
 def _count(key: str, window: int | None = None) -> int:
@@ -72,6 +72,16 @@ def record_failed_login(sender=None, credentials=None, request=None, **kwargs) -
     """Count a failed log-in against the client's address (a ``user_login_failed`` receiver)."""
     if request is not None:
         _count(f"login-failures:ip:{client_ip(request)}")
+
+
+def take_reset_mail_slot(*, email: str, address: str) -> bool:
+    """Count a password-reset request; False once the email address has been sent
+    STUDIO_RESET_MAILS_PER_EMAIL, or the client address has asked STUDIO_RESET_MAILS_PER_IP
+    times, within the hour (so that the form cannot be used to flood someone's inbox)."""
+    per_email = _count(f"reset-mails:email:{email.strip().lower()}", SIGNUP_WINDOW_SECONDS)
+    per_address = _count(f"reset-mails:ip:{address}", SIGNUP_WINDOW_SECONDS)
+    return (per_email <= settings.STUDIO_RESET_MAILS_PER_EMAIL
+            and per_address <= settings.STUDIO_RESET_MAILS_PER_IP)
 
 
 class TooManyPasswordChecks(Exception):

@@ -143,3 +143,33 @@ def test_password_checks_of_a_logged_in_user_are_throttled(
     assert "Too many wrong passwords" in response.content.decode()
     owner.refresh_from_db()
     assert owner.check_password(PASSWORD)
+
+
+def test_password_reset_mail_is_throttled_per_email_and_per_address(
+        client, owner, make_user, settings):
+    settings.STUDIO_RESET_MAILS_PER_EMAIL = 2
+    settings.STUDIO_RESET_MAILS_PER_IP = 3
+    pages = set()
+    for _ in range(4):
+        response = client.post("/accounts/password/reset/", {"email": owner.email},
+                               REMOTE_ADDR="192.0.2.1", follow=True)
+        pages.add(response.content)
+    assert len(pages) == 1  # the same answer, sent or not
+    assert len(mail.outbox) == 2
+    # from another address, the limit per email address still holds
+    client.post("/accounts/password/reset/", {"email": owner.email}, REMOTE_ADDR="192.0.2.2")
+    assert len(mail.outbox) == 2
+    # one address asking for many accounts is stopped too
+    for i in range(3):
+        make_user(f"user{i}")
+    mail.outbox.clear()
+    for i in range(3):
+        client.post("/accounts/password/reset/", {"email": f"user{i}@example.com"},
+                    REMOTE_ADDR="192.0.2.3")
+    # the fourth from that address is not sent, though user0's address had only one
+    client.post("/accounts/password/reset/", {"email": "user0@example.com"},
+                REMOTE_ADDR="192.0.2.3")
+    client.post("/accounts/password/reset/", {"email": "user1@example.com"},
+                REMOTE_ADDR="192.0.2.4")
+    assert [m.to for m in mail.outbox] == [["user0@example.com"], ["user1@example.com"],
+                                           ["user2@example.com"], ["user1@example.com"]]
