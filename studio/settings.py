@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # a request that finds Redis down answers 503 "try again shortly", not 500
+    "studio.middleware.RedisUnavailableMiddleware",
     # last, as django-axes asks: it turns a lockout into a response
     "axes.middleware.AxesMiddleware",
 ]
