@@ -1,10 +1,16 @@
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, UserCreationForm
+from django.contrib.auth.forms import (
+    PasswordChangeForm,
+    PasswordResetForm,
+    SetPasswordForm,
+    UserCreationForm,
+)
 
 from accounts.services import (
     TooManyPasswordChecks,
     check_password_throttled,
+    revoke_api_tokens,
     take_reset_mail_slot,
 )
 from studio.clientip import client_ip
@@ -76,6 +82,20 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
         password = self.cleaned_data["old_password"]
         _check_password(self.user, password)
         return password
+
+    def save(self, commit=True):
+        user = super().save(commit)
+        revoke_api_tokens(user=user)
+        return user
+
+
+class ResetSetPasswordForm(SetPasswordForm):
+    """The new password from a reset link; the account's API tokens end with the old one."""
+
+    def save(self, commit=True):
+        user = super().save(commit)
+        revoke_api_tokens(user=user)
+        return user
 
 
 class ThrottledPasswordResetForm(PasswordResetForm):

@@ -33,6 +33,24 @@ def delete_account(*, user) -> None:
     log.info("deleted account %s", username)
 
 
+def revoke_api_tokens(*, user) -> int:
+    """Delete all of the user's API tokens (after a password change or reset: whoever knew
+    the old password may have made one); returns how many."""
+    from generation.models import ApiToken
+
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    if deleted:
+        log.info("revoked %s API tokens of user %s", deleted, user.pk)
+    return deleted
+
+
+def revoke_api_token(*, user, token_id: int) -> None:
+    """Delete one of the user's API tokens; raises ApiToken.DoesNotExist for anyone else's."""
+    from generation.models import ApiToken
+
+    ApiToken.objects.get(id=token_id, user=user).delete()
+
+
 # ---------------------------------------------------------------------------------------------
 # throttles, counted in the shared Redis cache so that they hold across daphne processes
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
-from accounts.forms import ThrottledPasswordChangeForm, ThrottledPasswordResetForm
+from accounts.forms import (
+    ResetSetPasswordForm,
+    ThrottledPasswordChangeForm,
+    ThrottledPasswordResetForm,
+)
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
@@ -18,10 +22,12 @@ urlpatterns = [
          name="password_reset"),
     path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),
-    path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+    path("reset/<uidb64>/<token>/",
+         auth_views.PasswordResetConfirmView.as_view(form_class=ResetSetPasswordForm),
          name="password_reset_confirm"),
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
     path("profile/", views.profile, name="profile"),
+    path("tokens/<int:token_id>/revoke/", views.revoke_token, name="token_revoke"),
     path("delete/", views.delete, name="account_delete"),
 ]

@@ -1,11 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import DeleteAccountForm, ProfileForm, SignUpForm
-from accounts.services import delete_account, take_signup_slot
+from accounts.services import delete_account, revoke_api_token, take_signup_slot
 from studio.clientip import client_ip
 
 
@@ -34,7 +36,24 @@ def profile(request):
         form.save()
         messages.success(request, "Your profile was saved.")
         return redirect("profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(request, "accounts/profile.html", {
+        "form": form,
+        "tokens": request.user.api_tokens.order_by("-created_at"),
+        "now": timezone.now(),
+    })
+
+
+@login_required
+@require_POST
+def revoke_token(request, token_id: int):
+    from generation.models import ApiToken
+
+    try:
+        revoke_api_token(user=request.user, token_id=token_id)
+    except ApiToken.DoesNotExist:
+        raise Http404("No such token.") from None
+    messages.success(request, "The API token was revoked.")
+    return redirect("profile")
 
 
 @login_required

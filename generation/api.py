@@ -51,6 +51,7 @@ def _token_user(request: HttpRequest):
     token = (
         ApiToken.objects.select_related("user")
         .filter(digest=ApiToken.digest_of(key.strip()))
+        .filter(created_at__gt=ApiToken.oldest_valid())
         .first()
     )
     if token is None or not token.user.is_active:

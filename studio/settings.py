@@ -258,6 +258,8 @@ STUDIO_MAX_QUEUE = env_int("STUDIO_MAX_QUEUE", 50, minimum=1)
 STUDIO_DAILY_COMPUTE_SECONDS = env_int("STUDIO_DAILY_COMPUTE_SECONDS", 1800, minimum=1)
 # New accounts per client address per hour (accounts.services.take_signup_slot).
 STUDIO_SIGNUPS_PER_IP = env_int("STUDIO_SIGNUPS_PER_IP", 5, minimum=1)
+# Days an API token works after it is made (a password change ends it sooner).
+STUDIO_API_TOKEN_DAYS = env_int("STUDIO_API_TOKEN_DAYS", 90, minimum=1)
 # Password-reset mails per hour: to one email address, and asked for from one client address.
 STUDIO_RESET_MAILS_PER_EMAIL = env_int("STUDIO_RESET_MAILS_PER_EMAIL", 3, minimum=1)
 STUDIO_RESET_MAILS_PER_IP = env_int("STUDIO_RESET_MAILS_PER_IP", 10, minimum=1)
