@@ -264,7 +264,27 @@ class JobProgressConsumer(JsonWebsocketConsumer):
         """Clients only listen; anything they send is ignored."""
 
     def job_progress(self, event: dict) -> None:
+        if not self._still_signed_in():
+            # logged out, password changed, or account deleted since the socket opened
+            self.close(code=4401)
+            return
         self.send_json({"type": "state", **event["state"]})
+
+    def _still_signed_in(self) -> bool:
+        """The session that opened the socket still exists, and its user still exists, is
+        active and has the password the session was made with (as Django checks per request)."""
+        from django.contrib.auth import HASH_SESSION_KEY, get_user_model
+        from django.utils.crypto import constant_time_compare
+
+        session = self.scope.get("session")
+        user = self.scope.get("user")
+        key = getattr(session, "session_key", None)
+        if not key or user is None or not session.exists(key):
+            return False
+        fresh = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+        return fresh is not None and constant_time_compare(
+            session.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash()
+        )
 
 
 if _started_by_runworker():
