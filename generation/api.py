@@ -39,6 +39,14 @@ def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def _unavailable(exc: Exception) -> JsonResponse:
+    """503 for a missing engine piece, with Retry-After when it is only busy."""
+    response = _error(str(exc), 503)
+    if isinstance(exc, pipeline.ParserBusy):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _token_user(request: HttpRequest):
     """The user of a valid ``Authorization: Token`` header; None without one; False for a
     header that is present but wrong."""
@@ -173,7 +181,7 @@ def jobs(request):
     except services.QuotaExceeded as exc:
         return _error(str(exc), 429)
     except pipeline.EngineUnavailable as exc:
-        return _error(str(exc), 503)
+        return _unavailable(exc)
     response = JsonResponse({"id": job.id, "status": job.status, "url": job_url(job)}, status=202)
     response["Location"] = job_url(job)
     return response
@@ -280,10 +288,13 @@ def midi_inspect(request):
     if upload is None:
         return _error("Send the MIDI file in the field 'midi'.", 400)
     try:
-        validated = pipeline.validate_midi(pipeline.read_midi_upload(upload))
+        summary = services.inspect_upload(
+            user=request.user, midi_bytes=pipeline.read_midi_upload(upload)
+        )
     except pipeline.InvalidJob as exc:
         return _error(str(exc), 400)
+    except services.QuotaExceeded as exc:
+        return _error(str(exc), 429)
     except pipeline.EngineUnavailable as exc:
-        return _error(str(exc), 503)
-    summary = validated.summary() if hasattr(validated, "summary") else {}
-    return JsonResponse(summary if isinstance(summary, dict) else {"summary": str(summary)})
+        return _unavailable(exc)
+    return JsonResponse(summary)

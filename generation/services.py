@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidTransition",
     "QuotaExceeded",
     "submit_job",
+    "inspect_upload",
     "claim_job",
     "report_progress",
     "finish_job",
@@ -232,6 +234,32 @@ def _check_limits(user, incoming_bytes: int) -> None:
         raise QuotaExceeded("The studio is busy right now; please try again in a few minutes.")
 
 
+PARSE_RATE_WINDOW_SECONDS = 60
+
+
+def _count_parse(user) -> None:
+    """Count one MIDI upload of the user in this minute; QuotaExceeded past
+    STUDIO_MIDI_PARSES_PER_MINUTE (each upload may start a parse child)."""
+    from django.core.cache import cache
+
+    window = int(time.time() // PARSE_RATE_WINDOW_SECONDS)
+    key = f"midi-parses:{user.pk}:{window}"
+    cache.add(key, 0, timeout=PARSE_RATE_WINDOW_SECONDS + 5)
+    if cache.incr(key) > _setting("STUDIO_MIDI_PARSES_PER_MINUTE", 20):
+        raise QuotaExceeded("Too many MIDI files in a minute; wait a moment and try again.")
+
+
+def inspect_upload(*, user, midi_bytes: bytes) -> dict:
+    """The summary of an uploaded MIDI file for the compose page, after the same quota and
+    parse-rate checks as a submission. Raises QuotaExceeded, InvalidJob (InvalidMidi) or
+    EngineUnavailable (ParserBusy when every parse slot is taken)."""
+    from generation.pipeline import midi_summary
+
+    _check_limits(user, len(midi_bytes))
+    _count_parse(user)
+    return midi_summary(midi_bytes)
+
+
 def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None,
                source: Track | None = None) -> Job:
     """Validate a request, write a queued Job, and ring the doorbell once it is committed.
@@ -243,6 +271,10 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
     Raises InvalidJob (nothing queued), QuotaExceeded (nothing queued), or EngineUnavailable
     when the mood reader / MIDI reader the request needs is missing.
     """
+    if midi_bytes:
+        # quotas before the parse: a user who may not queue anything costs no parse child
+        _check_limits(user, len(midi_bytes))
+        _count_parse(user)
     # validation (mood reader, MIDI parse) runs before the transaction: SQLite takes its
     # write lock at BEGIN, and other writers should not wait for a MIDI parse
     clean = clean_parameters(kind, params, midi_bytes)

@@ -264,6 +264,10 @@ STUDIO_API_TOKEN_DAYS = env_int("STUDIO_API_TOKEN_DAYS", 90, minimum=1)
 STUDIO_RESET_MAILS_PER_EMAIL = env_int("STUDIO_RESET_MAILS_PER_EMAIL", 3, minimum=1)
 STUDIO_RESET_MAILS_PER_IP = env_int("STUDIO_RESET_MAILS_PER_IP", 10, minimum=1)
 STUDIO_MAX_ATTEMPTS = env_int("STUDIO_MAX_ATTEMPTS", 3, minimum=1)
+# MIDI parse children at once per server process (beyond: 503 "busy"), and uploads/inspects
+# per user per minute (beyond: 429).
+STUDIO_MAX_PARALLEL_PARSES = env_int("STUDIO_MAX_PARALLEL_PARSES", 2, minimum=1)
+STUDIO_MIDI_PARSES_PER_MINUTE = env_int("STUDIO_MIDI_PARSES_PER_MINUTE", 20, minimum=1)
 # Recovery timings (seconds); tests shorten them.
 STUDIO_HEARTBEAT_SECONDS = env_int("STUDIO_HEARTBEAT_SECONDS", 5, minimum=1)
 STUDIO_STALE_WORKER_SECONDS = env_int("STUDIO_STALE_WORKER_SECONDS", 30, minimum=2)
