@@ -54,6 +54,7 @@ conf="$VAR/supervisord.conf"
   echo "priority=20"
   echo "autorestart=true"
   echo "startsecs=2"
+  echo "startretries=1000000"
   echo "stopwaitsecs=10"
   echo "redirect_stderr=true"
   echo "stdout_logfile=$VAR/log/daphne.log"
@@ -66,6 +67,9 @@ conf="$VAR/supervisord.conf"
   echo "priority=30"
   echo "autorestart=true"
   echo "startsecs=2"
+  # never give up: a worker that cannot reach Redis exits at once; supervisord waits one
+  # second longer before each new try, and the worker is back soon after Redis is
+  echo "startretries=1000000"
   # SIGTERM lets a worker re-queue its running job before it exits
   echo "stopsignal=TERM"
   echo "stopwaitsecs=30"
