@@ -134,14 +134,17 @@ class WorkerRuntime:
 
     # -- jobs ----------------------------------------------------------------------------------
     def run_job(self, job_id: int) -> str:
-        """Claim and run one job; returns what happened ("skipped", "done", "failed",
+        """Claim and run one job, the fairest queued one (services.claim_fair_job), which may
+        not be ``job_id``; returns what happened ("skipped", "done", "failed",
         "stopped"). Never raises: one bad job must not take the worker down."""
         if self.stopping.is_set():
             return "skipped"
-        job = services.claim_job(job_id=job_id, worker_id=self.worker_id)
+        job = services.claim_fair_job(rung_job_id=job_id, worker_id=self.worker_id)
         if job is None:
             log.info("job %s not claimable (taken, cancelled or finished)", job_id)
             return "skipped"
+        if job.id != job_id:
+            log.info("doorbell for job %s: took job %s first (fair share)", job_id, job.id)
         self.current_job_id = job.id
         staging = Path(settings.MEDIA_ROOT) / "staging" / f"job-{job.id}-{self.worker_id}"
         try:

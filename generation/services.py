@@ -54,6 +54,7 @@ __all__ = [
     "submit_job",
     "inspect_upload",
     "claim_job",
+    "claim_fair_job",
     "report_progress",
     "finish_job",
     "fail_job",
@@ -197,18 +198,28 @@ def _start_of_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def compute_seconds_today(*, user, now: datetime | None = None) -> float:
-    """Seconds of worker time the user's jobs have used since midnight UTC: each job from its
-    (latest) start, or midnight, to its end, or now while it runs."""
+def work_seconds_since(since: datetime, *, owners=None, now: datetime | None = None
+                       ) -> dict[int, float]:
+    """Seconds of worker time per owner id since ``since``: each job from its (latest) start,
+    or ``since``, to its end, or now while it runs. ``owners``: only these owner ids."""
     now = now or timezone.now()
-    midnight = _start_of_day(now)
-    spans = Job.objects.filter(owner=user, started_at__isnull=False).filter(
-        Q(finished_at__isnull=True, status=Job.Status.RUNNING) | Q(finished_at__gte=midnight)
-    ).values_list("started_at", "finished_at")
-    total = 0.0
-    for started, finished in spans:
-        total += max(0.0, ((finished or now) - max(started, midnight)).total_seconds())
-    return total
+    jobs = Job.objects.filter(started_at__isnull=False).filter(
+        Q(finished_at__isnull=True, status=Job.Status.RUNNING) | Q(finished_at__gte=since)
+    )
+    if owners is not None:
+        jobs = jobs.filter(owner_id__in=list(owners))
+    totals: dict[int, float] = {}
+    for owner_id, started, finished in jobs.values_list("owner_id", "started_at", "finished_at"):
+        seconds = max(0.0, ((finished or now) - max(started, since)).total_seconds())
+        totals[owner_id] = totals.get(owner_id, 0.0) + seconds
+    return totals
+
+
+def compute_seconds_today(*, user, now: datetime | None = None) -> float:
+    """Seconds of worker time the user's jobs have used since midnight UTC (running jobs up
+    to now)."""
+    now = now or timezone.now()
+    return work_seconds_since(_start_of_day(now), owners=[user.pk], now=now).get(user.pk, 0.0)
 
 
 def _check_limits(user, incoming_bytes: int) -> None:
@@ -324,6 +335,39 @@ def claim_job(*, job_id: int, worker_id: str) -> Job | None:
         return None
     _announce_on_commit(job_id)
     return Job.objects.get(id=job_id)
+
+
+FAIR_WINDOW = timedelta(hours=1)
+
+
+def next_fair_job_id(*, now: datetime | None = None) -> int | None:
+    """The queued job a free worker should take: the oldest job of the owner whose jobs had
+    the least worker time in the last hour (running ones count up to now), so that a few
+    users with full queues cannot keep everyone else's jobs waiting behind theirs. Ties go
+    to the owner whose oldest job has waited longest."""
+    now = now or timezone.now()
+    oldest: dict[int, tuple] = {}  # owner -> (created, id) of their oldest queued job
+    queued = Job.objects.filter(status=Job.Status.QUEUED).order_by("created_at", "id")
+    for job_id, owner_id, created in queued.values_list("id", "owner_id", "created_at")[:500]:
+        oldest.setdefault(owner_id, (created, job_id))
+    if not oldest:
+        return None
+    recent = work_seconds_since(now - FAIR_WINDOW, owners=oldest.keys(), now=now)
+    owner = min(oldest, key=lambda o: (recent.get(o, 0.0), oldest[o]))
+    return oldest[owner][1]
+
+
+def claim_fair_job(*, rung_job_id: int, worker_id: str) -> Job | None:
+    """What a worker does when a doorbell rings: claim the fairest queued job (see
+    ``next_fair_job_id``), which is often not the one the doorbell named; that one keeps its
+    place, and a later doorbell (each queued job has one, and recovery rings again) serves
+    it. Falls back to the rung job when another worker took the fair one first."""
+    fair = next_fair_job_id()
+    if fair is not None and fair != rung_job_id:
+        job = claim_job(job_id=fair, worker_id=worker_id)
+        if job is not None:
+            return job
+    return claim_job(job_id=rung_job_id, worker_id=worker_id)
 
 
 @transaction.atomic
