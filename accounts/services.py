@@ -7,7 +7,9 @@ import math
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.cache import cache
+from django.core.mail import send_mail
 from django.db import transaction
 
 from studio.clientip import client_ip
@@ -31,6 +33,65 @@ def delete_account(*, user) -> None:
     username = user.username
     get_user_model().objects.filter(pk=user.pk).delete()
     log.info("deleted account %s", username)
+
+
+# ---------------------------------------------------------------------------------------------
+# email verification (required before the first job when the studio can send mail)
+# ---------------------------------------------------------------------------------------------
+VERIFY_SALT = "cadenza.accounts.verify-email"
+VERIFY_MAX_AGE_SECONDS = 3 * 24 * 3600
+
+
+def email_verified(user) -> bool:
+    """Whether the user may queue jobs as far as the email address goes: always, unless
+    STUDIO_REQUIRE_VERIFIED_EMAIL; then only once they opened the link sent to the address
+    their account has now."""
+    if not settings.STUDIO_REQUIRE_VERIFIED_EMAIL:
+        return True
+    from accounts.models import VerifiedEmail
+
+    return bool(user.email) and VerifiedEmail.objects.filter(
+        user=user, email__iexact=user.email).exists()
+
+
+def verification_token(user) -> str:
+    return signing.dumps({"user": user.pk, "email": user.email.lower()}, salt=VERIFY_SALT)
+
+
+def send_verification(*, user, link_for) -> bool:
+    """Mail the user a link that confirms their current address (``link_for(token)`` makes
+    the URL). At most STUDIO_RESET_MAILS_PER_EMAIL such mails an hour go to one address;
+    returns whether this one went."""
+    if not user.email:
+        return False
+    if _count(f"verify-mails:email:{user.email.lower()}", SIGNUP_WINDOW_SECONDS) > \
+            settings.STUDIO_RESET_MAILS_PER_EMAIL:
+        return False
+    send_mail(
+        "Confirm your email address for Cadenza",
+        f"Open this link to confirm that {user.email} belongs to the Cadenza account "
+        f'"{user.get_username()}":\n\n{link_for(verification_token(user))}\n\n'
+        "If you did not sign up, ignore this email.\n",
+        None,
+        [user.email],
+    )
+    return True
+
+
+def confirm_email(token: str):
+    """The user whose current address the token confirms, now marked verified; None for a
+    token that is forged, expired, or made for an address the account no longer has."""
+    from accounts.models import VerifiedEmail
+
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE_SECONDS)
+    except signing.BadSignature:  # SignatureExpired too
+        return None
+    user = get_user_model().objects.filter(pk=data.get("user"), is_active=True).first()
+    if user is None or user.email.lower() != data.get("email"):
+        return None
+    VerifiedEmail.objects.update_or_create(user=user, defaults={"email": user.email})
+    return user
 
 
 def revoke_api_tokens(*, user) -> int:

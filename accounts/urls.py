@@ -29,5 +29,7 @@ urlpatterns = [
          name="password_reset_complete"),
     path("profile/", views.profile, name="profile"),
     path("tokens/<int:token_id>/revoke/", views.revoke_token, name="token_revoke"),
+    path("verify/<str:token>/", views.verify_email, name="verify_email"),
+    path("verify-again/", views.resend_verification, name="verify_email_again"),
     path("delete/", views.delete, name="account_delete"),
 ]

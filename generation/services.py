@@ -223,6 +223,13 @@ def compute_seconds_today(*, user, now: datetime | None = None) -> float:
 
 
 def _check_limits(user, incoming_bytes: int) -> None:
+    from accounts.services import email_verified
+
+    if not email_verified(user):
+        raise QuotaExceeded(
+            f"Confirm your email address first: open the link we sent to {user.email} "
+            "(your profile page can send it again)."
+        )
     per_user = _setting("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 3)
     if Job.objects.filter(owner=user, status__in=Job.ACTIVE).count() >= per_user:
         raise QuotaExceeded(

@@ -192,6 +192,8 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cadenza <noreply@localhost>")
+# With mail configured, a new account confirms its address before its first job.
+STUDIO_REQUIRE_VERIFIED_EMAIL = env_bool("STUDIO_REQUIRE_VERIFIED_EMAIL", bool(EMAIL_HOST))
 
 # --- I18n ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
