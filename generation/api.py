@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import timedelta
 from functools import wraps
 
@@ -38,6 +39,14 @@ def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def _unavailable(exc: Exception) -> JsonResponse:
+    """503 for a missing engine piece, with Retry-After when it is only busy."""
+    response = _error(str(exc), 503)
+    if isinstance(exc, pipeline.ParserBusy):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _token_user(request: HttpRequest):
     """The user of a valid ``Authorization: Token`` header; None without one; False for a
     header that is present but wrong."""
@@ -50,6 +59,7 @@ def _token_user(request: HttpRequest):
     token = (
         ApiToken.objects.select_related("user")
         .filter(digest=ApiToken.digest_of(key.strip()))
+        .filter(created_at__gt=ApiToken.oldest_valid())
         .first()
     )
     if token is None or not token.user.is_active:
@@ -100,6 +110,27 @@ def api_view(*methods: str, login: bool = True):
     return decorate
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number.")
+    return value
+
+
+def parse_json(raw: bytes | str):
+    """Strict JSON: raises ValueError for text that is not JSON, for NaN and Infinity (which
+    Python's parser accepts by default) and numbers that overflow to them, and for nesting
+    deeper than the parser can follow."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("The JSON is nested too deeply.") from None
+
+
 # ---------------------------------------------------------------------------------------------
 # jobs
 # ---------------------------------------------------------------------------------------------
@@ -109,8 +140,8 @@ def _request_parameters(request: HttpRequest) -> tuple[str, dict, bytes | None]:
     midi: bytes | None = None
     if content_type == "application/json":
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            body = parse_json(request.body or b"{}")
+        except ValueError:  # UnicodeDecodeError too
             raise pipeline.InvalidJob("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise pipeline.InvalidJob("The body must be a JSON object.")
@@ -122,7 +153,7 @@ def _request_parameters(request: HttpRequest) -> tuple[str, dict, bytes | None]:
             midi = pipeline.read_midi_upload(upload)
         if isinstance(params.get("attributes"), str) and params["attributes"].strip():
             try:
-                params["attributes"] = json.loads(params["attributes"])
+                params["attributes"] = parse_json(params["attributes"])
             except ValueError:
                 raise pipeline.InvalidJob("attributes must be a JSON object.") from None
     kind = params.pop("kind", "compose") or "compose"
@@ -150,7 +181,7 @@ def jobs(request):
     except services.QuotaExceeded as exc:
         return _error(str(exc), 429)
     except pipeline.EngineUnavailable as exc:
-        return _error(str(exc), 503)
+        return _unavailable(exc)
     response = JsonResponse({"id": job.id, "status": job.status, "url": job_url(job)}, status=202)
     response["Location"] = job_url(job)
     return response
@@ -209,7 +240,7 @@ def track_detail(request, track_id: int):
         services.delete_track(track_id=track_id, user=request.user)
         return HttpResponse(status=204)
     try:
-        body = json.loads(request.body or b"{}")
+        body = parse_json(request.body or b"{}")
     except ValueError:
         return _error("The body is not valid JSON.", 400)
     if not isinstance(body, dict) or "visibility" not in body:
@@ -257,10 +288,13 @@ def midi_inspect(request):
     if upload is None:
         return _error("Send the MIDI file in the field 'midi'.", 400)
     try:
-        validated = pipeline.validate_midi(pipeline.read_midi_upload(upload))
+        summary = services.inspect_upload(
+            user=request.user, midi_bytes=pipeline.read_midi_upload(upload)
+        )
     except pipeline.InvalidJob as exc:
         return _error(str(exc), 400)
+    except services.QuotaExceeded as exc:
+        return _error(str(exc), 429)
     except pipeline.EngineUnavailable as exc:
-        return _error(str(exc), 503)
-    summary = validated.summary() if hasattr(validated, "summary") else {}
-    return JsonResponse(summary if isinstance(summary, dict) else {"summary": str(summary)})
+        return _unavailable(exc)
+    return JsonResponse(summary)

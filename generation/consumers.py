@@ -134,14 +134,17 @@ class WorkerRuntime:
 
     # -- jobs ----------------------------------------------------------------------------------
     def run_job(self, job_id: int) -> str:
-        """Claim and run one job; returns what happened ("skipped", "done", "failed",
+        """Claim and run one job, the fairest queued one (services.claim_fair_job), which may
+        not be ``job_id``; returns what happened ("skipped", "done", "failed",
         "stopped"). Never raises: one bad job must not take the worker down."""
         if self.stopping.is_set():
             return "skipped"
-        job = services.claim_job(job_id=job_id, worker_id=self.worker_id)
+        job = services.claim_fair_job(rung_job_id=job_id, worker_id=self.worker_id)
         if job is None:
             log.info("job %s not claimable (taken, cancelled or finished)", job_id)
             return "skipped"
+        if job.id != job_id:
+            log.info("doorbell for job %s: took job %s first (fair share)", job_id, job.id)
         self.current_job_id = job.id
         staging = Path(settings.MEDIA_ROOT) / "staging" / f"job-{job.id}-{self.worker_id}"
         try:
@@ -164,7 +167,7 @@ class WorkerRuntime:
             )
 
         timings: dict[str, float] = {}
-        input_path = Path(settings.MEDIA_ROOT) / job.input_file if job.input_file else None
+        input_path = services.job_input_path(job)
         started = time.perf_counter()
         try:
             variants = pipeline.run_pipeline(
@@ -264,7 +267,27 @@ class JobProgressConsumer(JsonWebsocketConsumer):
         """Clients only listen; anything they send is ignored."""
 
     def job_progress(self, event: dict) -> None:
+        if not self._still_signed_in():
+            # logged out, password changed, or account deleted since the socket opened
+            self.close(code=4401)
+            return
         self.send_json({"type": "state", **event["state"]})
+
+    def _still_signed_in(self) -> bool:
+        """The session that opened the socket still exists, and its user still exists, is
+        active and has the password the session was made with (as Django checks per request)."""
+        from django.contrib.auth import HASH_SESSION_KEY, get_user_model
+        from django.utils.crypto import constant_time_compare
+
+        session = self.scope.get("session")
+        user = self.scope.get("user")
+        key = getattr(session, "session_key", None)
+        if not key or user is None or not session.exists(key):
+            return False
+        fresh = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+        return fresh is not None and constant_time_compare(
+            session.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash()
+        )
 
 
 if _started_by_runworker():

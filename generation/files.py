@@ -16,6 +16,10 @@ from generation.models import Track
 
 CHUNK_BYTES = 64 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# A position with more digits than this is past the end of any file (and int() refuses
+# strings of more than 4,300 digits).
+_MAX_DIGITS = 18
+_PAST_ANY_FILE = 10**_MAX_DIGITS
 
 # kind -> (content type, disposition when not asked to download)
 FILE_KINDS: dict[str, tuple[str, str]] = {
@@ -105,15 +109,19 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
     if first == "" and last == "":
         return None
     if first == "":  # the last N bytes
-        length = int(last)
+        length = _position(last)
         if length == 0:
             return "unsatisfiable"
         return (max(0, size - length), size - 1)
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = _position(first)
+    end = _position(last) if last else size - 1
     if start >= size or end < start:
         return "unsatisfiable"
     return (start, min(end, size - 1))
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) <= _MAX_DIGITS else _PAST_ANY_FILE
 
 
 def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpResponse:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 def new_share_token() -> str:
@@ -177,7 +179,9 @@ class ApiToken(models.Model):
     """A bearer token for programs (``Authorization: Token <key>``).
 
     Only a SHA-256 digest of the key is stored, so a leaked database does not leak working
-    tokens; ``manage.py issue_token`` prints the key once, when it is made.
+    tokens; ``manage.py issue_token`` prints the key once, when it is made. A token works for
+    STUDIO_API_TOKEN_DAYS after it is made; a password change or reset deletes the user's
+    tokens (accounts.services.revoke_api_tokens).
     """
 
     user = models.ForeignKey(
@@ -193,3 +197,12 @@ class ApiToken(models.Model):
     @staticmethod
     def digest_of(key: str) -> str:
         return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def oldest_valid():
+        """Tokens made at or before this moment have expired."""
+        return timezone.now() - timedelta(days=settings.STUDIO_API_TOKEN_DAYS)
+
+    @property
+    def expires_at(self):
+        return self.created_at + timedelta(days=settings.STUDIO_API_TOKEN_DAYS)

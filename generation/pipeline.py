@@ -12,9 +12,11 @@ Django only for settings.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +48,12 @@ class InvalidMidi(InvalidJob):
 
 class EngineUnavailable(RuntimeError):
     """A part of the engine this job needs is not installed or failed to load."""
+
+
+class ParserBusy(EngineUnavailable):
+    """Every MIDI parse slot of this process is taken; answer 503 with Retry-After."""
+
+    retry_after = 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,16 +94,75 @@ def read_midi_upload(upload) -> bytes:
     return upload.read(settings.STUDIO_MAX_UPLOAD_BYTES + 1)
 
 
+_parse_slots: tuple[int, threading.BoundedSemaphore] | None = None  # (size, slots)
+_parse_slots_lock = threading.Lock()
+PARSE_SLOT_WAIT_SECONDS = 0.5  # a moment's patience before answering "busy"
+SUMMARY_CACHE_SECONDS = 24 * 3600
+
+
+def parse_slots() -> threading.BoundedSemaphore:
+    """This process's MIDI parse slots (made again if the setting changes)."""
+    global _parse_slots
+    size = settings.STUDIO_MAX_PARALLEL_PARSES
+    with _parse_slots_lock:
+        if _parse_slots is None or _parse_slots[0] != size:
+            _parse_slots = (size, threading.BoundedSemaphore(size))
+        return _parse_slots[1]
+
+
 def validate_midi(data: bytes):
     """``generation.music.validate.validate_midi``; its MidiValidationError becomes
-    InvalidJob with the music layer's one-line message."""
+    InvalidJob with the music layer's one-line message.
+
+    Each parse runs a child process; at most STUDIO_MAX_PARALLEL_PARSES run at once in this
+    process, and beyond that ParserBusy is raised at once instead of queueing threads (so a
+    burst of uploads cannot starve every other request of the server)."""
     func = _engine_function("generation.music.validate", "validate_midi", "MIDI reader")
+    slots = parse_slots()
+    if not slots.acquire(timeout=PARSE_SLOT_WAIT_SECONDS):
+        raise ParserBusy("Too many MIDI files are being read right now; try again in a moment.")
     try:
         return func(data, max_bytes=settings.STUDIO_MAX_UPLOAD_BYTES)
     except Exception as exc:
         if type(exc).__name__ == "MidiValidationError":
             raise InvalidMidi(str(exc)) from exc
         raise
+    finally:
+        slots.release()
+
+
+def midi_summary(data: bytes) -> dict:
+    """What ``validate_midi`` says about an upload (its summary, or InvalidMidi), remembered in
+    the shared cache by the file's SHA-256, so the same file is parsed once (the compose page
+    inspects a file, then submits it)."""
+    from django.core.cache import cache
+
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    key = f"midi-summary:{settings.STUDIO_MAX_UPLOAD_BYTES}:{digest}"
+    try:
+        known = cache.get(key)
+    except Exception as exc:  # a cache outage costs a parse, nothing more
+        log.warning("MIDI summary cache unavailable: %s", exc)
+        known = None
+    if isinstance(known, dict) and "error" in known:
+        raise InvalidMidi(known["error"])
+    if isinstance(known, dict) and "summary" in known:
+        return known["summary"]
+    try:
+        validated = validate_midi(data)
+    except InvalidMidi as exc:
+        result, error = {"error": str(exc)}, exc
+    else:
+        summary = validated.summary() if hasattr(validated, "summary") else {}
+        summary = summary if isinstance(summary, dict) else {"text": str(summary)}
+        result, error = {"summary": summary}, None
+    try:
+        cache.set(key, result, timeout=SUMMARY_CACHE_SECONDS)
+    except Exception as exc:
+        log.warning("MIDI summary cache unavailable: %s", exc)
+    if error is not None:
+        raise error
+    return result["summary"]
 
 
 
@@ -158,7 +225,7 @@ def _number(params: dict, key: str, default, low, high, kind=float):
         return default
     try:
         value = kind(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
         raise InvalidJob(f"{key} must be a number.") from None
     if kind is float and value != value:  # NaN
         raise InvalidJob(f"{key} must be a number.")
@@ -228,9 +295,7 @@ def clean_parameters(kind: str, params: dict[str, Any], midi_bytes: bytes | None
     else:
         if not midi_bytes:
             raise InvalidJob(f"{kind} needs a MIDI file in the field 'midi'.")
-        validated = validate_midi(midi_bytes)
-        summary = validated.summary() if hasattr(validated, "summary") else {}
-        clean["input_summary"] = summary if isinstance(summary, dict) else {"text": str(summary)}
+        clean["input_summary"] = midi_summary(midi_bytes)
     if kind == "transfer":
         to_style = params.get("to_style") or ""
         if to_style not in known:
@@ -255,7 +320,7 @@ def _clean_attributes(attributes: dict[str, Any], strict: bool = True) -> dict[s
         if spec.get("type") == "number":
             try:
                 number = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: a huge int
                 if strict:
                     raise InvalidJob(f"{key} must be a number.") from None
                 continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from generation.models import Job, Track, WorkerHeartbeat
+from generation.models import Job, Track, WorkerHeartbeat, new_share_token
 from generation.pipeline import InvalidJob, Variant, clean_parameters
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ __all__ = [
     "InvalidTransition",
     "QuotaExceeded",
     "submit_job",
+    "inspect_upload",
     "claim_job",
+    "claim_fair_job",
     "report_progress",
     "finish_job",
     "fail_job",
@@ -64,7 +67,9 @@ __all__ = [
     "delete_track",
     "delete_user_content",
     "set_visibility",
+    "new_share_link",
     "storage_used_bytes",
+    "compute_seconds_today",
 ]
 
 
@@ -91,6 +96,20 @@ def _remove_folder(relative: str) -> None:
 
 def job_folder(job_id: int) -> str:
     return f"jobs/{job_id}"
+
+
+def job_input_path(job: Job) -> Path | None:
+    """The job's uploaded seed on disk, only where submit_job puts it: a file inside the
+    job's own folder under MEDIA_ROOT (symbolic links resolved). None otherwise, so that a
+    row edited by hand or by a bug cannot make the worker read any other file."""
+    if not job.input_file:
+        return None
+    root = media_root().resolve()
+    folder = root / job_folder(job.id)
+    path = (root / job.input_file).resolve()
+    if folder not in path.parents or not path.is_file():
+        return None
+    return path
 
 
 def _remove_job_files(job_id: int) -> None:
@@ -175,7 +194,42 @@ def storage_used_bytes(*, user) -> int:
     return int(tracks) + inputs
 
 
+def _start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def work_seconds_since(since: datetime, *, owners=None, now: datetime | None = None
+                       ) -> dict[int, float]:
+    """Seconds of worker time per owner id since ``since``: each job from its (latest) start,
+    or ``since``, to its end, or now while it runs. ``owners``: only these owner ids."""
+    now = now or timezone.now()
+    jobs = Job.objects.filter(started_at__isnull=False).filter(
+        Q(finished_at__isnull=True, status=Job.Status.RUNNING) | Q(finished_at__gte=since)
+    )
+    if owners is not None:
+        jobs = jobs.filter(owner_id__in=list(owners))
+    totals: dict[int, float] = {}
+    for owner_id, started, finished in jobs.values_list("owner_id", "started_at", "finished_at"):
+        seconds = max(0.0, ((finished or now) - max(started, since)).total_seconds())
+        totals[owner_id] = totals.get(owner_id, 0.0) + seconds
+    return totals
+
+
+def compute_seconds_today(*, user, now: datetime | None = None) -> float:
+    """Seconds of worker time the user's jobs have used since midnight UTC (running jobs up
+    to now)."""
+    now = now or timezone.now()
+    return work_seconds_since(_start_of_day(now), owners=[user.pk], now=now).get(user.pk, 0.0)
+
+
 def _check_limits(user, incoming_bytes: int) -> None:
+    from accounts.services import email_verified
+
+    if not email_verified(user):
+        raise QuotaExceeded(
+            f"Confirm your email address first: open the link we sent to {user.email} "
+            "(your profile page can send it again)."
+        )
     per_user = _setting("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 3)
     if Job.objects.filter(owner=user, status__in=Job.ACTIVE).count() >= per_user:
         raise QuotaExceeded(
@@ -184,22 +238,68 @@ def _check_limits(user, incoming_bytes: int) -> None:
     cap = _setting("STUDIO_USER_STORAGE_MB", 200) * 1024 * 1024
     if storage_used_bytes(user=user) + incoming_bytes >= cap:
         raise QuotaExceeded("Your storage is full; delete some tracks to make room.")
+    budget = _setting("STUDIO_DAILY_COMPUTE_SECONDS", 1800)
+    if compute_seconds_today(user=user) >= budget:
+        now = timezone.now()
+        left = _start_of_day(now) + timedelta(days=1) - now
+        hours, minutes = divmod(int(left.total_seconds()) // 60 + 1, 60)
+        raise QuotaExceeded(
+            f"You have used today's generation time ({budget // 60} minutes of worker time). "
+            f"It renews at midnight UTC, in {hours} h {minutes} min."
+        )
     queue_cap = _setting("STUDIO_MAX_QUEUE", 50)
     if Job.objects.filter(status=Job.Status.QUEUED).count() >= queue_cap:
         raise QuotaExceeded("The studio is busy right now; please try again in a few minutes.")
 
 
-def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None) -> Job:
+PARSE_RATE_WINDOW_SECONDS = 60
+
+
+def _count_parse(user) -> None:
+    """Count one MIDI upload of the user in this minute; QuotaExceeded past
+    STUDIO_MIDI_PARSES_PER_MINUTE (each upload may start a parse child)."""
+    from django.core.cache import cache
+
+    window = int(time.time() // PARSE_RATE_WINDOW_SECONDS)
+    key = f"midi-parses:{user.pk}:{window}"
+    cache.add(key, 0, timeout=PARSE_RATE_WINDOW_SECONDS + 5)
+    if cache.incr(key) > _setting("STUDIO_MIDI_PARSES_PER_MINUTE", 20):
+        raise QuotaExceeded("Too many MIDI files in a minute; wait a moment and try again.")
+
+
+def inspect_upload(*, user, midi_bytes: bytes) -> dict:
+    """The summary of an uploaded MIDI file for the compose page, after the same quota and
+    parse-rate checks as a submission. Raises QuotaExceeded, InvalidJob (InvalidMidi) or
+    EngineUnavailable (ParserBusy when every parse slot is taken)."""
+    from generation.pipeline import midi_summary
+
+    _check_limits(user, len(midi_bytes))
+    _count_parse(user)
+    return midi_summary(midi_bytes)
+
+
+def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None,
+               source: Track | None = None) -> Job:
     """Validate a request, write a queued Job, and ring the doorbell once it is committed.
+
+    ``source``: the track the request is made from (regenerate, continue, transfer); when
+    staff have hidden it, the new tracks are hidden too, so that moderation is not undone by
+    making a copy and publishing that.
 
     Raises InvalidJob (nothing queued), QuotaExceeded (nothing queued), or EngineUnavailable
     when the mood reader / MIDI reader the request needs is missing.
     """
+    if midi_bytes:
+        # quotas before the parse: a user who may not queue anything costs no parse child
+        _check_limits(user, len(midi_bytes))
+        _count_parse(user)
     # validation (mood reader, MIDI parse) runs before the transaction: SQLite takes its
     # write lock at BEGIN, and other writers should not wait for a MIDI parse
     clean = clean_parameters(kind, params, midi_bytes)
     if midi_bytes:
         clean["input_bytes"] = len(midi_bytes)
+    if source is not None and source.hidden:
+        clean["from_hidden_track"] = source.id
     return _create_job(user=user, kind=kind, clean=clean, midi_bytes=midi_bytes)
 
 
@@ -242,6 +342,39 @@ def claim_job(*, job_id: int, worker_id: str) -> Job | None:
         return None
     _announce_on_commit(job_id)
     return Job.objects.get(id=job_id)
+
+
+FAIR_WINDOW = timedelta(hours=1)
+
+
+def next_fair_job_id(*, now: datetime | None = None) -> int | None:
+    """The queued job a free worker should take: the oldest job of the owner whose jobs had
+    the least worker time in the last hour (running ones count up to now), so that a few
+    users with full queues cannot keep everyone else's jobs waiting behind theirs. Ties go
+    to the owner whose oldest job has waited longest."""
+    now = now or timezone.now()
+    oldest: dict[int, tuple] = {}  # owner -> (created, id) of their oldest queued job
+    queued = Job.objects.filter(status=Job.Status.QUEUED).order_by("created_at", "id")
+    for job_id, owner_id, created in queued.values_list("id", "owner_id", "created_at")[:500]:
+        oldest.setdefault(owner_id, (created, job_id))
+    if not oldest:
+        return None
+    recent = work_seconds_since(now - FAIR_WINDOW, owners=oldest.keys(), now=now)
+    owner = min(oldest, key=lambda o: (recent.get(o, 0.0), oldest[o]))
+    return oldest[owner][1]
+
+
+def claim_fair_job(*, rung_job_id: int, worker_id: str) -> Job | None:
+    """What a worker does when a doorbell rings: claim the fairest queued job (see
+    ``next_fair_job_id``), which is often not the one the doorbell named; that one keeps its
+    place, and a later doorbell (each queued job has one, and recovery rings again) serves
+    it. Falls back to the rung job when another worker took the fair one first."""
+    fair = next_fair_job_id()
+    if fair is not None and fair != rung_job_id:
+        job = claim_job(job_id=fair, worker_id=worker_id)
+        if job is not None:
+            return job
+    return claim_job(job_id=rung_job_id, worker_id=worker_id)
 
 
 @transaction.atomic
@@ -297,6 +430,7 @@ def finish_job(
                     variant=v.number,
                     title=v.title[:200],
                     parameters=job.parameters,
+                    hidden=bool((job.parameters or {}).get("from_hidden_track")),
                     attributes=v.attributes,
                     model_version=v.model_version,
                     seed=v.seed,
@@ -530,8 +664,23 @@ def set_visibility(*, track_id: int, user, visibility: str) -> Track:
     if visibility not in Track.Visibility.values:
         raise InvalidJob(f"visibility must be one of {', '.join(Track.Visibility.values)}.")
     track = Track.objects.get(id=track_id, owner=user)
+    fields = ["visibility"]
+    if visibility == Track.Visibility.UNLISTED and track.visibility != visibility:
+        # each time a track becomes unlisted it gets a new link, so that a link given out
+        # before it was made private (or public) is not revived by sharing it again
+        track.share_token = new_share_token()
+        fields.append("share_token")
     track.visibility = visibility
-    track.save(update_fields=["visibility"])
+    track.save(update_fields=fields)
+    return track
+
+
+def new_share_link(*, track_id: int, user) -> Track:
+    """Give the owner's track a new share token: every link given out so far stops working.
+    Raises Track.DoesNotExist for a track that is not the user's."""
+    track = Track.objects.get(id=track_id, owner=user)
+    track.share_token = new_share_token()
+    track.save(update_fields=["share_token"])
     return track
 
 

@@ -8,6 +8,7 @@ ROOT=$(pwd)
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 WORKERS=${WORKERS:-1}
+HTTP_TIMEOUT=${STUDIO_HTTP_TIMEOUT:-60}
 VAR=${STUDIO_VAR_DIR:-$ROOT/var}
 mkdir -p "$VAR/log" "$VAR/redis"
 REDIS_PORT=${STUDIO_REDIS_PORT:-6385}
@@ -46,11 +47,14 @@ conf="$VAR/supervisord.conf"
     echo
   fi
   echo "[program:daphne]"
-  echo "command=$ROOT/.venv/bin/daphne -b $HOST -p $PORT studio.asgi:application"
+  # studio.serve: daphne with request bodies capped as they arrive (studio/bodylimit.py);
+  # -t: a request whose answer has not started after HTTP_TIMEOUT seconds gets a 503
+  echo "command=$ROOT/.venv/bin/python -m studio.serve -t $HTTP_TIMEOUT -b $HOST -p $PORT studio.asgi:application"
   echo "directory=$ROOT"
   echo "priority=20"
   echo "autorestart=true"
   echo "startsecs=2"
+  echo "startretries=1000000"
   echo "stopwaitsecs=10"
   echo "redirect_stderr=true"
   echo "stdout_logfile=$VAR/log/daphne.log"
@@ -63,6 +67,9 @@ conf="$VAR/supervisord.conf"
   echo "priority=30"
   echo "autorestart=true"
   echo "startsecs=2"
+  # never give up: a worker that cannot reach Redis exits at once; supervisord waits one
+  # second longer before each new try, and the worker is back soon after Redis is
+  echo "startretries=1000000"
   # SIGTERM lets a worker re-queue its running job before it exits
   echo "stopsignal=TERM"
   echo "stopwaitsecs=30"

@@ -15,13 +15,15 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from generation.consumers import GenerationWorker, JobProgressConsumer  # noqa: E402
+from studio.bodylimit import BodyLimitMiddleware  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/jobs/<int:job_id>/", JobProgressConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    # request bodies over their path's limit are refused before Django reads them
+    "http": BodyLimitMiddleware(django_asgi_app),
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     "channel": ChannelNameRouter({"generation": GenerationWorker.as_asgi()}),
 })

@@ -78,11 +78,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # a request that finds Redis down answers 503 "try again shortly", not 500
+    "studio.middleware.RedisUnavailableMiddleware",
     # last, as django-axes asks: it turns a lockout into a response
     "axes.middleware.AxesMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LoginAddressLimit",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -161,13 +164,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# Login throttling, per account and per IP, counted in the shared Redis cache so the limit
-# holds across daphne processes.
+# Login throttling, counted in the shared Redis cache so the limits hold across daphne
+# processes. django-axes locks the pair (username, address): a stranger cannot lock an account
+# by naming it, nor can people behind one proxy lock each other out. One address failing with
+# any usernames is paused at a higher limit (accounts.backends.LoginAddressLimit).
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_CACHE = "default"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "studio.clientip.client_ip"
+STUDIO_LOGIN_FAILURES_PER_IP = env_int("STUDIO_LOGIN_FAILURES_PER_IP", 50, minimum=1)
+# How many reverse proxies of ours append to X-Forwarded-For in front of daphne; 0 (the
+# default): the header is ignored and the address is the connection's (studio.clientip).
+STUDIO_TRUSTED_PROXY_COUNT = env_int("STUDIO_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 
@@ -182,6 +192,8 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cadenza <noreply@localhost>")
+# With mail configured, a new account confirms its address before its first job.
+STUDIO_REQUIRE_VERIFIED_EMAIL = env_bool("STUDIO_REQUIRE_VERIFIED_EMAIL", bool(EMAIL_HOST))
 
 # --- I18n ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -216,7 +228,9 @@ if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-# Content-Security-Policy: no inline scripts or styles anywhere; websockets to this host.
+# Content-Security-Policy: no inline scripts or styles anywhere; websockets to this host only
+# ('self' covers ws:// and wss:// to the page's own host and port in CSP level 3 browsers;
+# where a browser refuses the socket, the progress page polls instead).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -225,7 +239,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "data:", "blob:"],
         "media-src": [SELF, "blob:"],
         "font-src": [SELF],
-        "connect-src": [SELF, "ws:", "wss:"] if not HTTPS else [SELF, "wss:"],
+        "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],
@@ -237,10 +251,25 @@ CONTENT_SECURITY_POLICY = {
 STUDIO_DEVICE = env_choice("STUDIO_DEVICE", "auto", ["auto", "cpu", "cuda"])
 SOUNDFONT_PATH = env_str("SOUNDFONT_PATH")
 STUDIO_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_UPLOAD_BYTES", 1_000_000, minimum=1024)
+# Every other request body (forms, JSON); studio.bodylimit answers 413 beyond either limit.
+STUDIO_MAX_BODY_BYTES = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 STUDIO_MAX_ACTIVE_JOBS_PER_USER = env_int("STUDIO_MAX_ACTIVE_JOBS_PER_USER", 3, minimum=1)
 STUDIO_USER_STORAGE_MB = env_int("STUDIO_USER_STORAGE_MB", 200, minimum=1)
 STUDIO_MAX_QUEUE = env_int("STUDIO_MAX_QUEUE", 50, minimum=1)
+# Seconds of worker time each user's jobs may use per day (UTC); submit refuses beyond it.
+STUDIO_DAILY_COMPUTE_SECONDS = env_int("STUDIO_DAILY_COMPUTE_SECONDS", 1800, minimum=1)
+# New accounts per client address per hour (accounts.services.take_signup_slot).
+STUDIO_SIGNUPS_PER_IP = env_int("STUDIO_SIGNUPS_PER_IP", 5, minimum=1)
+# Days an API token works after it is made (a password change ends it sooner).
+STUDIO_API_TOKEN_DAYS = env_int("STUDIO_API_TOKEN_DAYS", 90, minimum=1)
+# Password-reset mails per hour: to one email address, and asked for from one client address.
+STUDIO_RESET_MAILS_PER_EMAIL = env_int("STUDIO_RESET_MAILS_PER_EMAIL", 3, minimum=1)
+STUDIO_RESET_MAILS_PER_IP = env_int("STUDIO_RESET_MAILS_PER_IP", 10, minimum=1)
 STUDIO_MAX_ATTEMPTS = env_int("STUDIO_MAX_ATTEMPTS", 3, minimum=1)
+# MIDI parse children at once per server process (beyond: 503 "busy"), and uploads/inspects
+# per user per minute (beyond: 429).
+STUDIO_MAX_PARALLEL_PARSES = env_int("STUDIO_MAX_PARALLEL_PARSES", 2, minimum=1)
+STUDIO_MIDI_PARSES_PER_MINUTE = env_int("STUDIO_MIDI_PARSES_PER_MINUTE", 20, minimum=1)
 # Recovery timings (seconds); tests shorten them.
 STUDIO_HEARTBEAT_SECONDS = env_int("STUDIO_HEARTBEAT_SECONDS", 5, minimum=1)
 STUDIO_STALE_WORKER_SECONDS = env_int("STUDIO_STALE_WORKER_SECONDS", 30, minimum=2)

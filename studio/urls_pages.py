@@ -14,6 +14,7 @@ urlpatterns = [
     path("tracks/<int:track_id>/", v.track_page, name="track"),
     path("tracks/<int:track_id>/delete/", v.track_delete, name="track-delete"),
     path("tracks/<int:track_id>/visibility/", v.track_visibility, name="track-visibility"),
+    path("tracks/<int:track_id>/new-link/", v.track_new_link, name="track-new-link"),
     path("tracks/<int:track_id>/rate/", v.track_rate, name="track-rate"),
     path("tracks/<int:track_id>/report/", v.track_report, name="track-report"),
     path("tracks/<int:track_id>/regenerate/", v.track_regenerate, name="track-regenerate"),

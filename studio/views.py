@@ -60,16 +60,36 @@ def _live_workers() -> int:
         return 0
 
 
+def _queued_jobs() -> int:
+    from generation.models import Job
+
+    try:
+        return Job.objects.filter(status=Job.Status.QUEUED).count()
+    except Exception:
+        log.exception("healthz: could not count queued jobs")
+        return 0
+
+
 @never_cache
 @require_GET
 def healthz(request):
+    """200 "ok"; 503 "unavailable" without the database or Redis; 503 "degraded" when jobs
+    wait and no worker is alive to take them (the site answers, but nothing gets made)."""
     database = _database_ok()
     channel_layer = _channel_layer_ok()
-    ok = database and channel_layer
+    workers = _live_workers() if database else 0
+    queued = _queued_jobs() if database else 0
+    if not (database and channel_layer):
+        status = "unavailable"
+    elif queued and not workers:
+        status = "degraded"
+    else:
+        status = "ok"
     body = {
-        "status": "ok" if ok else "unavailable",
+        "status": status,
         "database": database,
         "channel_layer": channel_layer,
-        "workers": _live_workers() if database else 0,
+        "workers": workers,
+        "queued": queued,
     }
-    return JsonResponse(body, status=200 if ok else 503)
+    return JsonResponse(body, status=200 if status == "ok" else 503)

@@ -14,7 +14,6 @@ GET `?text=...` or POST a JSON body `{"text": "..."}`, with the session or an AP
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -22,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 
-from generation.api import api_view
+from generation.api import api_view, parse_json
 from generation.ml.mood import MoodError, interpret_mood
 
 log = logging.getLogger(__name__)
@@ -68,8 +67,8 @@ def _text_from(request: HttpRequest) -> str:
     if request.method == "GET":
         return request.GET.get("text", "")
     try:
-        body = json.loads(request.body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        body = parse_json(request.body or b"null")
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError too
         raise MoodError('The request body must be JSON: {"text": "..."}.') from e
     if not isinstance(body, dict) or "text" not in body:
         raise MoodError('The request body must be a JSON object with "text".')

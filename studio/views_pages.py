@@ -180,10 +180,13 @@ def _submit(
     params: dict[str, Any],
     midi: bytes | None,
     on_error_redirect: str,
+    source: Track,
 ) -> HttpResponse:
-    """Submit a job from a button on the track page and go to its progress page."""
+    """Submit a job made from ``source`` (a button on its page) and go to its progress page."""
     try:
-        job = services.submit_job(user=request.user, kind=kind, params=params, midi_bytes=midi)
+        job = services.submit_job(
+            user=request.user, kind=kind, params=params, midi_bytes=midi, source=source
+        )
     except (pipeline.InvalidJob, pipeline.EngineUnavailable, services.QuotaExceeded) as exc:
         messages.error(request, str(exc))
         return redirect(on_error_redirect)
@@ -351,6 +354,16 @@ def track_visibility(request: HttpRequest, track_id: int) -> HttpResponse:
     return redirect(reverse("studio:track", args=[track.id]) + "#sharing")
 
 
+@login_required
+@require_POST
+def track_new_link(request: HttpRequest, track_id: int) -> HttpResponse:
+    """Replace the track's share link; the old one stops working at once."""
+    track = _owned_track(request, track_id)
+    services.new_share_link(track_id=track.id, user=request.user)
+    messages.success(request, "The track has a new link; the old one no longer works.")
+    return redirect(reverse("studio:track", args=[track.id]) + "#sharing")
+
+
 def _rate(request: HttpRequest, track: Track, token: str | None) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.path}")
@@ -437,7 +450,7 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
                 "upload it again on the compose page.",
             )
             return redirect("studio:track", track_id=track.id)
-    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]))
+    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), track)
 
 
 def _job_input(track: Track) -> bytes | None:
@@ -468,7 +481,9 @@ def track_continue(request: HttpRequest, track_id: int) -> HttpResponse:
         raise Http404("This track has no MIDI file.")
     params = _shared_options(track)
     params["style"] = params.get("style") or (track.parameters or {}).get("to_style", "")
-    return _submit(request, "continue", params, midi, reverse("studio:track", args=[track.id]))
+    return _submit(
+        request, "continue", params, midi, reverse("studio:track", args=[track.id]), track
+    )
 
 
 @login_required
@@ -483,7 +498,9 @@ def track_transfer(request: HttpRequest, track_id: int) -> HttpResponse:
     if midi is None:
         raise Http404("This track has no MIDI file.")
     params = {"to_style": form.cleaned_data["to_style"]}
-    return _submit(request, "transfer", params, midi, reverse("studio:track", args=[track.id]))
+    return _submit(
+        request, "transfer", params, midi, reverse("studio:track", args=[track.id]), track
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,3 +32,20 @@ def test_healthz_is_503_when_redis_goes_down(client, settings, spare_redis):
         assert response.json()["database"] is True
     finally:
         channel_layers.backends.clear()
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_when_jobs_wait_and_no_worker_is_alive(client, owner):
+    from django.utils import timezone
+
+    from generation.models import Job, WorkerHeartbeat
+
+    assert client.get("/healthz").json()["status"] == "ok"  # nothing waits: fine
+    Job.objects.create(owner=owner, kind="compose", status=Job.Status.QUEUED)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "degraded"
+    assert response.json()["queued"] == 1 and response.json()["workers"] == 0
+    WorkerHeartbeat.objects.create(worker_id="w-1", last_beat=timezone.now())
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "ok"

@@ -88,9 +88,19 @@ def test_a_job_delivered_three_times_runs_once(owner, worker_factory):
 def test_the_websocket_speaks_to_the_owner_only(owner, stranger):
     job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
 
+    def session_of(user):
+        # the session AuthMiddlewareStack would give the consumer: events go to it only
+        # while it lasts
+        client = Client()
+        client.force_login(user)
+        return client.session
+
+    sessions = {u.pk: session_of(u) for u in (owner, stranger)}
+
     async def listen(user):
         communicator = WebsocketCommunicator(JobProgressConsumer.as_asgi(), f"/ws/jobs/{job.id}/")
         communicator.scope["user"] = user
+        communicator.scope["session"] = sessions[user.pk]
         communicator.scope["url_route"] = {"kwargs": {"job_id": job.id}}
         connected, code = await communicator.connect()
         if not connected:

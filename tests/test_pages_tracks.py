@@ -154,6 +154,7 @@ def test_the_share_section_shows_a_link_with_a_copy_button_only_when_shareable(
     assert 'id="copy-share"' not in html and "Only you can open" not in html
     assert "only you can open this track" in html
     client.post(reverse("studio:track-visibility", args=[track.id]), {"visibility": "unlisted"})
+    track.refresh_from_db()  # becoming unlisted gave it a new link
     html = client.get(reverse("studio:track", args=[track.id])).content.decode()
     assert 'id="copy-share"' in html
     assert f"http://testserver/s/{track.share_token}/" in html

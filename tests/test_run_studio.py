@@ -85,3 +85,38 @@ def test_the_studio_starts_restarts_a_killed_worker_and_stops_cleanly(tmp_path):
             raise
     assert proc.returncode == 0
     assert _get(f"http://127.0.0.1:{port}/healthz", timeout=1)[0] is None, "daphne still up"
+
+
+def test_workers_come_back_by_themselves_after_a_redis_outage(tmp_path):
+    var = tmp_path / "var"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
+    env.update({"STUDIO_VAR_DIR": str(var), "HOST": "127.0.0.1", "PORT": str(port),
+                "WORKERS": "1", "STUDIO_REDIS_PORT": str(free_port())})
+    subprocess.run([str(ROOT / ".venv/bin/python"), "manage.py", "migrate", "--noinput",
+                    "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    proc = subprocess.Popen([str(ROOT / "scripts/run_studio.sh")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        _wait(lambda: "RUNNING" in _supervisorctl(var, "status", "worker:worker-0"), 60,
+              "the worker to run")
+        _supervisorctl(var, "stop", "redis")
+        # long enough for a process manager that gives up after a few quick retries to do so
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert "FATAL" not in _supervisorctl(var, "status", "worker:worker-0")
+            time.sleep(0.5)
+        _supervisorctl(var, "start", "redis")
+        _wait(lambda: "RUNNING" in _supervisorctl(var, "status", "worker:worker-0"), 60,
+              "the worker to be back once Redis is")
+        status, body = _wait(
+            lambda: (lambda r: r if r[0] == 200 else None)(_get(f"http://127.0.0.1:{port}/healthz")),
+            60, "/healthz to answer 200 again")
+        assert json.loads(body)["channel_layer"] is True
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -1,7 +1,8 @@
 """``manage.py issue_token USER [--create]``: print a new API token for USER, alone on stdout.
 
 Each call makes a new token (earlier ones keep working); only a digest is stored, so the
-printed key cannot be shown again.
+printed key cannot be shown again. A token works for STUDIO_API_TOKEN_DAYS, until the user
+changes or resets the password, or until it is revoked on the profile page.
 """
 
 from __future__ import annotations
