@@ -113,3 +113,27 @@ def test_a_copy_of_a_visible_track_is_not_hidden(
     client.post(reverse("studio:track-regenerate", args=[original.id]))
     job = Job.objects.exclude(id=original.job_id).get(owner=owner)
     assert _finish(job, rendered_variant, tmp_path).hidden is False
+
+
+def test_the_midi_parse_child_gets_a_minimal_environment(monkeypatch):
+    """The parse child runs on untrusted bytes: it inherits PATH and locale, never the
+    parent's secrets (issue 17)."""
+    import subprocess
+
+    from generation.music import validate
+
+    seen = {}
+    real_run = subprocess.run
+
+    def spy(command, **kwargs):
+        seen.update(kwargs.get("env") or {})
+        return real_run(command, **kwargs)
+
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "leak")
+    monkeypatch.setattr(validate.subprocess, "run", spy)
+    data = (validate.Path(__file__).parent / "data" / "valid_midi").glob("*.mid")
+    validate.parse_in_child(next(iter(data)).read_bytes())
+    assert "DJANGO_SECRET_KEY" not in seen and "AWS_SECRET_ACCESS_KEY" not in seen
+    assert "PYTHONPATH" in seen and set(seen) <= set(validate.CHILD_ENV) | {
+        "PYTHONPATH", "OPENBLAS_NUM_THREADS", "PYTHONWARNINGS"}

@@ -458,6 +458,10 @@ def _read_child_main(args: list[str]) -> int:
     return 0
 
 
+# The only variables the parse child inherits (PYTHONPATH is set from the repository).
+CHILD_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "VIRTUAL_ENV")
+
+
 def parse_in_child(data: bytes, limits: MidiLimits | None = None) -> Piece:
     """Parse MIDI bytes with mido + pretty_midi in a separate, limited Python process.
 
@@ -469,8 +473,11 @@ def parse_in_child(data: bytes, limits: MidiLimits | None = None) -> Piece:
     """
     limits = limits or MidiLimits()
     cpu_s = max(1, math.ceil(limits.parse_timeout_s)) + 1
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
+    # a minimal environment: the child needs to find Python and our package, nothing else
+    # (no secret key, database URL or cloud credentials of the parent)
+    env = {k: os.environ[k] for k in CHILD_ENV if k in os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_REPO_ROOT, os.environ.get("PYTHONPATH")) if p)
     env["OPENBLAS_NUM_THREADS"] = "1"  # numpy's thread pool would only cost address space
     env["PYTHONWARNINGS"] = "ignore"
     command = [sys.executable, "-m", _MODULE, _CHILD_FLAG, str(int(limits.parse_memory_mb)),
