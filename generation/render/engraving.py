@@ -500,9 +500,10 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
         inst = instrument.Piano()
     if layout.name is not None:  # "" for no label
         inst.partName = layout.name
-        # later systems are labelled with the abbreviation: the instrument's own ("Pno")
-        # would not match a part named for its voices
-        inst.partAbbreviation = inst.instrumentAbbreviation = layout.name[:6]
+        # later systems are labelled with the abbreviation: a short name as it is ("SATB"),
+        # a long one by the instrument's own ("Church Organ": "P Org"), none for no name
+        short = layout.name if len(layout.name) <= 6 else inst.instrumentAbbreviation
+        inst.partAbbreviation = inst.instrumentAbbreviation = short
     ps.partName = inst.partName
     ps.insert(0, inst)
     chosen = clef_for([p for v in staff.voices for e in v for p in e.pitches], staff.prefer)
