@@ -291,6 +291,16 @@ def test_the_written_key_spells_a_whole_score():
     assert names == ["E", "D#", "E"]
 
 
+def test_without_a_written_key_the_estimated_one_spells_the_score():
+    scale = [64, 66, 68, 69, 71, 73, 75, 76, 75, 73, 71, 69, 68, 66, 64, 64]  # E major
+    piece = Piece(parts=[Part(notes=[Note(float(i), p, 1.0) for i, p in enumerate(scale)],
+                              program=73)])
+    score = engrave_piece(piece)
+    names = {n.pitch.name for n in score.recurse().notes}
+    assert names == {"E", "F#", "G#", "A", "B", "C#", "D#"}
+    assert score.recurse().getElementsByClass("KeySignature").first().sharps == 4
+
+
 # -- corpus and generated-like pieces --------------------------------------------------------
 @pytest.fixture(scope="module")
 def corpus_sample():

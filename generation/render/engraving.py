@@ -319,30 +319,33 @@ def fit_to_ranges(piece: Piece) -> Piece:
 # Spelling
 # ---------------------------------------------------------------------------------------------
 def piece_key(piece: Piece):
-    """The piece's key as a music21 Key: the written one, else music21's analysis."""
-    from music21 import key, note, stream
+    """The piece's key as a music21 Key: the written one, else the project's own estimate
+    (``generation.music.key``, the Krumhansl profile the composer uses; music21's analysis
+    is the same method at several times the cost), named with the fewer accidentals."""
+    from music21 import key
+
+    from generation.music.key import estimate_key
 
     if piece.key:
         try:
             tonic, mode = piece.key.split()
             return key.Key(tonic, mode.lower())
-        except Exception:  # an unreadable key name: analyse instead
+        except Exception:  # an unreadable key name: estimate instead
             pass
-    notes = piece.all_notes(include_drums=False)
-    if not notes:
-        return key.Key("C")
-    s = stream.Stream()
-    for n in notes:
-        s.insert(float(n.onset), note.Note(n.pitch, quarterLength=max(0.25, float(n.duration))))
-    try:
-        return s.analyze("key")
-    except Exception:  # too few notes to analyse
-        return key.Key("C")
+    tonic, mode = estimate_key(piece).split()  # drums are not counted
+    tonic = {("C#", "major"): "D-", ("A-", "minor"): "G#"}.get((tonic, mode), tonic)
+    return key.Key(tonic, mode)
+
+
+_TABLES: dict[tuple[str, str], dict[int, str]] = {}
 
 
 def spelling_table(k) -> dict[int, str]:
     """Pitch class -> note name for the notes of the key (minor: with raised 6th and 7th)."""
     from music21 import scale
+
+    if (k.tonic.name, k.mode) in _TABLES:  # music21's scale realisation is slow
+        return _TABLES[(k.tonic.name, k.mode)]
 
     names = [p.name for p in k.getScale().getPitches()]
     if k.mode == "minor":
@@ -352,6 +355,7 @@ def spelling_table(k) -> dict[int, str]:
         from music21 import pitch
 
         table.setdefault(pitch.Pitch(name).pitchClass, name)
+    _TABLES[(k.tonic.name, k.mode)] = table
     return table
 
 
@@ -500,9 +504,10 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
         inst = instrument.Piano()
     if layout.name is not None:  # "" for no label
         inst.partName = layout.name
-        # later systems are labelled with the abbreviation: the instrument's own ("Pno")
-        # would not match a part named for its voices
-        inst.partAbbreviation = inst.instrumentAbbreviation = layout.name[:6]
+        # later systems are labelled with the abbreviation: a short name as it is ("SATB"),
+        # a long one by the instrument's own ("Church Organ": "P Org"), none for no name
+        short = layout.name if len(layout.name) <= 6 else inst.instrumentAbbreviation
+        inst.partAbbreviation = inst.instrumentAbbreviation = short
     ps.partName = inst.partName
     ps.insert(0, inst)
     chosen = clef_for([p for v in staff.voices for e in v for p in e.pitches], staff.prefer)
