@@ -125,7 +125,7 @@ def test_a_hidden_public_track_is_gone_from_the_api_and_files_too(
 
     track = make_track(owner, title="Reported", visibility="public")
     urls = file_urls(track)
-    pages = urls.pop("svg_pages")
+    pages = urls.pop("svg_pages") + urls.pop("svg_phone_pages")
     urls = [*urls.values(), *pages]
     assert len(urls) >= 6  # midi, musicxml, svg, timemap, audio, piano roll
     client.force_login(stranger)

@@ -15,7 +15,7 @@ def _files(client, track, token=None):
     from generation.files import file_urls
 
     urls = file_urls(track, token)
-    pages = urls.pop("svg_pages")
+    pages = urls.pop("svg_pages") + urls.pop("svg_phone_pages")
     assert {"midi", "musicxml", "svg", "timemap", "audio", "pianoroll"} <= set(urls)
     return {url: client.get(url).status_code for url in [*urls.values(), *pages]}
 
@@ -80,7 +80,13 @@ def test_strangers_get_none_of_a_transfer_tracks_files_by_id(
     assert set(track.files) == set(FILE_KINDS) and len(track.files["svg"]) == 2
     client.force_login(owner)
     owned = _files(client, track)
-    assert len(owned) == len(FILE_KINDS) + 2 and set(owned.values()) == {200}
+    from generation.files import file_urls
+
+    urls = file_urls(track)
+    assert len(urls["svg_pages"]) == 2 and urls["svg_phone_pages"]
+    expected = {*(u for k, u in urls.items() if k in FILE_KINDS), *urls["svg_pages"],
+                *urls["svg_phone_pages"]}
+    assert set(owned) == expected and set(owned.values()) == {200}
     api_url = reverse("generation:api-track", args=[track.id])
     for who in (None, stranger):
         client.logout()
