@@ -397,3 +397,14 @@ def test_odd_pieces_still_engrave_without_problems(tmp_path, piece):
     assert result["pages"] >= 1
     assert result["check"]["problems"] == 0
     assert check_musicxml(result["musicxml"])["problems"] == 0
+
+
+def test_an_untitled_piece_gets_no_placeholder_title(tmp_path):
+    from generation.music.notes import Note, Part, Piece
+    from generation.render.notation import render_notation
+
+    piece = Piece(parts=[Part([Note(0.0, 60, 1.0), Note(1.0, 62, 3.0)])])
+    xml = render_notation(piece, tmp_path)["musicxml"].read_text()
+    assert "Music21 Fragment" not in xml
+    titled = Piece(parts=piece.parts, title="Rainy evening")
+    assert "Rainy evening" in render_notation(titled, tmp_path / "t")["musicxml"].read_text()

@@ -567,8 +567,10 @@ def engrave_piece(piece: Piece):
     from music21 import metadata, stream, tempo
 
     score = stream.Score()
-    if piece.title:
-        score.insert(0, metadata.Metadata(title=piece.title))
+    # always a Metadata: without one music21 heads an untitled score "Music21 Fragment"
+    score.insert(0, metadata.Metadata())
+    score.metadata.title = piece.title or ""
+
     k = piece_key(piece)
     end_beat = piece.end_beat or piece.bar_beats
     starts = bar_starts(piece, end_beat)
