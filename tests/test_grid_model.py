@@ -441,3 +441,19 @@ def test_the_harmonize_command_says_when_a_file_has_no_melody(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         call_command("harmonize", str(path), "--out", str(tmp_path / "h"))
     assert exc.value.code == 2 and capsys.readouterr().err.startswith("error:")
+
+
+def test_a_continuation_told_the_piece_goes_on_counts_down_to_its_end(tiny_engine, monkeypatch):
+    seen = []
+    real = compose_v2.sample_bars
+
+    def spy(engine, prefix, context, style, meter, total_bars, new_bars, *a, **k):
+        seen.append((total_bars, new_bars))
+        return real(engine, prefix, context, style, meter, total_bars, new_bars, *a, **k)
+
+    monkeypatch.setattr(compose_v2, "sample_bars", spy)
+    seed = melody([67, 69, 71, 72] * 2, dur=1.0)
+    continue_piece(seed, bars=2, seed=1, model=tiny_engine, style="german_folk", candidates=1)
+    continue_piece(seed, bars=2, seed=1, model=tiny_engine, style="german_folk", candidates=1,
+                   piece_bars=16)
+    assert seen == [(4, 2), (16, 2)]

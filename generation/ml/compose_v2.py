@@ -378,8 +378,10 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
                    top_p: float = 0.95, seed: int | None = None, variants: int = 1,
                    style: str | None = None, attributes: dict | None = None,
                    model: GridEngine | None = None, candidates: int = DEFAULT_CANDIDATES,
-                   **_ignored) -> list[GeneratedPiece]:
-    """The seed verbatim plus exactly ``bars`` new bars (see the module's promises)."""
+                   piece_bars: int | None = None, **_ignored) -> list[GeneratedPiece]:
+    """The seed verbatim plus exactly ``bars`` new bars (see the module's promises).
+    ``piece_bars``: the length of the whole piece the new bars belong to, when it goes on
+    after them (default: it ends with them, and the model writes its ending there)."""
     engine = model or load_default_model()
     codec = engine.codec
     lines = voice_lines(seed_piece)
@@ -420,7 +422,8 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
     for i, s in enumerate(_seeds(seed, variants)):
         cand_seeds = [s * 1000 + c for c in range(max(1, candidates))]
         with engine.lock:
-            samples = sample_bars(engine, prefix, context, style, meter, seed_bars + bars,
+            total = max(seed_bars + bars, piece_bars or 0)
+            samples = sample_bars(engine, prefix, context, style, meter, total,
                                   bars, cand_seeds, temperature, top_p)
         best = None
         for smp in samples:
@@ -428,7 +431,8 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
                                               programs=programs, start_beat=boundary)
             whole = _merge(seed_piece, new_piece, lines)
             c = critique(whole)
-            score = smp.logp - CRITIC_WEIGHT * penalty(c, seed_bars + bars)
+            score = smp.logp - CRITIC_WEIGHT * penalty(c, seed_bars + bars,
+                                                        ends=total == seed_bars + bars)
             if best is None or score > best[0]:
                 best = (score, whole)
         out.append(GeneratedPiece(piece=best[1], seed=s, variant=i + 1,

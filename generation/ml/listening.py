@@ -193,6 +193,8 @@ def make_set(out_dir: str | Path, per_style: int = 3, bars: int = 8, task: str =
                 F = bar_frames(style, meter_g)
                 seed_piece = codec.voices_to_piece(frames_g[:seed_bars * F], style, meter_g)
                 if task == "continue":
+                    if module.__name__.endswith("compose_v2"):  # the opening goes on
+                        kw["piece_bars"] = max(bars, info_g.bars)
                     g = module.continue_piece(seed_piece, bars=bars - seed_bars, style=style,
                                               seed=gen_seed, model=engine, **kw)[0].piece
                 else:

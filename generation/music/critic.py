@@ -138,9 +138,10 @@ def critique(piece: Piece) -> Critique:
                     cadence)
 
 
-def penalty(c: Critique, bars: int) -> float:
-    """One number, lower is better: faults per bar, weighted by how much each one is heard."""
+def penalty(c: Critique, bars: int, ends: bool = True) -> float:
+    """One number, lower is better: faults per bar, weighted by how much each one is heard;
+    a missing final cadence counts only where the music ``ends``."""
     per_bar = max(1, bars)
     return ((2.0 * c.parallels + 1.5 * c.strong_dissonances + 0.2 * c.crossings
              + 2.0 * c.repeated_runs + 2.0 * c.big_leaps) / per_bar
-            + 4.0 * c.out_of_key + 1.5 * (1 - c.final_cadence))
+            + 4.0 * c.out_of_key + (1.5 * (1 - c.final_cadence) if ends else 0.0))
