@@ -74,7 +74,10 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
                  nll.get("reduction_pct", {}).get(s, "-")] for s, v in nll["v2"].items()]
         lines += ["## Evaluation (`python -m generation.ml.evaluate_v2`, `EVALUATION.json`)", "",
                   "Held-out (test split) negative log-likelihood per note (v2 pays log2 12 "
-                  "bits per piece for its key):", ""]
+                  "bits per piece for its key). Caveat: each model is scored on its own "
+                  "encoding of the test split: v2 on whole pieces in the meters it writes (four "
+                  "voices of a motet in more parts), v1 on its event windows of every test "
+                  "piece, so the note sets differ somewhat:", ""]
         lines += _table(["style", "v2 bits/note", "v1 bits/note", "reduction %"], rows) + [""]
         sv, bare = ev["served"], ev["bare"]
         lines += [f"As served, {sv['n']} compositions of {ev['bars']} bars over every style x "
@@ -129,6 +132,8 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
                                   for s, v in r["by_style"].items())
                       + (f". {r['note']}" if r.get("note") else "")]
         lines += [""]
+    notes = notes or (directory / "JUDGEMENT.md").read_text(encoding="utf-8") \
+        if (directory / "JUDGEMENT.md").exists() else notes
     if notes:
         lines += [notes, ""]
     lines += ["## Rebuild / resume", "", "```",
