@@ -278,10 +278,27 @@ def _files(pieces: list[Piece], seeds: list[int], out_dir, engine, started: floa
             "seconds": round(time.time() - started, 3)}
 
 
+def _variants(make, seed: int | None, variants: int):
+    """(pieces, seeds, engine): ``make(seed, engine)`` for each variant's seed; an
+    InfillError becomes the command line's one-line error."""
+    import secrets
+
+    from generation.ml.compose import ComposeInputError
+
+    if not 1 <= variants <= 8:
+        raise ComposeInputError("variants must be between 1 and 8")
+    engine = load_default_model()
+    base = secrets.randbelow(2**31) if seed is None else int(seed)
+    seeds = [base + i for i in range(variants)]
+    try:
+        return [make(s, engine) for s in seeds], seeds, engine
+    except InfillError as exc:
+        raise ComposeInputError(str(exc)) from None
+
+
 def infill_file(path, out_dir, *, bars: str, voices: str | None = None, seed: int | None = None,
                 variants: int = 1, style: str | None = None) -> dict:
     """A MIDI file with bars rewritten -> variant-N.mid files; the CLI's JSON."""
-    import secrets
     import time
 
     from generation.ml.compose import ComposeInputError
@@ -293,16 +310,9 @@ def infill_file(path, out_dir, *, bars: str, voices: str | None = None, seed: in
         chosen = [int(v) for v in voices.split(",")] if voices else None
     except ValueError:
         raise ComposeInputError(f"--voices must look like 2,3, not {voices!r}") from None
-    if not 1 <= variants <= 8:
-        raise ComposeInputError("variants must be between 1 and 8")
-    engine = load_default_model()
-    base = secrets.randbelow(2**31) if seed is None else int(seed)
-    seeds = [base + i for i in range(variants)]
-    try:
-        pieces = [infill(piece, start, end, voices=chosen, style=style, seed=s, model=engine)
-                  for s in seeds]
-    except InfillError as exc:
-        raise ComposeInputError(str(exc)) from None
+    pieces, seeds, engine = _variants(
+        lambda s, e: infill(piece, start, end, voices=chosen, style=style, seed=s, model=e),
+        seed, variants)
     return _files(pieces, seeds, out_dir, engine, started,
                   {"bars": [start, end], "voices": chosen or "all"})
 
@@ -310,20 +320,10 @@ def infill_file(path, out_dir, *, bars: str, voices: str | None = None, seed: in
 def harmonize_file(path, out_dir, *, style: str = "chorale", seed: int | None = None,
                    variants: int = 1) -> dict:
     """A melody MIDI file -> harmonized variant-N.mid files; the CLI's JSON."""
-    import secrets
     import time
-
-    from generation.ml.compose import ComposeInputError
 
     started = time.time()
     piece = _read(path)
-    if not 1 <= variants <= 8:
-        raise ComposeInputError("variants must be between 1 and 8")
-    engine = load_default_model()
-    base = secrets.randbelow(2**31) if seed is None else int(seed)
-    seeds = [base + i for i in range(variants)]
-    try:
-        pieces = [harmonize(piece, style=style, seed=s, model=engine) for s in seeds]
-    except InfillError as exc:
-        raise ComposeInputError(str(exc)) from None
+    pieces, seeds, engine = _variants(
+        lambda s, e: harmonize(piece, style=style, seed=s, model=e), seed, variants)
     return _files(pieces, seeds, out_dir, engine, started, {"style": style})

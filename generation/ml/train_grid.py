@@ -21,15 +21,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from generation.ml.grid_data import N_SLOTS, WindowSampler, build_sequences, voice_ranges
+from generation.ml.train_transformer import write_checkpoint
 from generation.ml.transformer import MusicTransformer, TransformerConfig, lr_at
 from generation.music.grid import GridCodec, GridConfig
 
@@ -46,19 +46,8 @@ def model_config(vocab_size: int, width: int = 192, layers: int = 6, heads: int 
 
 def save_checkpoint(directory: Path, model: MusicTransformer, codec: GridCodec,
                     state: dict) -> None:
-    """Weights (safetensors) + config.json + codec.json, swapped in atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".tmp-{os.getpid()}"
-    tmp.mkdir(exist_ok=True)
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-               if k != "lm_head.weight"}  # tied to wte.weight
-    save_file(weights, str(tmp / "model.safetensors"))
-    (tmp / "config.json").write_text(json.dumps(
-        {"model": model.config.to_dict(), "training": state}, indent=1), encoding="utf-8")
-    codec.config.save(tmp / "codec.json")
-    for name in ("model.safetensors", "config.json", "codec.json"):
-        os.replace(tmp / name, directory / name)
-    tmp.rmdir()
+    """Weights + config.json + codec.json, swapped in atomically (``write_checkpoint``)."""
+    write_checkpoint(directory, model, state, {"codec.json": codec.config.save})
 
 
 def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu"

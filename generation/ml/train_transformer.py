@@ -69,9 +69,11 @@ class TrainConfig:
     model: dict = field(default_factory=dict)  # overrides of TransformerConfig fields
 
 
-def save_checkpoint(directory: Path, model: MusicTransformer, tok: Tokenizer,
-                    state: dict) -> None:
-    """Weights (safetensors) + config.json + tokenizer.json, swapped in atomically."""
+def write_checkpoint(directory: Path, model: MusicTransformer, state: dict,
+                     sidecars: dict) -> None:
+    """Weights (safetensors, the tied head left out) + config.json (model arguments and
+    training state) + ``sidecars`` ({file name: writer(path)}), swapped in atomically so a
+    reader never sees half a checkpoint. Shared by the v1 and v2 training loops."""
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".tmp-{os.getpid()}"
     tmp.mkdir(exist_ok=True)
@@ -80,10 +82,17 @@ def save_checkpoint(directory: Path, model: MusicTransformer, tok: Tokenizer,
     save_file(weights, str(tmp / "model.safetensors"))
     (tmp / "config.json").write_text(json.dumps(
         {"model": model.config.to_dict(), "training": state}, indent=1), encoding="utf-8")
-    tok.save(tmp / "tokenizer.json")
-    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+    for name, write in sidecars.items():
+        write(tmp / name)
+    for name in ("model.safetensors", "config.json", *sidecars):
         os.replace(tmp / name, directory / name)
     tmp.rmdir()
+
+
+def save_checkpoint(directory: Path, model: MusicTransformer, tok: Tokenizer,
+                    state: dict) -> None:
+    """Weights + config.json + tokenizer.json (``write_checkpoint``)."""
+    write_checkpoint(directory, model, state, {"tokenizer.json": tok.save})
 
 
 def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu"):
