@@ -408,3 +408,13 @@ def test_an_untitled_piece_gets_no_placeholder_title(tmp_path):
     assert "Music21 Fragment" not in xml
     titled = Piece(parts=piece.parts, title="Rainy evening")
     assert "Rainy evening" in render_notation(titled, tmp_path / "t")["musicxml"].read_text()
+
+
+def test_a_melody_around_middle_c_keeps_the_treble_clef():
+    """C4-A4 reads in treble with one ledger line; treble-8 is a tenor's clef."""
+    from music21 import clef
+
+    from generation.render.engraving import clef_for
+
+    assert isinstance(clef_for([60, 62, 64, 65, 67, 69, 71, 69, 67, 60]), clef.TrebleClef)
+    assert isinstance(clef_for([48, 50, 52, 55, 57, 60, 62, 64, 67]), clef.Treble8vbClef)

@@ -399,12 +399,21 @@ def bar_starts(piece: Piece, end: float) -> list[Fraction]:
         now = change[0] if change else nxt
 
 
-def _clef_cost(c, steps: list[int]) -> tuple[int, int]:
-    """(notes beyond four ledger lines, ledger lines in all) of diatonic steps under clef c."""
+# Ledger lines a reader takes in stride (middle C under a treble staff has one): within
+# them a plain treble or bass clef is kept rather than treble-8, which marks a tenor part.
+EASY_LEDGER_LINES = 2
+
+
+def _clef_cost(c, steps: list[int]) -> tuple[int, int, int, int]:
+    """(notes beyond four ledger lines, notes beyond two, 1 for the octave clef, ledger lines
+    in all) of diatonic steps under clef c: the first decides, the rest break ties."""
+    from music21 import clef
+
     from generation.render.engraving_check import MAX_LEDGER_LINES, ledger_lines
 
     lines = [ledger_lines(d, c.lowestLine) for d in steps]
-    return (sum(n > MAX_LEDGER_LINES for n in lines), sum(lines))
+    return (sum(n > MAX_LEDGER_LINES for n in lines), sum(n > EASY_LEDGER_LINES for n in lines),
+            int(isinstance(c, clef.Treble8vbClef)), sum(lines))
 
 
 def _clefs():
