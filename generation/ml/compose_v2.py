@@ -37,6 +37,9 @@ from generation.ml.compose import (
     _with_dynamics,
     model_version,
 )
+from generation.ml.compose import (
+    _bands as _v1_bands,
+)
 from generation.ml.device import select_device
 from generation.ml.sampling import filter_top_p
 from generation.music import schema
@@ -49,6 +52,7 @@ from generation.music.grid import (
     STYLE_VOICES,
     GridCodec,
     bar_frames,
+    line_order,
     lines_to_frames,
     shift_to_c,
     voice_lines,
@@ -236,10 +240,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 new[:, fr, v] = t_np
                 sounding[:, v] = codec.sounds(t_np)
                 if not (b == new_bars - 1 and f == F - 1 and v == V - 1):
-                    logits = run(toks[:, None], cache, length)
-                    length += 1
-                else:
-                    length += 1
+                    logits = run(toks[:, None], cache, length)  # none after the last token
+                length += 1
         for r in range(B):
             per_row_hist[r].append([bar_tok, *new[r, b * F:(b + 1) * F].reshape(-1).tolist()])
     return [Sampled(new[r], logp[r] / max(1, count)) for r in range(B)]
@@ -291,11 +293,7 @@ def _score(c, logp: float, bars: int, measured: dict, wanted: dict) -> float:
 
 
 def _bands(attributes: dict | None) -> dict:
-    out = dict(DEFAULT_ATTRIBUTES)
-    for k in ("mode", "density_band", "register_band"):
-        if attributes and attributes.get(k):
-            out[k] = attributes[k]
-    return out
+    return _v1_bands(attributes, DEFAULT_ATTRIBUTES)  # the one rule, shared with v1
 
 
 def _meter_for(style: str, meter: tuple[int, int] | None, seed: int) -> tuple[int, int]:
@@ -429,7 +427,7 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
         for smp in samples:
             new_piece = codec.voices_to_piece(smp.frames, style, meter, transpose=-transpose,
                                               programs=programs, start_beat=boundary)
-            whole = _merge(seed_piece, new_piece, lines)
+            whole = _merge(seed_piece, new_piece)
             c = critique(whole)
             score = smp.logp - CRITIC_WEIGHT * penalty(c, seed_bars + bars,
                                                         ends=total == seed_bars + bars)
@@ -441,14 +439,12 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
     return out
 
 
-def _merge(seed_piece: Piece, new_piece: Piece, lines: list) -> Piece:
+def _merge(seed_piece: Piece, new_piece: Piece) -> Piece:
     """The seed's parts with the new voices' notes appended: voice v goes to the part that
     holds the seed's v-th line from the top (the last line for the bass)."""
     parts = [Part(notes=list(p.notes), program=p.program, is_drum=p.is_drum, name=p.name)
              for p in seed_piece.parts]
-    pitched = [i for i, p in enumerate(seed_piece.parts) if p.notes and not p.is_drum]
-    order = sorted(pitched, key=lambda i: -float(np.mean([n.pitch for n in
-                                                          seed_piece.parts[i].notes])))
+    order = line_order(seed_piece)
     V = len(new_piece.parts)
     for v, part in enumerate(new_piece.parts):
         if V == 1:

@@ -36,6 +36,7 @@ from generation.music.grid import (
     STYLE_METERS,
     STYLE_VOICES,
     bar_frames,
+    line_order,
     lines_to_frames,
     shift_to_c,
 )
@@ -48,11 +49,6 @@ DEFAULT_CANDIDATES = 6
 
 class InfillError(ValueError):
     """A request that cannot be served (bars outside the piece, no melody ...)."""
-
-
-def _pitched(piece: Piece) -> list[int]:
-    idx = [i for i, p in enumerate(piece.parts) if p.notes and not p.is_drum]
-    return sorted(idx, key=lambda i: -float(np.mean([n.pitch for n in piece.parts[i].notes])))
 
 
 def _style_for(piece: Piece, n_lines: int, style: str | None) -> str:
@@ -105,7 +101,7 @@ def infill(piece: Piece, start_bar: int, end_bar: int, voices: list[int] | None 
     """The piece with bars ``start_bar..end_bar`` of ``voices`` rewritten (module doc)."""
     engine = model or load_default_model()
     codec = engine.codec
-    order = _pitched(piece)
+    order = line_order(piece)
     if not order:
         raise InfillError("the piece has no pitched notes")
     style = _style_for(piece, len(order), style)
@@ -183,7 +179,7 @@ def harmonize(melody: Piece, style: str = "chorale", seed: int = 0,
     """The melody (the highest line of ``melody``) with three voices written under it."""
     engine = model or load_default_model()
     codec = engine.codec
-    order = _pitched(melody)
+    order = line_order(melody)
     if not order:
         raise InfillError("the file has no melody (no pitched notes)")
     if style not in STYLE_VOICES:

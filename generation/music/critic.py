@@ -53,8 +53,10 @@ class Critique:
 
 
 def lines_of(piece: Piece) -> list[list]:
-    parts = [sorted(p.notes) for p in piece.parts if p.notes and not p.is_drum]
-    return sorted(parts, key=lambda ns: -float(np.mean([n.pitch for n in ns])))
+    """The piece's lines, highest first (the codec's ``voice_lines``)."""
+    from generation.music.grid import voice_lines
+
+    return voice_lines(piece)
 
 
 def _roll(lines: list[list], n: int) -> tuple[np.ndarray, np.ndarray]:

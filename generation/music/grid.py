@@ -255,10 +255,16 @@ def _voice_name(style: str, v: int) -> str:
 
 
 # -- from notes to the grid ------------------------------------------------------------------
+def line_order(piece: Piece) -> list[int]:
+    """Indices of the pitched, non-empty parts, highest (by mean pitch) first: voice 1 is
+    the top line. The one rule the codec, the critic, the continuation and infilling share."""
+    idx = [i for i, p in enumerate(piece.parts) if p.notes and not p.is_drum]
+    return sorted(idx, key=lambda i: -float(np.mean([n.pitch for n in piece.parts[i].notes])))
+
+
 def voice_lines(piece: Piece) -> list[list[Note]]:
-    """The pitched parts as lines, highest (by mean pitch) first; empty parts left out."""
-    parts = [p.notes for p in piece.parts if p.notes and not p.is_drum]
-    return sorted(parts, key=lambda ns: -float(np.mean([n.pitch for n in ns])))
+    """The pitched parts as lines (notes in time order), highest first (``line_order``)."""
+    return [sorted(piece.parts[i].notes) for i in line_order(piece)]
 
 
 def pickup_shift(lines: list[list[Note]], meter: tuple[int, int], step: Fraction) -> int:
