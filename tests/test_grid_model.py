@@ -186,6 +186,66 @@ def test_the_same_seed_gives_the_same_notes_alone_and_batched(tiny_engine):
     assert not np.array_equal(batch[0].frames, batch[1].frames)
 
 
+@pytest.mark.parametrize("which", ["tiny", "committed"])
+def test_bar_by_bar_choice_goes_on_from_the_chosen_row(which, tiny_engine):
+    """Row 1 is chosen after the first bar, row 0 after every later one: the result is row
+    1's first bar followed by what row 0's random numbers write after it (the same as
+    sampling seed 5 alone with that first bar given). With the tiny model the context
+    window is rebuilt (5 bars of 65 tokens outgrow its 256); the committed model, whose
+    notes depend on what it has heard, keeps its cache throughout, so a row that went on
+    with another row's cache would write other notes."""
+    tiny_engine = tiny_engine if which == "tiny" else compose_v2.load_default_model()
+    codec = tiny_engine.codec
+    prefix = codec.prefix("chorale", (4, 4), "major", "moderate")
+    empty = np.zeros((0, 4), np.int64)
+    F = 16
+    calls = []
+
+    def fault(recent, bar, last):
+        calls.append((recent.shape, bar, last))
+        out = np.full(len(recent), 1e6)
+        out[1 if bar == 0 else 0] = 0.0
+        return out
+
+    chosen = compose_v2.sample_bars(tiny_engine, prefix, empty, "chorale", (4, 4), 5, 5,
+                                    [5, 7, 9], bar_fault=fault)
+    assert len(chosen) == 1  # one group: one piece
+    row1 = compose_v2.sample_bars(tiny_engine, prefix, empty, "chorale", (4, 4), 5, 5, [7])
+    fixed = np.full((5 * F, 4), -1, np.int64)
+    fixed[:F] = row1[0].frames[:F]
+    row0 = compose_v2.sample_bars(tiny_engine, prefix, empty, "chorale", (4, 4), 5, 5, [5],
+                                  fixed=fixed)
+    assert np.array_equal(chosen[0].frames[:F], row1[0].frames[:F])
+    assert np.array_equal(chosen[0].frames, row0[0].frames)
+    assert not np.array_equal(chosen[0].frames[F:], row1[0].frames[F:])
+    assert [c[1] for c in calls] == [0, 1, 2, 3, 4] and [c[2] for c in calls][-2:] == [False,
+                                                                                      True]
+    assert calls[0][0] == (3, F, 4) and calls[1][0] == (3, 2 * F, 4)
+
+
+def test_groups_stay_distinct_pieces(tiny_engine):
+    codec = tiny_engine.codec
+    prefix = codec.prefix("celtic", (6, 8), "major", "moderate")
+    empty = np.zeros((0, 1), np.int64)
+    fault = compose_v2.bar_critic(tiny_engine, "celtic", (6, 8), "major")
+    out = compose_v2.sample_bars(tiny_engine, prefix, empty, "celtic", (6, 8), 4, 4,
+                                 list(range(8)), bar_fault=fault, groups=2)
+    assert len(out) == 2 and not np.array_equal(out[0].frames, out[1].frames)
+
+
+def test_the_bar_critic_charges_a_bar_that_thins_out(tiny_engine):
+    codec = tiny_engine.codec
+    fault = compose_v2.bar_critic(tiny_engine, "celtic", (6, 8), "major")
+    c4, e4, g4 = (codec.pitch_id(p) for p in (60, 64, 67))
+    busy = [c4, e4, g4, e4, c4, g4]  # a bar of six eighths (the celtic grid is 16ths)
+    full = np.array([[t, codec.hold] for t in busy] * 2).reshape(-1, 1)
+    thin = full.copy()
+    thin[12:] = codec.hold  # the second bar holds the last note
+    window = np.stack([full, full, thin])
+    scores = fault(window, 1, False)
+    assert scores[0] == scores[1] < scores[2]
+
+
 def test_voices_stay_in_their_ranges_and_meter_requests_outside_the_style_fail(tiny_engine):
     p = compose({}, "chorale", bars=4, seed=2, model=tiny_engine, candidates=1,
                 meter=(3, 4))[0].piece
@@ -236,6 +296,17 @@ def test_the_critic_counts_parallel_fifths_and_a_hammered_note():
     assert c.parallels == 2  # 67/60 -> 69/62 -> 71/64: two consecutive fifths moving alike
     hammered = critique(melody([60] * 9 + [62, 60]))
     assert hammered.repeated_runs == 1 and hammered.parallels == 0
+
+
+def test_the_critic_counts_bars_in_which_a_voice_drops_out():
+    upper = [Note(0, 67, 4), Note(8, 67, 4)]  # bar 2 silent
+    lower = [Note(0, 60, 4), Note(4, 62, 4), Note(8, 60, 4)]
+    c = critique(Piece(parts=[Part(upper), Part(lower), Part([])],
+                       time_signatures=[(0.0, 4, 4)]))
+    assert c.silent_bars == 1 + 3  # the upper voice in bar 2; the empty part in all three
+    assert critique(melody([60, 62, 64, 65] * 2)).silent_bars == 0  # one line: not counted
+    with_rests = critique(Piece(parts=[Part(upper), Part(lower)]), bars=4)
+    assert with_rests.silent_bars == 1 + 2  # a fourth bar, known to be there, is silent
 
 
 def _random_piece(rng, bars=8):

@@ -86,7 +86,7 @@ def _window(tok: Tokenizer, tokens: list[int], limit: int) -> list[int]:
 
 
 @contextmanager
-def _one_cpu_thread(device: torch.device):
+def one_cpu_thread(device: torch.device):
     """Decoding one token at a time is a chain of tiny ops: on a CPU, a second thread only
     adds synchronisation (measured here: 1 s with one thread, 13 s with two on a busy
     2-core machine for the same 8 bars). The thread count is restored afterwards."""
@@ -107,7 +107,7 @@ def sample(model, tok: Tokenizer, prompts: list[list[int]], seeds: list[int],
     """Sample continuations of ``prompts`` (each a grammatical token list starting with the
     control prefix). Returns the new tokens of each row (no final Bar/EOS)."""
     device = torch.device(device)
-    with _one_cpu_thread(device), torch.no_grad():
+    with one_cpu_thread(device), torch.no_grad():
         return _sample(model, tok, prompts, seeds, settings, device, max_context)
 
 

@@ -15,12 +15,15 @@ Counts (``critique``):
 - ``repeated_runs``: runs of more than four attacks of one pitch in a row in one line;
 - ``big_leaps``: melodic leaps larger than an octave;
 - ``out_of_key``: share of notes outside the diatonic scale of the estimated key;
+- ``silent_bars``: with several parts, the (part, bar) pairs in which a part sounds no note
+  at all (a voice that drops out of a chorale for a bar, or for the whole piece);
 - ``final_cadence``: 1 when the last bass (or melody) note is the key's tonic and, with
   several voices, the last sonority contains no dissonance; else 0.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +50,7 @@ class Critique:
     big_leaps: int
     out_of_key: float
     final_cadence: int
+    silent_bars: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -78,7 +82,11 @@ def _key(piece: Piece) -> tuple[int, str]:
     return _NAMES.get(tonic, 0), mode
 
 
-def critique(piece: Piece) -> Critique:
+def critique(piece: Piece, key: tuple[int, str] | None = None,
+             bars: int | None = None) -> Critique:
+    """The piece's faults; ``key`` (tonic pitch class, "major" | "minor") where it is known,
+    else estimated from the notes; ``bars`` where the piece is known to last that many bars
+    (its notes may end earlier)."""
     lines = lines_of(piece)
     n_notes = sum(len(line) for line in lines)
     if not n_notes:
@@ -126,7 +134,7 @@ def critique(piece: Piece) -> Critique:
                 runs += 1
             if abs(q - p) > 12:
                 leaps += 1
-    tonic, mode = _key(piece)
+    tonic, mode = key if key is not None else _key(piece)
     scale = {(tonic + s) % 12 for s in (_MAJOR if mode == "major" else _MINOR)}
     out = sum(1 for line in lines for x in line if x.pitch % 12 not in scale) / n_notes
     last_bass = max(lines[-1], key=lambda x: x.onset)
@@ -137,7 +145,24 @@ def critique(piece: Piece) -> Critique:
         if any((p - pitch[-1, t]) % 12 in _DISSONANT for p in sounding[:-1]):
             cadence = 0
     return Critique(n_notes, V, parallels, dissonances, crossings, runs, leaps, round(out, 4),
-                    cadence)
+                    cadence, _silent_bars(piece, bars))
+
+
+def _silent_bars(piece: Piece, bars: int | None = None) -> int:
+    parts = [p for p in piece.parts if not p.is_drum]
+    if len(parts) < 2:
+        return 0
+    bar = piece.bar_beats
+    bars = bars or piece.bars
+    silent = 0
+    for part in parts:
+        sounding = np.zeros(bars, dtype=bool)
+        for note in part.notes:
+            a = int(note.onset // bar)
+            b = int(math.ceil((note.onset + note.duration) / bar - 1e-9))
+            sounding[max(0, a):min(bars, max(b, a + 1))] = True
+        silent += int(bars - sounding.sum())
+    return silent
 
 
 def penalty(c: Critique, bars: int, ends: bool = True) -> float:
@@ -145,5 +170,5 @@ def penalty(c: Critique, bars: int, ends: bool = True) -> float:
     a missing final cadence counts only where the music ``ends``."""
     per_bar = max(1, bars)
     return ((2.0 * c.parallels + 1.5 * c.strong_dissonances + 0.2 * c.crossings
-             + 2.0 * c.repeated_runs + 2.0 * c.big_leaps) / per_bar
+             + 2.0 * c.repeated_runs + 2.0 * c.big_leaps + 1.0 * c.silent_bars) / per_bar
             + 4.0 * c.out_of_key + (1.5 * (1 - c.final_cadence) if ends else 0.0))
