@@ -18,7 +18,8 @@ from generation.ml.grid_data import WindowSampler, build_sequences, usable_meter
 from generation.ml.train_grid import load_checkpoint, model_config, save_checkpoint, train
 from generation.ml.transformer import MusicTransformer
 from generation.music.corpus import load_corpus
-from generation.music.critic import critique
+from generation.music import schema
+from generation.music.critic import critique, penalty
 from generation.music.grid import (
     STYLE_METERS,
     STYLE_VOICES,
@@ -201,8 +202,9 @@ def test_bar_by_bar_choice_goes_on_from_the_chosen_row(which, tiny_engine):
     F = 16
     calls = []
 
-    def fault(recent, bar, last):
+    def fault(recent, bar, last, so_far):
         calls.append((recent.shape, bar, last))
+        assert so_far.shape == (3, (bar + 1) * F, 4)
         out = np.full(len(recent), 1e6)
         out[1 if bar == 0 else 0] = 0.0
         return out
@@ -233,17 +235,37 @@ def test_groups_stay_distinct_pieces(tiny_engine):
     assert len(out) == 2 and not np.array_equal(out[0].frames, out[1].frames)
 
 
-def test_the_bar_critic_charges_a_bar_that_thins_out(tiny_engine):
+def test_the_bar_critic_charges_a_chorale_bar_that_thins_out_not_a_tune(tiny_engine):
     codec = tiny_engine.codec
-    fault = compose_v2.bar_critic(tiny_engine, "celtic", (6, 8), "major")
+
+    def extra(style, meter, window):  # what the bar critic adds to the critic's own penalty
+        fault = compose_v2.bar_critic(tiny_engine, style, meter, "major")(window, 1, False)
+        own = [penalty(critique(codec.voices_to_piece(w, style, meter), key=(0, "major"),
+                                bars=2), 2, ends=False) for w in window]
+        return np.round(fault - np.array(own), 6)
+
     c4, e4, g4 = (codec.pitch_id(p) for p in (60, 64, 67))
-    busy = [c4, e4, g4, e4, c4, g4]  # a bar of six eighths (the celtic grid is 16ths)
-    full = np.array([[t, codec.hold] for t in busy] * 2).reshape(-1, 1)
+    tune = np.array([[t, codec.hold] for t in [c4, e4, g4, e4, c4, g4] * 2]).reshape(-1, 1)
+    held = tune.copy()
+    held[12:] = codec.hold  # the second 6/8 bar (12 sixteenths) holds the last note
+    assert extra("celtic", (6, 8), np.stack([tune, tune, held])).tolist() == [0, 0, 0]
+    # four voices in quarter notes; in the thin copy the second bar is held throughout
+    chords = [(72, 67, 64, 48), (71, 67, 62, 55), (72, 64, 60, 57), (74, 65, 62, 53)]
+    bar = np.full((16, 4), codec.hold)
+    for i, chord in enumerate(chords):
+        bar[4 * i] = [codec.pitch_id(p) for p in chord]
+    full = np.concatenate([bar, bar])
     thin = full.copy()
-    thin[12:] = codec.hold  # the second bar holds the last note
-    window = np.stack([full, full, thin])
-    scores = fault(window, 1, False)
-    assert scores[0] == scores[1] < scores[2]
+    thin[16:] = codec.hold
+    out = extra("chorale", (4, 4), np.stack([full, full, thin]))
+    assert out.tolist() == [0, 0, compose_v2.SHORTFALL_WEIGHT]  # 0 attacks against 16
+    # the tune: 12 attacks in 6 beats, 2 a beat ("dense"); the held copy 6 in 6 ("sparse")
+    wants = compose_v2.bar_critic(tiny_engine, "celtic", (6, 8), "major", "dense")
+    plain = compose_v2.bar_critic(tiny_engine, "celtic", (6, 8), "major")
+    both = np.stack([tune, held])
+    charged = wants(both, 1, False, both) - plain(both, 1, False, both)
+    assert charged.tolist() == [0, compose_v2.DENSITY_WEIGHT]
+    assert (schema.density_band(12 / 6), schema.density_band(6 / 6)) == ("dense", "sparse")
 
 
 def test_voices_stay_in_their_ranges_and_meter_requests_outside_the_style_fail(tiny_engine):

@@ -70,6 +70,8 @@ DEFAULT_CANDIDATES = 4
 DEFAULT_GROUPS = 0
 # What a bar with no attacks at all costs against the rows' median (in critic units).
 SHORTFALL_WEIGHT = 2.0
+# What new bars whose density lies outside the requested band cost (in critic units).
+DENSITY_WEIGHT = 1.0
 # How much one unit of the critic's penalty weighs against one nat of mean log-likelihood.
 CRITIC_WEIGHT = 0.5
 
@@ -182,14 +184,18 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     When the sequence outgrows the model's context, the oldest bars are dropped (the prefix
     stays) and the cache is rebuilt.
 
-    ``bar_fault(window, bar, last)``, when given, makes the rows of each of ``groups`` groups
-    a small population that is judged bar by bar: ``window`` is (rows, frames, V), the bar
-    just written with the one before it (from the context for the first new bar), and the
-    function returns one fault figure per row (the critic's, lower is better). After every
-    bar each group keeps its row with the best likelihood of that bar minus
-    ``CRITIC_WEIGHT`` x fault, and all the group's rows go on from it, each with its own
-    random numbers. A fault is then mended where it happens instead of by choosing among
-    whole pieces, each with faults somewhere; the groups stay distinct pieces."""
+    ``bar_fault(window, bar, last, so_far)``, when given, makes the rows of each of
+    ``groups`` groups a small population that is judged bar by bar: ``window`` is (rows,
+    frames, V), the bar just written with the one before it (from the context for the first
+    new bar), ``so_far`` every new bar up to this one, and the function returns one fault
+    figure per row (the critic's, lower is better). After every
+    bar each group keeps its row with the fewest faults (the first such row: the rows are
+    independent draws, so that is a draw at random among the equals) and all the group's
+    rows go on from it, each with its own random numbers. A fault is then mended where it
+    happens instead of by choosing among whole pieces, each with faults somewhere; the
+    groups stay distinct pieces. Likelihood takes no part in the choice: preferring the
+    likelier bar makes music blander (fewer pitch classes, more repeated notes; measured
+    with ``evaluate_v2 --sweep`` and the two-sample features)."""
     codec, model, dev = engine.codec, engine.model, engine.device
     V, F = STYLE_VOICES[style], bar_frames(style, meter)
     per_bar = 1 + V * F
@@ -202,8 +208,7 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                for b in range(ctx_bars)]
     new = np.zeros((B, new_bars * F, V), dtype=np.int64)
     logp = np.zeros(B)
-    bar_logp = np.zeros(B)
-    count = bar_count = 0
+    count = 0
     group_of = np.arange(B) * max(1, min(groups, B)) // B  # contiguous groups of rows
     sounding = np.zeros((B, V), dtype=bool)
     if ctx_bars:
@@ -262,11 +267,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                     cdf = torch.cumsum(probs, dim=-1)
                     u = (uniforms[:, k:k + 1] * cdf[:, -1:]).clamp_(min=1e-12)
                     toks = torch.searchsorted(cdf, u).squeeze(1).clamp_(max=codec.vocab_size - 1)
-                    lp = logprobs.gather(1, toks[:, None]).squeeze(1).numpy()
-                    logp += lp
-                    bar_logp += lp
+                    logp += logprobs.gather(1, toks[:, None]).squeeze(1).numpy()
                     count += 1
-                    bar_count += 1
                 k += 1
                 t_np = toks.numpy()
                 new[:, fr, v] = t_np
@@ -283,8 +285,9 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                                          new[:, :F]], axis=1)
             else:
                 recent = new[:, (b - 1) * F:(b + 1) * F]
-            fault = np.asarray(bar_fault(recent, b, b == new_bars - 1), dtype=np.float64)
-            score = bar_logp / max(1, bar_count) - CRITIC_WEIGHT * fault
+            fault = np.asarray(bar_fault(recent, b, b == new_bars - 1, new[:, :(b + 1) * F]),
+                               dtype=np.float64)
+            score = -fault  # ties go to the lowest row: a random draw among equals
             src = np.array([np.flatnonzero(group_of == g)[np.argmax(score[group_of == g])]
                             for g in group_of])
             if (src != np.arange(B)).any():
@@ -295,33 +298,43 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 logp[:] = logp[src]
                 sounding[:] = sounding[src]
                 per_row_hist = [[list(h) for h in per_row_hist[i]] for i in src]
-        bar_logp[:] = 0.0
-        bar_count = 0
     rows = range(B) if bar_fault is None or B == 1 else [
         int(np.flatnonzero(group_of == g)[0]) for g in np.unique(group_of)]
     return [Sampled(new[r], logp[r] / max(1, count)) for r in rows]
 
 
-def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str):
+def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str,
+               density_band: str | None = None):
     """``sample_bars``' ``bar_fault`` for music in C ``mode``: the critic's penalty of each
     row's window (the new bar and the one before), the key known rather than guessed from
-    two bars, the final cadence asked of the last bar only. A bar with fewer attacks than
-    the rows' median is charged for the shortfall: rests and held notes commit no fault, and
-    a choice by faults alone would thin the music out bar by bar."""
+    two bars, the final cadence asked of the last bar only. With several voices, a bar with
+    fewer attacks than the rows' median is charged for the shortfall: rests and held notes
+    commit no fault, and a choice by faults alone would thin a chorale out bar by bar (a
+    tune's long note at a phrase end is not charged: one line has few faults to avoid).
+    Where a ``density_band`` is asked for, a row whose new bars so far are in another band
+    is charged ``DENSITY_WEIGHT``: the choice by faults would otherwise drift from it."""
     codec = engine.codec
     F = bar_frames(style, meter)
+    beats_per_bar = meter[0] * 4 / meter[1]
+    top = codec.pitch_id(codec.config.highest)
 
-    def fault(window: np.ndarray, bar: int, last: bool) -> np.ndarray:
+    def fault(window: np.ndarray, bar: int, last: bool,
+              so_far: np.ndarray | None = None) -> np.ndarray:
         out = np.zeros(len(window))
         n_bars = max(1, window.shape[1] // F)
         for r, frames in enumerate(window):
             piece = codec.voices_to_piece(frames, style, meter)
             out[r] = penalty(critique(piece, key=(0, mode), bars=n_bars), n_bars, ends=last)
         last_bar = window[:, -F:]
-        attacks = ((last_bar >= codec.pitch0)
-                   & (last_bar <= codec.pitch_id(codec.config.highest))).sum(axis=(1, 2))
+        attacks = ((last_bar >= codec.pitch0) & (last_bar <= top)).sum(axis=(1, 2))
         median = float(np.median(attacks))
-        out += SHORTFALL_WEIGHT * np.clip(median - attacks, 0, None) / max(median, 1.0)
+        if window.shape[2] > 1:
+            out += SHORTFALL_WEIGHT * np.clip(median - attacks, 0, None) / max(median, 1.0)
+        if density_band and so_far is not None:
+            n_attacks = ((so_far >= codec.pitch0) & (so_far <= top)).sum(axis=(1, 2))
+            beats = so_far.shape[1] / F * beats_per_bar
+            out += DENSITY_WEIGHT * np.array([schema.density_band(a / beats) != density_band
+                                              for a in n_attacks])
         return out
 
     return fault
@@ -409,7 +422,8 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
         with engine.lock:
             samples = sample_bars(engine, prefix, np.zeros((0, STYLE_VOICES[style]), np.int64),
                                   style, m, bars, bars, cand_seeds, temperature, top_p,
-                                  bar_fault=bar_critic(engine, style, m, bands["mode"])
+                                  bar_fault=bar_critic(engine, style, m, bands["mode"],
+                                                       bands["density_band"])
                                   if groups else None, groups=groups or 1)
         best = None
         for smp in samples:
@@ -507,7 +521,8 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
             total = max(seed_bars + bars, piece_bars or 0)
             samples = sample_bars(engine, prefix, context, style, meter, total,
                                   bars, cand_seeds, temperature, top_p,
-                                  bar_fault=bar_critic(engine, style, meter, bands["mode"])
+                                  bar_fault=bar_critic(engine, style, meter, bands["mode"],
+                                                       bands["density_band"])
                                   if groups else None, groups=groups or 1)
         best = None
         for smp in samples:

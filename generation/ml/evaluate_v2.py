@@ -305,12 +305,24 @@ SWEEP = ((1.0, 0.95, 4, 0), (1.0, 0.95, 8, 0), (1.0, 0.95, 8, 2), (1.0, 0.95, 6,
          (0.95, 0.95, 8, 2))
 
 
+def _furthest(real_f: np.ndarray, spread: np.ndarray, gens: list[dict], n: int = 5) -> dict:
+    """The two-sample features whose mean lies furthest from the real excerpts' mean, in
+    the real excerpts' standard deviations (what gives the generated music away)."""
+    from generation.ml.two_sample import FEATURE_NAMES
+
+    gap = (np.array([features(g["piece"]) for g in gens]).mean(0) - real_f.mean(0)) / spread
+    gap = np.clip(gap, -99, 99)
+    return {FEATURE_NAMES[i]: round(float(gap[i]), 2) for i in np.argsort(-np.abs(gap))[:n]}
+
+
 def sweep(engine, per_style: int = 8, bars: int = 8, settings=SWEEP) -> list[dict]:
     """The same seeds and targets under each decoding setting, judged against the same real
     excerpts: fault rates, the two-sample accuracy (0.5 = indistinguishable), control, time.
     A way to choose the served decoding with musicality in view, before a blind judge."""
     real = real_excerpts(per_style, bars)
     rows = [{"setting": "real", **_critic_rates([r["piece"] for r in real])}]
+    real_f = np.array([features(r["piece"]) for r in real])
+    spread = real_f.std(0) + 1e-9
     for temperature, top_p, candidates, groups in settings:
         gens = generations(engine, per_style, bars, candidates, temperature=temperature,
                            top_p=top_p, groups=groups)
@@ -318,7 +330,8 @@ def sweep(engine, per_style: int = 8, bars: int = 8, settings=SWEEP) -> list[dic
                      **_critic_rates([g["piece"] for g in gens]),
                      "two_sample": _two_sample(real, gens)["overall"],
                      "control_all": _control(gens)["all_three"],
-                     "median_s": round(statistics.median(g["seconds"] for g in gens), 2)})
+                     "median_s": round(statistics.median(g["seconds"] for g in gens), 2),
+                     "furthest_from_real": _furthest(real_f, spread, gens)})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
