@@ -26,6 +26,7 @@ import torch
 from generation.ml.compose_v2 import (
     CRITIC_WEIGHT,
     GridEngine,
+    bar_critic,
     load_default_model,
     sample_bars,
 )
@@ -45,6 +46,9 @@ from generation.music.notes import Note, Part, Piece
 
 LOOKAHEAD_BARS = 4
 DEFAULT_CANDIDATES = 6
+# The candidates are judged bar by bar by the critic in this many groups (compose_v2's
+# ``sample_bars``); the best of the groups' results is kept.
+BAR_GROUPS = 2
 
 
 class InfillError(ValueError):
@@ -141,7 +145,9 @@ def infill(piece: Piece, start_bar: int, end_bar: int, voices: list[int] | None 
     seeds = [seed * 1000 + c for c in range(max(1, candidates))]
     with engine.lock:
         samples = sample_bars(engine, prefix, grid[:s0], style, meter, total,
-                              end_bar - start_bar + 1, seeds, temperature, top_p, fixed=fixed)
+                              end_bar - start_bar + 1, seeds, temperature, top_p, fixed=fixed,
+                              bar_fault=bar_critic(engine, style, meter, mode),
+                              groups=BAR_GROUPS)
         after = min(total, end_bar + LOOKAHEAD_BARS)
         rows = [np.concatenate([grid[:s0], smp.frames, grid[s1:after * F]]) for smp in samples]
         scores = _sequence_logp(engine, prefix, style, meter, rows, total, 0, start_bar - 1)
@@ -202,8 +208,11 @@ def harmonize(melody: Piece, style: str = "chorale", seed: int = 0,
     prefix = codec.prefix(four, prefix_meter, measured.get("mode") or "major", "dense")
     seeds = [seed * 1000 + c for c in range(max(1, candidates))]
     with engine.lock:
+        mode = measured.get("mode") or "major"
         samples = sample_bars(engine, prefix, np.zeros((0, 4), np.int64), four, meter, total,
-                              total, seeds, fixed=fixed)
+                              total, seeds, fixed=fixed,
+                              bar_fault=bar_critic(engine, four, meter, mode),
+                              groups=BAR_GROUPS)
         scores = _sequence_logp(engine, prefix, four, meter, [s.frames for s in samples],
                                 total, 0, 0)
     best, best_score = None, -math.inf
