@@ -249,6 +249,10 @@ def test_the_bar_critic_charges_a_chorale_bar_that_thins_out_not_a_tune(tiny_eng
     held = tune.copy()
     held[12:] = codec.hold  # the second 6/8 bar (12 sixteenths) holds the last note
     assert extra("celtic", (6, 8), np.stack([tune, tune, held])).tolist() == [0, 0, 0]
+    silent = tune.copy()
+    silent[12:] = codec.rest
+    assert extra("celtic", (6, 8), np.stack([tune, silent])).tolist() == [
+        0, compose_v2.SHORTFALL_WEIGHT]
     # four voices in quarter notes; in the thin copy the second bar is held throughout
     chords = [(72, 67, 64, 48), (71, 67, 62, 55), (72, 64, 60, 57), (74, 65, 62, 53)]
     bar = np.full((16, 4), codec.hold)

@@ -313,7 +313,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     two bars, the final cadence asked of the last bar only. With several voices, a bar with
     fewer attacks than the rows' median is charged for the shortfall: rests and held notes
     commit no fault, and a choice by faults alone would thin a chorale out bar by bar (a
-    tune's long note at a phrase end is not charged: one line has few faults to avoid).
+    tune's long note at a phrase end is not charged: one line has few faults to avoid). A bar
+    of silence is charged as a bar with no attack (a tune that waits a whole bar to begin).
     Where a ``density_band`` is asked for, a row whose new bars so far are in another band
     is charged ``DENSITY_WEIGHT``: the choice by faults would otherwise drift from it."""
     codec = engine.codec
@@ -333,6 +334,7 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
         median = float(np.median(attacks))
         if window.shape[2] > 1:
             out += SHORTFALL_WEIGHT * np.clip(median - attacks, 0, None) / max(median, 1.0)
+        out += SHORTFALL_WEIGHT * (last_bar == codec.rest).all(axis=(1, 2))  # a silent bar
         if density_band and so_far is not None:
             n_attacks = ((so_far >= codec.pitch0) & (so_far <= top)).sum(axis=(1, 2))
             beats = so_far.shape[1] / F * beats_per_bar
