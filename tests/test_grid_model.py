@@ -17,8 +17,8 @@ from generation.ml.compose_v2 import GridEngine, compose, continue_piece
 from generation.ml.grid_data import WindowSampler, build_sequences, usable_meter, voice_ranges
 from generation.ml.train_grid import load_checkpoint, model_config, save_checkpoint, train
 from generation.ml.transformer import MusicTransformer
-from generation.music.corpus import load_corpus
 from generation.music import schema
+from generation.music.corpus import load_corpus
 from generation.music.critic import critique, penalty
 from generation.music.grid import (
     STYLE_METERS,

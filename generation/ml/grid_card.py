@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from generation.ml.compose import model_version
-from generation.ml.compose_v2 import DEFAULT_CANDIDATES, DEFAULT_CHECKPOINT
+from generation.ml.compose_v2 import DEFAULT_CANDIDATES, DEFAULT_CHECKPOINT, DEFAULT_GROUPS
 
 
 def _load(path: Path):
@@ -49,9 +49,15 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
         "sampling to set the register band. After BachBot (Liang 2016) and DeepBach's data "
         "layout; folk-rnn's whole-tune context for the one-voice styles.",
         f"- **Serving**: `generation.ml.compose_v2`; {DEFAULT_CANDIDATES} candidates per "
-        "variant, the best kept by the model's mean log-likelihood, a musical critic "
-        "(`generation/music/critic.py`) and the requested mode and density band; nothing "
-        "pushes logits note by note. Infilling and harmonization: `generation/ml/infill.py`.",
+        f"variant sampled side by side in {DEFAULT_GROUPS} groups. After every bar each group "
+        "goes on from its bar with the fewest faults by a musical critic "
+        "(`generation/music/critic.py`: parallels, unprepared strong-beat dissonances, "
+        "voices dropping out, notes outside the key, hammered notes, wild leaps) and the "
+        "requested density band; likelihood takes no part in that choice (it made the music "
+        "blander). Of the groups' pieces the best by mean log-likelihood, critic and the "
+        "requested mode and density is kept. Nothing pushes logits note by note; sampling is "
+        "plain (temperature 1, top-p 0.95). Infilling and harmonization: "
+        "`generation/ml/infill.py`, judged bar by bar the same way.",
         "", "## Data", "",
         "The project's corpus `generation/data/corpus_v1`, train split only, pieces in a meter "
         "their style uses and without real meter changes (pickups re-aligned); Renaissance "
