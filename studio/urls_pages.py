@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from studio import views_evaluation
 from studio import views_pages as v
 
 app_name = "studio"
@@ -25,4 +26,5 @@ urlpatterns = [
     path("gallery/", v.gallery, name="gallery"),
     path("moderation/", v.moderation, name="moderation"),
     path("moderation/<int:track_id>/", v.moderation_action, name="moderation-action"),
+    path("evaluation/", views_evaluation.evaluation_dashboard, name="evaluation"),
 ]
