@@ -29,8 +29,8 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from generation.models import Job, Track, WorkerHeartbeat, new_share_token
 from generation.ml import engines
+from generation.models import Job, Track, WorkerHeartbeat, new_share_token
 from generation.pipeline import InvalidJob, Variant, assign_version, clean_parameters
 
 log = logging.getLogger(__name__)

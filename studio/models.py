@@ -179,6 +179,7 @@ class ListeningSession(models.Model):
     # the planned steps: [{"mode": "single", "clip": id, "repeat": bool} |
     #                     {"mode": "pair", "a": id, "b": id}]
     plan = models.JSONField(default=list, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)  # steps answered so far
     is_demo = models.BooleanField(default=False)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from studio import views_evaluation
+from studio import views_evaluation, views_listen
 from studio import views_pages as v
 
 app_name = "studio"
@@ -27,4 +27,10 @@ urlpatterns = [
     path("moderation/", v.moderation, name="moderation"),
     path("moderation/<int:track_id>/", v.moderation_action, name="moderation-action"),
     path("evaluation/", views_evaluation.evaluation_dashboard, name="evaluation"),
+    path("listen/", views_listen.listen_home, name="listen"),
+    path("listen/start/", views_listen.listen_start, name="listen-start"),
+    path("listen/now/", views_listen.listen_step, name="listen-step"),
+    path("listen/stop/", views_listen.listen_stop, name="listen-stop"),
+    path("listen/done/", views_listen.listen_done, name="listen-done"),
+    path("listen/audio/<str:token>", views_listen.listen_audio, name="listen-audio"),
 ]

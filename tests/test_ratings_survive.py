@@ -119,7 +119,7 @@ def test_an_owner_rating_their_own_track_does_not_lift_it_in_the_gallery(
     self_rated = make_track(owner, visibility="public", title="Self rated")
     fairly_rated = make_track(owner, visibility="public", title="Fairly rated")
     listeners = [make_user(f"l{i}") for i in range(3)]
-    for user, fair in zip(listeners, (3, 3, 4)):
+    for user, fair in zip(listeners, (3, 3, 4), strict=True):
         rate_track(user=user, track=self_rated, overall=3, mood_match=3, style_match=3)
         rate_track(user=user, track=fairly_rated, overall=fair, mood_match=3, style_match=3)
     # counted, the owner's 5 would make "Self rated" (3+3+3+5)/4 = 3.5, ahead of 3.33

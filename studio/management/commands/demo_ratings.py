@@ -97,7 +97,8 @@ class Command(BaseCommand):
             leniency = rng.gauss(0, 0.4)
             session = ListeningSession.objects.create(user=user, is_demo=True)
 
-            def score(version: str) -> int:
+            def score(version: str, careless: bool = careless, leniency: float = leniency
+                      ) -> int:
                 if careless:
                     return rng.randint(3, 5)
                 return _score(rng, QUALITY[version] + leniency)
@@ -125,9 +126,9 @@ class Command(BaseCommand):
                 a, b = rng.choice(clips[a_version]), rng.choice(clips[b_version])
                 qa, qb = QUALITY[a_version], QUALITY[b_version]
                 p_a = qa**3 / (qa**3 + qb**3)  # stronger preference than the score gap alone
-                choice = lambda: "a" if rng.random() < p_a else "b"  # noqa: E731
+                musical, mood = ("a" if rng.random() < p_a else "b" for _ in range(2))
                 PairwiseAnswer.objects.create(session=session, clip_a=a, clip_b=b,
-                                              more_musical=choice(), fits_mood=choice())
+                                              more_musical=musical, fits_mood=mood)
                 counts["pairs"] += 1
             # track-page ratings of (demo) tracks since deleted: they keep their own copies
             for version in ("v1", "v2"):
