@@ -6,11 +6,13 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from studio import charts, evaluation
 from studio.models import RATING_MAX, RATING_MIN, REFERENCE_VERSION
 
-QUESTION_LABELS = {"more_musical": "Which is more musical", "fits_mood": "Which fits the mood better"}
+QUESTION_LABELS = {"more_musical": N_("Which is more musical"),
+                   "fits_mood": N_("Which fits the mood better")}
 
 
 def _version_label(version: str) -> str:

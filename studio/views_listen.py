@@ -8,17 +8,18 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_http_methods, require_POST
 
 from generation.files import serve_path
 from studio import listening
 from studio.models import RATING_MAX, RATING_MIN
 
-AXES = [("overall", "How good is it as music?"),
-        ("mood_match", "How clearly does it carry a mood?"),
-        ("style_match", "How well does it hold one style?")]
-QUESTIONS = [("more_musical", "Which is more musical?"),
-             ("fits_mood", "Which fits its mood better?")]
+AXES = [("overall", N_("How good is it as music?")),
+        ("mood_match", N_("How clearly does it carry a mood?")),
+        ("style_match", N_("How well does it hold one style?"))]
+QUESTIONS = [("more_musical", N_("Which is more musical?")),
+             ("fits_mood", N_("Which fits its mood better?"))]
 
 
 @login_required
@@ -49,7 +50,8 @@ def listen_step(request: HttpRequest) -> HttpResponse:
         try:
             number = int(request.POST.get("step", "0"))
             listening.answer(session=session, number=number, values=request.POST)
-            return redirect("studio:listen-step")
+            session.refresh_from_db()
+            return redirect("studio:listen-done" if session.finished_at else "studio:listen-step")
         except listening.StaleAnswer as exc:
             messages.info(request, str(exc))
             return redirect("studio:listen-step")

@@ -70,9 +70,12 @@ def test_the_pages_urls_and_audio_say_nothing_about_a_clip(
         r = client.get(reverse("studio:listen-step"))
         html = r.content.decode()
         assert r.status_code == 200 and f"Clip {number} of {len(session.plan)}" in html
+        # random strings (the form's CSRF token, the clips' tokens) may hold anything
+        html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+        html = re.sub(r"/listen/audio/[A-Za-z0-9_-]+", "/listen/audio/", html)
         for secret in secrets_:
             assert secret not in html, (secret, number)
-        for src in re.findall(r'<audio[^>]* src="([^"]+)"', html):
+        for src in re.findall(r'<audio[^>]* src="([^"]+)"', r.content.decode()):
             assert re.fullmatch(r"/listen/audio/[A-Za-z0-9_-]{16}", src), src
             audio = client.get(src)
             assert audio.status_code == 200 and audio["Content-Type"].startswith("audio/")
