@@ -27,6 +27,7 @@ urlpatterns = [
     path("moderation/", v.moderation, name="moderation"),
     path("moderation/<int:track_id>/", v.moderation_action, name="moderation-action"),
     path("evaluation/", views_evaluation.evaluation_dashboard, name="evaluation"),
+    path("evaluation/ratings.csv", views_evaluation.evaluation_export, name="evaluation-export"),
     path("listen/", views_listen.listen_home, name="listen"),
     path("listen/start/", views_listen.listen_start, name="listen-start"),
     path("listen/now/", views_listen.listen_step, name="listen-step"),

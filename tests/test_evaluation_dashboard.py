@@ -81,3 +81,18 @@ def test_the_dashboard_keeps_the_csp_strict_and_marks_demo_data(client, staff):
     assert "v2 · compose" in html and "Human references" in html
     # the machine figures for the same versions sit beside the human ones
     assert "Machine figures for the same versions" in html and "<th scope=\"row\">v2</th>" in html
+
+
+def test_staff_download_every_answer_as_csv(client, staff, stranger):
+    call_command("demo_ratings", "--raters", "3", stdout=io.StringIO())
+    url = reverse("studio:evaluation-export")
+    client.force_login(stranger)
+    assert client.get(url).status_code == 302
+    client.force_login(staff)
+    r = client.get(url)
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
+    lines = r.content.decode().splitlines()
+    assert lines[0].startswith("answer,id,source,rater,")
+    assert len(lines) - 1 == (BlindRating.objects.count() + PairwiseAnswer.objects.count()
+                              + 6)  # two track-page demo ratings per rater
+    assert "demo-rater" not in r.content.decode()

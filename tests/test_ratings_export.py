@@ -9,7 +9,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from studio.management.commands.export_ratings import COLUMNS
+from studio.export import COLUMNS
 from studio.models import BlindRating, ListeningClip, ListeningSession, PairwiseAnswer, Rating
 from studio.services import rate_track
 
