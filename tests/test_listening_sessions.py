@@ -144,3 +144,33 @@ def test_a_clip_is_served_only_inside_the_listeners_open_session(
     assert client.get(url).status_code == 200
     client.force_login(make_user("other"))
     assert client.get(url).status_code == 404  # not in their session
+
+
+def test_references_and_checks_are_rendered_like_tracks_under_names_that_say_nothing(
+    settings, tmp_path
+):
+    import io
+
+    from django.core.management import call_command
+
+    from studio.models import ListeningClip
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    out = io.StringIO()
+    call_command("listening_clips", "--references", "1", "--checks", "1", "--bars", "2",
+                 stdout=out)
+    assert "made 1 references and 1 attention checks" in out.getvalue()
+    reference = ListeningClip.objects.get(kind="reference")
+    check = ListeningClip.objects.get(kind="noise")
+    assert reference.model_version == "reference" and reference.parameters["bars"] == 2
+    for clip in (reference, check):
+        assert re.fullmatch(rf"listening/{re.escape(clip.token)}\.(mp3|ogg)", clip.audio)
+        body = (tmp_path / clip.audio).read_bytes()
+        assert len(body) > 1000 and b"TIT2" not in body
+
+
+def test_an_attention_check_is_random_notes_of_the_asked_length():
+    from generation.ml.listening import random_notes
+
+    piece = random_notes(4, random.Random(2))
+    assert piece.bars == 4 and len({n.pitch for n in piece.parts[0].notes}) > 5
