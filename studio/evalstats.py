@@ -132,7 +132,7 @@ def bradley_terry_with_ci(
     *,
     prior: float = 0.5,
     seed: int = 0,
-    samples: int = 500,
+    samples: int = 300,
     level: float = LEVEL,
 ) -> dict[Hashable, Estimate]:
     """Log-strengths (log p, geometric mean 0) with percentile intervals from a bootstrap
