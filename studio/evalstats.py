@@ -95,13 +95,30 @@ def win_matrix(items: Sequence[Hashable], comparisons: Sequence[tuple[Hashable, 
     return wins
 
 
+def _mm(wins: np.ndarray, p: np.ndarray, iterations: int, tolerance: float) -> np.ndarray:
+    """Hunter's MM updates for one win matrix (n, n) or a stack of them (S, n, n), from the
+    strengths ``p`` ((n,) or (S, n)); strengths keep a geometric mean of 1."""
+    games = wins + np.swapaxes(wins, -1, -2)
+    total_wins = wins.sum(axis=-1)
+    for _ in range(iterations):
+        denom = (games / (p[..., :, None] + p[..., None, :])).sum(axis=-1)
+        new = np.where(denom > 0, total_wins / np.where(denom > 0, denom, 1), p)
+        new = np.maximum(new, 1e-12)
+        new = new / np.exp(np.log(new).mean(axis=-1, keepdims=True))
+        done = np.max(np.abs(new - p)) < tolerance
+        p = new
+        if done:
+            break
+    return p
+
+
 def bradley_terry(
     items: Sequence[Hashable],
     comparisons: Sequence[tuple[Hashable, Hashable]],
     *,
     prior: float = 0.0,
-    iterations: int = 1000,
-    tolerance: float = 1e-10,
+    iterations: int = 10000,
+    tolerance: float = 1e-12,
 ) -> dict[Hashable, float]:
     """Bradley-Terry strengths p (P(i beats j) = p_i / (p_i + p_j)), scaled so that their
     geometric mean is 1, by Hunter's MM updates p_i <- W_i / sum_j n_ij / (p_i + p_j).
@@ -109,20 +126,8 @@ def bradley_terry(
     ``prior`` adds that many virtual wins each way to every pair that met, which keeps an
     item that never won (or never lost) finite. Items that met nobody get strength 1."""
     wins = win_matrix(items, comparisons)
-    met = (wins + wins.T) > 0
-    wins = wins + prior * met
-    games = wins + wins.T
-    total_wins = wins.sum(axis=1)
-    p = np.ones(len(items))
-    for _ in range(iterations):
-        denom = (games / (p[:, None] + p[None, :])).sum(axis=1)
-        new = np.where(denom > 0, total_wins / np.where(denom > 0, denom, 1), p)
-        new = np.maximum(new, 1e-12)
-        new = new / np.exp(np.log(new).mean())
-        if np.max(np.abs(new - p)) < tolerance:
-            p = new
-            break
-        p = new
+    wins = wins + prior * ((wins + wins.T) > 0)
+    p = _mm(wins, np.ones(len(items)), iterations, tolerance)
     return {item: float(p[k]) for k, item in enumerate(items)}
 
 
@@ -132,23 +137,24 @@ def bradley_terry_with_ci(
     *,
     prior: float = 0.5,
     seed: int = 0,
-    samples: int = 300,
+    samples: int = 1000,
     level: float = LEVEL,
 ) -> dict[Hashable, Estimate]:
     """Log-strengths (log p, geometric mean 0) with percentile intervals from a bootstrap
-    that resamples raters."""
+    that resamples raters (all draws solved together, from the point estimate)."""
     raters = list(comparisons_by_rater)
     everything = [c for r in raters for c in comparisons_by_rater[r]]
     point = bradley_terry(items, everything, prior=prior)
     if not raters:
         return {item: Estimate(0.0, 0.0, 0.0) for item in items}
+    per_rater = np.stack([win_matrix(items, comparisons_by_rater[r]) for r in raters])
     rng = np.random.default_rng(seed)
-    logs = np.zeros((samples, len(items)))
-    for s in range(samples):
-        drawn = rng.integers(0, len(raters), size=len(raters))
-        comps = [c for k in drawn for c in comparisons_by_rater[raters[k]]]
-        strengths = bradley_terry(items, comps, prior=prior, iterations=200, tolerance=1e-6)
-        logs[s] = np.log([strengths[item] for item in items])
+    picks = rng.integers(0, len(raters), size=(samples, len(raters)))
+    counts = np.stack([np.bincount(row, minlength=len(raters)) for row in picks])
+    wins = np.tensordot(counts, per_rater, axes=1)  # (S, n, n)
+    wins = wins + prior * ((wins + np.swapaxes(wins, 1, 2)) > 0)
+    start = np.tile(np.array([point[item] for item in items]), (samples, 1))
+    logs = np.log(_mm(wins, start, 10000, 1e-12))
     out = {}
     for k, item in enumerate(items):
         low, high = _interval(logs[:, k], level)

@@ -78,7 +78,7 @@ def test_staff_read_the_dashboard_on_demo_data(live_server, page, make_user):
     curator.is_staff = True
     curator.save()
     _log_in(page, live_server.url, "curator")
-    page.goto(live_server.url + "/evaluation/")
+    page.goto(live_server.url + "/evaluation/", timeout=300_000)  # two busy cores
     assert page.get_by_role("heading", name="Evaluation", level=1).is_visible()
     assert page.get_by_text("This database holds demo data").is_visible()
     table = page.get_by_role("table", name="Ratings per model version and task")

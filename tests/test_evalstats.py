@@ -56,4 +56,12 @@ def test_bradley_terry_intervals_order_a_clear_winner_first_and_stay_finite():
     est = bradley_terry_with_ci(["A", "B", "C"], by_rater, seed=3, samples=200)
     assert est["A"].value > est["B"].value > est["C"].value
     assert all(math.isfinite(e.low) and math.isfinite(e.high) for e in est.values())
-    assert est["A"].low <= est["A"].value <= est["A"].high
+    for e in est.values():  # the same answers in every draw: a point-sized interval
+        assert e.low == pytest.approx(e.value) and e.high == pytest.approx(e.value)
+
+
+def test_bradley_terry_intervals_widen_when_raters_disagree():
+    by_rater = {"r0": [("A", "B")] * 3, "r1": [("B", "A")] * 2, "r2": [("A", "B")] * 2}
+    est = bradley_terry_with_ci(["A", "B"], by_rater, seed=3, samples=400)
+    assert est["A"].low < est["A"].value < est["A"].high
+    assert est["A"].value == pytest.approx(math.log(math.sqrt(5.5 / 2.5)))  # prior 0.5 each way

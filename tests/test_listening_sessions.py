@@ -63,7 +63,7 @@ def test_the_pages_urls_and_audio_say_nothing_about_a_clip(
     client.post(reverse("studio:listen-start"))
     session = ListeningSession.objects.get()
     secrets_ = [SECRET_TITLE, "composer-zed", "test-model-1", "reference", "noise",
-                "generated", "v1", "v2", "calm morning", "/tracks/", "/s/",
+                "generated", "v1", "v2", "calm morning", *[f"/tracks/{t.id}/" for t in tracks],
                 *[t.share_token for t in tracks], *[f"/api/tracks/{t.id}" for t in tracks]]
     seen_audio = 0
     for number in range(1, len(session.plan) + 1):
