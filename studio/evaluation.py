@@ -253,9 +253,9 @@ def _group(version: str, task: str, by_axis: dict[str, dict[str, list[int]]], se
 
 def evaluation_report_path() -> Path:
     """The machine evaluation that measures v1 and v2 side by side (evaluate_v2)."""
-    from generation.ml import compose_v2
+    from generation.ml import engines
 
-    return Path(compose_v2.DEFAULT_CHECKPOINT) / "EVALUATION.json"
+    return engines.EVALUATION_REPORT
 
 
 def objective_figures(path: Path | None = None) -> list[dict[str, Any]]:

@@ -96,3 +96,14 @@ def test_staff_download_every_answer_as_csv(client, staff, stranger):
     assert len(lines) - 1 == (BlindRating.objects.count() + PairwiseAnswer.objects.count()
                               + 6)  # two track-page demo ratings per rater
     assert "demo-rater" not in r.content.decode()
+
+
+def test_the_machine_figures_are_read_from_the_v2_evaluation_report():
+    from generation.ml import compose_v2, engines
+    from studio.evaluation import objective_figures
+
+    assert engines.EVALUATION_REPORT == compose_v2.DEFAULT_CHECKPOINT / "EVALUATION.json"
+    figures = {row["version"]: row for row in objective_figures()}
+    assert set(figures) == {"v1", "v2"}
+    assert 0.5 <= figures["v1"]["two_sample"] <= 1 and 0 <= figures["v2"]["control"] <= 1
+    assert objective_figures(engines.EVALUATION_REPORT.with_name("missing.json")) == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import random
+from pathlib import Path
 from types import ModuleType
 
 VERSIONS: dict[str, str] = {
@@ -22,6 +23,10 @@ VERSIONS: dict[str, str] = {
     "v2": "generation.ml.compose_v2",  # voice-grid Transformer (checkpoints/grid_v2)
 }
 SERVED = "v1"  # v2 takes over once its evaluation beats v1 (see its model card)
+# The machine evaluation of the versions side by side (``python -m generation.ml.evaluate_v2``
+# writes it beside the v2 weights); named here so readers need not import torch to find it.
+EVALUATION_REPORT = Path(__file__).resolve().parent.parent / "checkpoints" / "grid_v2" / (
+    "EVALUATION.json")
 
 
 def module_for(version: str | None = None) -> ModuleType:
