@@ -34,7 +34,7 @@ FILE_KINDS: dict[str, tuple[str, str]] = {
     "original_audio": ("", "inline"),
     "original_pianoroll": ("image/png", "inline"),
 }
-_AUDIO_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}
+AUDIO_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}
 
 
 def track_file_path(track: Track, kind: str, page: int = 1) -> Path:
@@ -128,16 +128,22 @@ def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpRes
     """The response for one file of a track the caller may see (access is checked by the
     caller, the same way as for the track's metadata)."""
     path = track_file_path(track, kind, page)
-    size = path.stat().st_size
     content_type, disposition = FILE_KINDS[kind]
     if kind in ("audio", "original_audio"):
-        content_type = _AUDIO_TYPES.get(path.suffix, "application/octet-stream")
+        content_type = AUDIO_TYPES.get(path.suffix, "application/octet-stream")
     if request.GET.get("download"):
         disposition = "attachment"
     base = slugify(track.title)[:60] or f"track-{track.pk}"
     suffix = f"-{page}" if kind == "svg" else ""
     filename = f"{base}{suffix}{path.suffix}"
+    return serve_path(request, path, content_type=content_type,
+                      disposition=f'{disposition}; filename="{filename}"')
 
+
+def serve_path(request, path: Path, *, content_type: str, disposition: str) -> HttpResponse:
+    """A file under MEDIA_ROOT with HTTP Range support, never cached by shared caches (the
+    caller has checked access)."""
+    size = path.stat().st_size
     wanted = parse_range(request.headers.get("Range", ""), size)
     if wanted == "unsatisfiable":
         response = HttpResponse(status=416)
@@ -156,7 +162,7 @@ def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpRes
         response["Content-Length"] = str(length)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
     # Every request is checked again, so that making a track private (or staff hiding it)
     # takes effect at once: no shared cache may keep a copy.

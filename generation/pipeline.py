@@ -174,21 +174,38 @@ def device() -> str:
     return str(select_device(getattr(settings, "STUDIO_DEVICE", None)))
 
 
-def compose_module() -> str:
-    """Where compose/continue_piece/load_default_model live: the engine module of the model
-    version in service (STUDIO_MODEL, else ``engines.SERVED``). The product's settings do not
-    set STUDIO_COMPOSE_MODULE; the test settings (tests/settings.py) may point it at a small
-    stand-in so job-machinery tests do not depend on a trained checkpoint, while everything
-    around the model stays the real path."""
+def compose_module(version: str | None = None) -> str:
+    """Where compose/continue_piece/load_default_model live: the engine module of ``version``
+    (a job's recorded version), else of the version in service (STUDIO_MODEL, else
+    ``engines.SERVED``). The product's settings do not set STUDIO_COMPOSE_MODULE; the test
+    settings (tests/settings.py) may point it at a small stand-in so job-machinery tests do
+    not depend on a trained checkpoint, while everything around the model stays the real
+    path."""
     from generation.ml import engines
 
     module = getattr(settings, "STUDIO_COMPOSE_MODULE", "")
     if module:
         return module
-    version = getattr(settings, "STUDIO_MODEL", "") or engines.SERVED
+    version = version or getattr(settings, "STUDIO_MODEL", "") or engines.SERVED
     if version not in engines.VERSIONS:
         raise ImproperlyConfigured(f"STUDIO_MODEL must be one of {', '.join(engines.VERSIONS)}")
     return engines.VERSIONS[version]
+
+
+def served_versions() -> list[str]:
+    """The versions new jobs are given (STUDIO_MODEL_SHARES), in a fixed order."""
+    from generation.ml import engines
+
+    shares = getattr(settings, "STUDIO_MODEL_SHARES", None) or {engines.SERVED: 1.0}
+    return sorted(shares)
+
+
+def assign_version(rng=None) -> str:
+    """The model version of a job being submitted: drawn by STUDIO_MODEL_SHARES (A/B)."""
+    from generation.ml import engines
+
+    shares = getattr(settings, "STUDIO_MODEL_SHARES", None) or {engines.SERVED: 1.0}
+    return engines.assign(shares, rng)
 
 
 def transfer_module() -> str:
@@ -196,10 +213,11 @@ def transfer_module() -> str:
     return getattr(settings, "STUDIO_TRANSFER_MODULE", "") or "generation.ml.transfer"
 
 
-def composer_model():
-    """The continuation/compose model on STUDIO_DEVICE. The engine's loader keeps one per
-    process and device, so this is cheap after the first call (the worker warms it up)."""
-    load = _engine_function(compose_module(), "load_default_model", "composition model")
+def composer_model(version: str | None = None):
+    """The continuation/compose model of ``version`` on STUDIO_DEVICE. Each engine's loader
+    keeps one per process and device, so a worker serving v1 and v2 side by side loads each
+    once (the worker warms them up)."""
+    load = _engine_function(compose_module(version), "load_default_model", "composition model")
     try:
         return load(device=device())
     except FileNotFoundError as exc:
@@ -207,13 +225,16 @@ def composer_model():
 
 
 def warm_up() -> None:
-    """Load what can be loaded before the first job (called at worker start)."""
-    started = time.perf_counter()
-    try:
-        composer_model()
-        log.info("composition model ready on %s in %.1f s", device(), time.perf_counter() - started)
-    except Exception as exc:  # a missing model fails the jobs that need it, not the worker
-        log.warning("worker starts without the composition model: %s", exc)
+    """Load what can be loaded before the first job (called at worker start): every version
+    in service."""
+    for version in served_versions():
+        started = time.perf_counter()
+        try:
+            composer_model(version)
+            log.info("composition model %s ready on %s in %.1f s", version, device(),
+                     time.perf_counter() - started)
+        except Exception as exc:  # a missing model fails the jobs that need it, not the worker
+            log.warning("worker starts without the composition model %s: %s", version, exc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,8 +445,10 @@ def generate_pieces(
         }
         return [generated]
 
-    model = composer_model()
-    module = compose_module()
+    # the version drawn at submission; jobs queued before versions were recorded have none
+    version = params.get("model") or None
+    model = composer_model(version)
+    module = compose_module(version)
     attributes = dict(params.get("attributes") or {})
     common = {
         "bars": int(params.get("bars", 16)),

@@ -29,8 +29,9 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from generation.ml import engines
 from generation.models import Job, Track, WorkerHeartbeat, new_share_token
-from generation.pipeline import InvalidJob, Variant, clean_parameters
+from generation.pipeline import InvalidJob, Variant, assign_version, clean_parameters
 
 log = logging.getLogger(__name__)
 
@@ -279,12 +280,16 @@ def inspect_upload(*, user, midi_bytes: bytes) -> dict:
 
 
 def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None,
-               source: Track | None = None) -> Job:
+               source: Track | None = None, model_version: str | None = None) -> Job:
     """Validate a request, write a queued Job, and ring the doorbell once it is committed.
 
     ``source``: the track the request is made from (regenerate, continue, transfer); when
     staff have hidden it, the new tracks are hidden too, so that moderation is not undone by
     making a copy and publishing that.
+
+    The composition model's version is fixed here and stored in the parameters ("model"):
+    ``model_version`` when given (regenerate keeps its track's), else one drawn by the A/B
+    shares (STUDIO_MODEL_SHARES). Style transfer uses no composition model.
 
     Raises InvalidJob (nothing queued), QuotaExceeded (nothing queued), or EngineUnavailable
     when the mood reader / MIDI reader the request needs is missing.
@@ -300,6 +305,10 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
         clean["input_bytes"] = len(midi_bytes)
     if source is not None and source.hidden:
         clean["from_hidden_track"] = source.id
+    if kind != Job.Kind.TRANSFER:
+        if model_version and model_version not in engines.VERSIONS:
+            raise InvalidJob(f"model must be one of {', '.join(engines.VERSIONS)}.")
+        clean["model"] = model_version or assign_version()
     return _create_job(user=user, kind=kind, clean=clean, midi_bytes=midi_bytes)
 
 

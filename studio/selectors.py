@@ -38,10 +38,15 @@ def gallery_page(*, order: str = "newest", page: int | str = 1) -> Page:
 
     ``newest``: all of them, newest first. ``top``: only tracks with at least
     MIN_RATINGS_FOR_AVERAGE ratings, best mean overall score first (ties: more ratings, then
-    newer). Each track carries ``rating_count`` and ``rating_mean``.
+    newer). Each track carries ``rating_count`` and ``rating_mean``, without the owner's own
+    rating.
     """
     qs = Track.objects.public().select_related("owner")
-    qs = qs.annotate(rating_count=Count("ratings"), rating_mean=Avg("ratings__overall"))
+    counted = Q(ratings__listener_owns_track=False)  # owners' own ratings do not count
+    qs = qs.annotate(
+        rating_count=Count("ratings", filter=counted),
+        rating_mean=Avg("ratings__overall", filter=counted),
+    )
     if order == "top":
         qs = qs.filter(rating_count__gte=MIN_RATINGS_FOR_AVERAGE).order_by(
             "-rating_mean", "-rating_count", "-created_at", "-id"
@@ -66,7 +71,8 @@ class RatingSummary:
 
 
 def rating_summary(track: Track) -> RatingSummary:
-    agg = Rating.objects.filter(track=track).aggregate(
+    """The track's listeners' averages; the owner's own rating is kept but not counted."""
+    agg = Rating.objects.filter(track=track, listener_owns_track=False).aggregate(
         n=Count("id"), overall=Avg("overall"), mood=Avg("mood_match"), style=Avg("style_match")
     )
     if agg["n"] < MIN_RATINGS_FOR_AVERAGE:

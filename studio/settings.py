@@ -14,6 +14,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from generation.ml import engines as _engines
 from studio.env import (
     env_bool,
     env_choice,
@@ -279,6 +280,16 @@ STUDIO_AUDIO_FORMAT = env_choice("STUDIO_AUDIO_FORMAT", "mp3", ["mp3", "ogg"])
 # The composition model new jobs use, by version name (generation/ml/engines.py: v1, v2);
 # empty = the version the engine serves by default (engines.SERVED).
 STUDIO_MODEL = env_str("STUDIO_MODEL", "")
+# A/B: the versions the workers serve and each one's share of new jobs, "v1=50,v2=50";
+# empty = STUDIO_MODEL (or engines.SERVED) for every job. A job's version is drawn when it is
+# submitted and recorded in its parameters ("model"); "regenerate" keeps it.
+try:
+    STUDIO_MODEL_SHARES = _engines.parse_shares(
+        env_str("STUDIO_MODEL_SHARES", "") or STUDIO_MODEL
+    )
+except ValueError as _exc:
+    raise ImproperlyConfigured(
+        f"STUDIO_MODEL_SHARES (or STUDIO_MODEL): {_exc}") from None
 MOOD_RATE_LIMIT_PER_MINUTE = env_int("STUDIO_MOOD_RATE_PER_MINUTE", 60, minimum=1)
 
 LOGGING = {

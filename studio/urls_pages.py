@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from studio import views_evaluation, views_listen
 from studio import views_pages as v
 
 app_name = "studio"
@@ -25,4 +26,12 @@ urlpatterns = [
     path("gallery/", v.gallery, name="gallery"),
     path("moderation/", v.moderation, name="moderation"),
     path("moderation/<int:track_id>/", v.moderation_action, name="moderation-action"),
+    path("evaluation/", views_evaluation.evaluation_dashboard, name="evaluation"),
+    path("evaluation/ratings.csv", views_evaluation.evaluation_export, name="evaluation-export"),
+    path("listen/", views_listen.listen_home, name="listen"),
+    path("listen/start/", views_listen.listen_start, name="listen-start"),
+    path("listen/now/", views_listen.listen_step, name="listen-step"),
+    path("listen/stop/", views_listen.listen_stop, name="listen-stop"),
+    path("listen/done/", views_listen.listen_done, name="listen-done"),
+    path("listen/audio/<str:token>", views_listen.listen_audio, name="listen-audio"),
 ]

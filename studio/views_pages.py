@@ -181,11 +181,13 @@ def _submit(
     midi: bytes | None,
     on_error_redirect: str,
     source: Track,
+    model_version: str | None = None,
 ) -> HttpResponse:
     """Submit a job made from ``source`` (a button on its page) and go to its progress page."""
     try:
         job = services.submit_job(
-            user=request.user, kind=kind, params=params, midi_bytes=midi, source=source
+            user=request.user, kind=kind, params=params, midi_bytes=midi, source=source,
+            model_version=model_version,
         )
     except (pipeline.InvalidJob, pipeline.EngineUnavailable, services.QuotaExceeded) as exc:
         messages.error(request, str(exc))
@@ -435,6 +437,8 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
     params = dict(track.parameters or {})
     kind = track.kind or "compose"
     params.pop("kind", None)
+    # the same model version as the track (A/B groups stay apart); a fresh seed
+    version = params.pop("model", None)
     for derived in ("seed", "mood_attributes", "input_summary", "input_bytes"):
         params.pop(derived, None)
     if params.get("mood"):
@@ -450,7 +454,8 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
                 "upload it again on the compose page.",
             )
             return redirect("studio:track", track_id=track.id)
-    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), track)
+    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), track,
+                   model_version=version)
 
 
 def _job_input(track: Track) -> bytes | None:

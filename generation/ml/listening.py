@@ -49,7 +49,7 @@ from generation.music.grid import (
     voice_lines,
 )
 from generation.music.key import estimate_key
-from generation.music.notes import Part, Piece, piece_to_midi_bytes
+from generation.music.notes import Note, Part, Piece, piece_to_midi_bytes
 
 TEMPO = {"chorale": 72.0, "renaissance": 96.0, "german_folk": 100.0, "chinese_folk": 80.0,
          "celtic": 112.0}
@@ -253,3 +253,43 @@ def score(key_path: str | Path, judgements_csv: str | Path) -> dict:
         }
     out["by_style"] = by_style
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Clips for the studio's blind listening sessions
+# ---------------------------------------------------------------------------------------------
+def reference_excerpt(piece: Piece, style: str, bars: int, programs: list[int]) -> Piece | None:
+    """The first ``bars`` bars of a held-out piece, dressed as a generated track of ``style``
+    is: the style's instruments (``programs``, cycled over the parts, as the composer writes
+    them), the listening tempo of the style, no names, the key estimated from the notes. None
+    when the piece is shorter than ``bars`` bars."""
+    if piece.bars < bars:
+        return None
+    end = bars * piece.bar_beats
+    parts = []
+    for i, part in enumerate(p for p in piece.parts if p.notes and not p.is_drum):
+        notes = [n.__class__(n.onset, n.pitch, min(n.duration, end - n.onset), n.velocity)
+                 for n in sorted(part.notes) if n.onset < end]
+        if notes:
+            parts.append(Part(notes=notes, program=programs[i % len(programs)],
+                              name=f"Voice {i + 1}"))
+    if not parts:
+        return None
+    excerpt = Piece(parts=parts, tempos=[(0.0, TEMPO[style])],
+                    time_signatures=[(0.0, *piece.time_signature)], title="")
+    excerpt.key = estimate_key(excerpt)
+    return excerpt
+
+
+def random_notes(bars: int, rng: random.Random, meter: tuple[int, int] = (4, 4),
+                 tempo: float = 100.0) -> Piece:
+    """An attention check: notes of random pitch (two octaves around middle C) and length in
+    one piano line, ``bars`` bars long. Any attentive listener scores it low."""
+    beats = bars * meter[0] * 4 / meter[1]
+    notes, onset = [], 0.0
+    while onset < beats:
+        duration = min(rng.choice((0.5, 0.5, 1.0, 1.5)), beats - onset)
+        notes.append(Note(onset, rng.randint(48, 84), duration, VELOCITY))
+        onset += duration
+    return Piece(parts=[Part(notes=notes, program=PROGRAM, name="Voice 1")],
+                 tempos=[(0.0, tempo)], time_signatures=[(0.0, *meter)], title="")
