@@ -12,14 +12,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALL_STAMP := $(VENV)/.installed
 APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei librsvg2-bin
 APT_TEST := $(APT_RUN) chromium
+# gettext: only for rebuilding the translation catalogs (`make messages`); the compiled .mo
+# files are committed, so running the studio needs none of it
+APT_DEV := gettext
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help run test test-quick system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
+.PHONY: help run test test-quick messages system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
 
 help:
 	@echo "make run    - set up and start the studio on http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run every test (browser tests included)"
 	@echo "make test-quick - unit tests only (no browser, no worker processes), for the inner loop"
+	@echo "make messages - rebuild the translation catalogs (locale/)"
 	@echo "make bench | evaluate | build-dataset | train-transformer | train-cyclegan | lint"
 
 # --- set-up (idempotent: apt only when a package is missing, pip only when pyproject changed)
@@ -62,6 +66,15 @@ test-quick: system-deps venv
 	$(PY) -m pytest -q -m "not browser and not integration" $(PYTEST_ARGS)
 
 # --- developer targets --------------------------------------------------------------------
+# The interface's catalogs: collect every marked string into locale/zh_Hans/*.po (translate
+# the new, empty entries there), then compile the .mo files that are committed.
+MESSAGES_IGNORE := --ignore=var --ignore=staticfiles --ignore=node_modules --ignore=test-artifacts --ignore=tests --ignore=reports --ignore=docs
+messages: venv
+	$(call apt_install,$(APT_DEV))
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages -l zh_Hans
+
 bench: setup
 	$(PY) manage.py bench
 
