@@ -57,7 +57,13 @@ setup: system-deps venv
 run: setup
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) exec scripts/run_studio.sh
 
-test: system-deps-test venv
+# axe-core for the browser tests' accessibility checks (package.json; npm never fetches a browser)
+node_modules/.installed: package.json
+	@command -v npm >/dev/null || $(SUDO) apt-get install -y -qq --no-install-recommends npm
+	npm install --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+test: system-deps-test venv node_modules/.installed
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
 
