@@ -123,6 +123,35 @@ def _mood_reading(track: Track) -> list[tuple[str, str]]:
     return _attribute_rows(params.get("mood_attributes") or {}, skip=skip)
 
 
+def _score_summary(track: Track) -> str:
+    """The score in words, for people who cannot see it: length, meter, key or mode, tempo,
+    style and instruments, as far as the track records them."""
+    params = track.parameters or {}
+    measured = track.attributes or {}
+    seed = params.get("input_summary") or {}
+    parts = []
+    bars = seed.get("bars") if track.kind == "transfer" else params.get("bars")
+    if bars:
+        parts.append(gettext("%(bars)s bars") % {"bars": bars})
+    for value in (measured.get("meter") or seed.get("meter"), measured.get("key") or seed.get("key")):
+        if value:
+            parts.append(str(value))
+    mode = measured.get("mode") or (params.get("attributes") or {}).get("mode")
+    if mode and not (measured.get("key") or seed.get("key")):
+        parts.append(_band_value(mode))
+    tempo = (params.get("attributes") or {}).get("tempo_bpm") or (
+        params.get("mood_attributes") or {}).get("tempo_bpm")
+    if tempo:
+        parts.append(f"{round(float(tempo))} BPM")
+    style = params.get("to_style") or params.get("style")
+    if style:
+        parts.append(_style_name(style))
+    instruments = measured.get("instruments") or params.get("instruments")
+    if instruments:
+        parts.append(", ".join(str(i) for i in instruments))
+    return gettext(", ").join(parts)
+
+
 def _render_track(
     request: HttpRequest,
     track: Track,
@@ -167,6 +196,7 @@ def _render_track(
         "is_owner": is_owner,
         "files": files,
         "parameter_rows": _describe_parameters(track),
+        "score_summary": _score_summary(track),
         "mood_rows": _mood_reading(track),
         "measured": track.attributes or {},
         "is_transfer": is_transfer,

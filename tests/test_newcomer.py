@@ -138,3 +138,14 @@ def test_a_server_error_has_the_sites_look_in_both_languages(rf):
         html = response.content.decode()
         assert response.status_code == 500
         assert 'class="site-header"' in html and text in html
+
+
+def test_the_score_has_a_text_alternative_in_the_visitors_language(client, owner, make_track):
+    track = make_track(owner, title="Morning song")
+    client.force_login(owner)
+    html = client.get(reverse("studio:track", args=[track.id])).content.decode()
+    assert 'aria-describedby="score-summary"' in html
+    assert "The score in words: “Morning song”, 4 bars, Major, 120 BPM, Chorale." in html
+    chinese = client.get(reverse("studio:track", args=[track.id]),
+                         HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "乐谱的文字描述：“Morning song”，4 小节、大调、120 BPM、合唱。" in chinese
