@@ -166,3 +166,17 @@ def test_compose_to_playback_by_keyboard_alone(live_server, playwright_browser, 
     page.keyboard.press("Space")
     page.wait_for_function("!document.getElementById('track-audio').paused", timeout=10_000)
     context.close()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is installed by `make test` (npm)")
+def test_the_axe_check_reports_a_real_problem(playwright_browser):
+    """The check above can fail: an image without a text alternative and a nameless button
+    are reported."""
+    context = playwright_browser.new_context()
+    page = context.new_page()
+    page.set_content('<html lang="en"><head><title>t</title></head><body><main>'
+                     '<img src="data:image/png;base64,iVBORw0KGgo="><button></button>'
+                     "</main></body></html>")
+    found = " ".join(_axe_violations(page))
+    context.close()
+    assert "image-alt" in found and "button-name" in found
