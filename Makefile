@@ -12,14 +12,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALL_STAMP := $(VENV)/.installed
 APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei librsvg2-bin
 APT_TEST := $(APT_RUN) chromium
+# gettext: only for rebuilding the translation catalogs (`make messages`); the compiled .mo
+# files are committed, so running the studio needs none of it
+APT_DEV := gettext
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help run test test-quick system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
+.PHONY: help run test test-quick messages system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
 
 help:
 	@echo "make run    - set up and start the studio on http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run every test (browser tests included)"
 	@echo "make test-quick - unit tests only (no browser, no worker processes), for the inner loop"
+	@echo "make messages - rebuild the translation catalogs (locale/)"
 	@echo "make bench | evaluate | build-dataset | train-transformer | train-cyclegan | lint"
 
 # --- set-up (idempotent: apt only when a package is missing, pip only when pyproject changed)
@@ -53,7 +57,13 @@ setup: system-deps venv
 run: setup
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) exec scripts/run_studio.sh
 
-test: system-deps-test venv
+# axe-core for the browser tests' accessibility checks (package.json; npm never fetches a browser)
+node_modules/.installed: package.json
+	@command -v npm >/dev/null || $(SUDO) apt-get install -y -qq --no-install-recommends npm
+	npm install --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+test: system-deps-test venv node_modules/.installed
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -62,6 +72,15 @@ test-quick: system-deps venv
 	$(PY) -m pytest -q -m "not browser and not integration" $(PYTEST_ARGS)
 
 # --- developer targets --------------------------------------------------------------------
+# The interface's catalogs: collect every marked string into locale/zh_Hans/*.po (translate
+# the new, empty entries there), then compile the .mo files that are committed.
+MESSAGES_IGNORE := --ignore=var --ignore=staticfiles --ignore=node_modules --ignore=test-artifacts --ignore=tests --ignore=reports --ignore=docs
+messages: venv
+	$(call apt_install,$(APT_DEV))
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages -l zh_Hans
+
 bench: setup
 	$(PY) manage.py bench
 

@@ -6,6 +6,7 @@ from django.contrib.auth.forms import (
     SetPasswordForm,
     UserCreationForm,
 )
+from django.utils.translation import gettext_lazy as _
 
 from accounts.services import (
     TooManyPasswordChecks,
@@ -25,13 +26,13 @@ def _check_password(user, password: str) -> None:
     except TooManyPasswordChecks as exc:
         raise forms.ValidationError(str(exc)) from None
     if not right:
-        raise forms.ValidationError("That is not your password.")
+        raise forms.ValidationError(_("That is not your password."))
 
 
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(
         required=True,
-        help_text="Used only to reset your password.",
+        help_text=_("Used only to reset your password."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
@@ -45,17 +46,17 @@ class SignUpForm(UserCreationForm):
 
 class ProfileForm(forms.ModelForm):
     current_password = forms.CharField(
-        label="Your password",
+        label=_("Your password"),
         required=False,
         strip=False,
-        help_text="Needed to change your email address.",
+        help_text=_("Needed to change your email address."),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
     class Meta:
         model = get_user_model()
         fields = ("email", "first_name")
-        labels = {"first_name": "Display name"}
+        labels = {"first_name": _("Display name")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,12 +112,12 @@ class ThrottledPasswordResetForm(PasswordResetForm):
 
 class DeleteAccountForm(forms.Form):
     password = forms.CharField(
-        label="Your password",
+        label=_("Your password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     confirm = forms.BooleanField(
-        label="I understand that my tracks and files will be deleted for good.",
+        label=_("I understand that my tracks and files will be deleted for good."),
         required=True,
     )
 

@@ -16,3 +16,16 @@ class VerifiedEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.user})"
+
+
+class LanguagePreference(models.Model):
+    """The interface language a user chose with the language switch; it follows them to
+    every browser they log in from (accounts.middleware.UserLocaleMiddleware)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="language_preference"
+    )
+    language = models.CharField(max_length=16, choices=settings.LANGUAGES)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"

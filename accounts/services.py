@@ -11,6 +11,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from studio.clientip import client_ip
 
@@ -32,6 +33,15 @@ def delete_account(*, user) -> None:
     username = user.username
     get_user_model().objects.filter(pk=user.pk).delete()
     log.info("deleted account %s", username)
+
+
+def save_language(*, user, language: str) -> None:
+    """Remember the interface language the user chose (one of settings.LANGUAGES)."""
+    from accounts.models import LanguagePreference
+
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"unknown language {language!r}")
+    LanguagePreference.objects.update_or_create(user=user, defaults={"language": language})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,10 +77,11 @@ def send_verification(*, user, link_for) -> bool:
             settings.STUDIO_RESET_MAILS_PER_EMAIL:
         return False
     send_mail(
-        "Confirm your email address for Cadenza",
-        f"Open this link to confirm that {user.email} belongs to the Cadenza account "
-        f'"{user.get_username()}":\n\n{link_for(verification_token(user))}\n\n'
-        "If you did not sign up, ignore this email.\n",
+        _("Confirm your email address for Cadenza"),
+        _('Open this link to confirm that %(email)s belongs to the Cadenza account '
+          '"%(username)s":\n\n%(link)s\n\nIf you did not sign up, ignore this email.\n') % {
+            "email": user.email, "username": user.get_username(),
+            "link": link_for(verification_token(user))},
         None,
         [user.email],
     )

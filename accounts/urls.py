@@ -32,4 +32,5 @@ urlpatterns = [
     path("verify/<str:token>/", views.verify_email, name="verify_email"),
     path("verify-again/", views.resend_verification, name="verify_email_again"),
     path("delete/", views.delete, name="account_delete"),
+    path("language/", views.set_language, name="set_language"),
 ]

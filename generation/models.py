@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def new_share_token() -> str:
@@ -25,16 +26,16 @@ class Job(models.Model):
     """One request to the engine: compose, continue a seed, or transfer a seed's style."""
 
     class Kind(models.TextChoices):
-        COMPOSE = "compose", "Compose from a mood"
-        CONTINUE = "continue", "Continue a MIDI seed"
-        TRANSFER = "transfer", "Transfer a MIDI seed to another style"
+        COMPOSE = "compose", _("Compose from a mood")
+        CONTINUE = "continue", _("Continue a MIDI seed")
+        TRANSFER = "transfer", _("Transfer a MIDI seed to another style")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINAL = (Status.DONE, Status.FAILED, Status.CANCELLED)
@@ -108,9 +109,9 @@ class Track(models.Model):
     """One generated piece (one variant of a job) with its renderings on disk."""
 
     class Visibility(models.TextChoices):
-        PRIVATE = "private", "Private"
-        UNLISTED = "unlisted", "Unlisted (anyone with the link)"
-        PUBLIC = "public", "Public (in the gallery)"
+        PRIVATE = "private", _("Private")
+        UNLISTED = "unlisted", _("Unlisted (anyone with the link)")
+        PUBLIC = "public", _("Public (in the gallery)")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracks"

@@ -7,30 +7,45 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from generation import pipeline
+from generation.ml.mood import STYLE_NAMES
 from generation.models import Track
 from generation.music.schema import STYLES, band_names, tempo_band
 from studio.models import RATING_MAX, RATING_MIN
 
 WAYS = [
-    ("compose", "From a mood"),
-    ("continue", "Continue my MIDI"),
-    ("transfer", "Change its style"),
+    ("compose", _("From a mood")),
+    ("continue", _("Continue my MIDI")),
+    ("transfer", _("Change its style")),
 ]
 
 
-def _style_label(style: str) -> str:
-    return style.replace("_", " ").capitalize()
+# Example moods under the mood box, in the visitor's language (each one's translation is the
+# example a Chinese visitor sees, so both languages get moods written in their own words).
+MOOD_EXAMPLES = [
+    _("stormy night at sea, restless"),
+    _("calm sea at dawn"),
+    _("a joyful village dance"),
+    _("missing someone on a rainy night"),
+]
+
+
+def _style_label(style: str):
+    """The style's name for people, translated when the page is rendered."""
+    return capfirst(_(STYLE_NAMES[style]))
 
 
 STYLE_CHOICES = [(s, _style_label(s)) for s in STYLES]
 # empty: the mood (or, for a seed, the model) decides
-FROM_MOOD = ("", "Automatic")
+FROM_MOOD = ("", _("Automatic"))
 
 
 def _band_choices(attr: str) -> list[tuple[str, str]]:
-    return [FROM_MOOD, *[(v, v.capitalize()) for v in band_names(attr)]]
+    # the values are marked for translation in generation.ml.mood (_MUSIC_WORDS)
+    return [FROM_MOOD, *[(v, capfirst(_(v))) for v in band_names(attr)]]
 
 
 def chosen_attributes(params: dict[str, Any]) -> dict[str, Any]:
@@ -44,63 +59,66 @@ class ComposeForm(forms.Form):
     """The compose page: three ways in, the mood's attributes, shared options."""
 
     way = forms.ChoiceField(
-        choices=WAYS, initial="compose", widget=forms.RadioSelect, label="How do you want to start?"
+        choices=WAYS, initial="compose", widget=forms.RadioSelect, label=_("How do you want to start?")
     )
     mood = forms.CharField(
-        label="Mood",
+        label=_("Mood"),
         required=False,
         max_length=pipeline.MAX_MOOD_CHARS,
         widget=forms.Textarea(
-            attrs={"rows": 2, "autocomplete": "off", "placeholder": "stormy night at sea, restless"}
+            attrs={"rows": 2, "autocomplete": "off",
+                   "placeholder": _("stormy night at sea, restless")}
         ),
-        help_text="English or Chinese, words or emoji.",
+        help_text=_("English or Chinese, words or emoji."),
     )
     midi = forms.FileField(
-        label="MIDI file",
+        label=_("MIDI file"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".mid,.midi,audio/midi"}),
-        help_text="A .mid file up to 1 MB.",
+        help_text=_("A .mid file up to 1 MB."),
     )
+    # required when the way is "transfer" (checked in clean(): the other ways ignore it)
     to_style = forms.ChoiceField(
-        label="Target style", required=False, choices=[("", "Choose a style"), *STYLE_CHOICES]
+        label=_("Target style"), required=False,
+        choices=[("", _("Choose a style")), *STYLE_CHOICES]
     )
     # the mood's attributes, each one changeable; empty means "as the mood says"
-    mode = forms.ChoiceField(label="Mode", required=False, choices=_band_choices("mode"))
+    mode = forms.ChoiceField(label=_("Mode"), required=False, choices=_band_choices("mode"))
     tempo_bpm = forms.IntegerField(
-        label="Tempo (beats per minute)", required=False, min_value=30, max_value=240
+        label=_("Tempo (beats per minute)"), required=False, min_value=30, max_value=240
     )
     density_band = forms.ChoiceField(
-        label="Note density", required=False, choices=_band_choices("density_band")
+        label=_("Note density"), required=False, choices=_band_choices("density_band")
     )
     register_band = forms.ChoiceField(
-        label="Register", required=False, choices=_band_choices("register_band")
+        label=_("Register"), required=False, choices=_band_choices("register_band")
     )
-    style = forms.ChoiceField(label="Style", required=False, choices=[FROM_MOOD, *STYLE_CHOICES])
+    style = forms.ChoiceField(label=_("Style"), required=False, choices=[FROM_MOOD, *STYLE_CHOICES])
     # shared options
     bars = forms.IntegerField(
-        label="Length in bars", initial=16, min_value=1, max_value=pipeline.MAX_BARS
+        label=_("Length in bars"), initial=16, min_value=1, max_value=pipeline.MAX_BARS
     )
     temperature = forms.FloatField(
-        label="Temperature",
+        label=_("Temperature"),
         initial=1.0,
         min_value=0.1,
         max_value=2.0,
         widget=forms.NumberInput(attrs={"step": "0.1"}),
-        help_text="Lower is safer, higher is more adventurous.",
+        help_text=_("Lower is safer, higher is more adventurous."),
     )
     variants = forms.IntegerField(
-        label="Variants",
+        label=_("Variants"),
         initial=1,
         min_value=1,
         max_value=pipeline.MAX_VARIANTS,
-        help_text="How many versions to make (1-4).",
+        help_text=_("How many versions to make (1-4)."),
     )
     seed = forms.IntegerField(
-        label="Random seed",
+        label=_("Random seed"),
         required=False,
         min_value=0,
         max_value=2**31 - 1,
-        help_text="The same seed and settings make the same music.",
+        help_text=_("The same seed and settings make the same music."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -135,11 +153,11 @@ class ComposeForm(forms.Form):
         data = super().clean()
         way = data.get("way")
         if way == "compose" and not data.get("mood") and "mood" not in self.errors:
-            self.add_error("mood", "Describe a mood, e.g. “calm sea at dawn”.")
+            self.add_error("mood", _("Describe a mood, e.g. “calm sea at dawn”."))
         if way in ("continue", "transfer") and not self.midi_bytes and "midi" not in self.errors:
-            self.add_error("midi", "Choose a MIDI file to start from.")
+            self.add_error("midi", _("Choose a MIDI file to start from."))
         if way == "transfer" and not data.get("to_style"):
-            self.add_error("to_style", "Choose the style to move it into.")
+            self.add_error("to_style", _("Choose the style to move it into."))
         return data
 
     def job_request(self) -> tuple[str, dict[str, Any], bytes | None]:
@@ -194,38 +212,38 @@ class RatingForm(forms.Form):
     SCORE_CHOICES = [(i, str(i)) for i in range(RATING_MIN, RATING_MAX + 1)]
 
     overall = forms.TypedChoiceField(
-        label="Overall musical quality", choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect
+        label=_("Overall musical quality"), choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect
     )
     mood_match = forms.TypedChoiceField(
-        label="Match to the requested mood",
+        label=_("Match to the requested mood"),
         choices=SCORE_CHOICES,
         coerce=int,
         widget=forms.RadioSelect,
     )
     style_match = forms.TypedChoiceField(
-        label="Fit to the requested style",
+        label=_("Fit to the requested style"),
         choices=SCORE_CHOICES,
         coerce=int,
         widget=forms.RadioSelect,
     )
     comment = forms.CharField(
-        label="Comment", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Comment"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class VisibilityForm(forms.Form):
     visibility = forms.ChoiceField(
-        label="Who can listen", choices=Track.Visibility.choices, widget=forms.RadioSelect
+        label=_("Who can listen"), choices=Track.Visibility.choices, widget=forms.RadioSelect
     )
 
 
 class TransferForm(forms.Form):
-    to_style = forms.ChoiceField(label="New style", choices=STYLE_CHOICES)
+    to_style = forms.ChoiceField(label=_("New style"), choices=STYLE_CHOICES)
 
 
 class ReportForm(forms.Form):
     reason = forms.CharField(
-        label="What is wrong with this track?",
+        label=_("What is wrong with this track?"),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )

@@ -121,3 +121,11 @@ def reported_tracks() -> QuerySet[Track]:
 
 def hidden_tracks() -> QuerySet[Track]:
     return Track.objects.filter(hidden=True).select_related("owner", "moderation")
+
+
+def rating_comments(*, track: Track, limit: int = 50) -> QuerySet[Rating]:
+    """The comments listeners left with their ratings, newest first (shown to the owner)."""
+    return (
+        Rating.objects.filter(track=track).exclude(comment="")
+        .select_related("user").order_by("-updated_at")[:limit]
+    )

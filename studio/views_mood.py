@@ -20,9 +20,10 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext
 
 from generation.api import api_view, parse_json
-from generation.ml.mood import MoodError, interpret_mood
+from generation.ml.mood import MoodError, explain, interpret_mood
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,9 @@ def mood_interpret(request: HttpRequest) -> JsonResponse:
     retry_after = over_rate_limit(request.user.pk)
     if retry_after:
         response = _error(
-            f"Too many mood requests: at most {_rate_limit()} a minute. "
-            f"Try again in {retry_after} s.",
+            gettext("Too many mood requests: at most %(limit)s a minute. "
+                     "Try again in %(seconds)s s.") % {"limit": _rate_limit(),
+                                                       "seconds": retry_after},
             429,
         )
         response["Retry-After"] = str(retry_after)
@@ -94,4 +96,7 @@ def mood_interpret(request: HttpRequest) -> JsonResponse:
         mood = interpret_mood(_text_from(request))
     except MoodError as e:
         return _error(str(e), 400)
-    return JsonResponse(mood.to_dict(), json_dumps_params={"ensure_ascii": False})
+    data = mood.to_dict()
+    # the explanation in the visitor's language (Accept-Language, the switch, their choice)
+    data["explanation"] = explain(mood.reading, gettext)
+    return JsonResponse(data, json_dumps_params={"ensure_ascii": False})

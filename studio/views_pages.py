@@ -10,20 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import pipeline, services
 from generation.files import file_url, file_urls, media_file, track_file_path
+from generation.ml.mood import STYLE_NAMES
 from generation.models import Job, Track
 from studio import selectors
 from studio import services as studio_services
 from studio.forms import (
+    MOOD_EXAMPLES,
     ComposeForm,
     RatingForm,
     ReportForm,
@@ -50,49 +56,100 @@ def track_files(track: Track, token: str | None = None) -> dict[str, Any]:
 
 
 def _style_name(style: str | None) -> str:
-    return (style or "").replace("_", " ").capitalize()
+    """A style's name for people, in the active language ("" for none)."""
+    if not style:
+        return ""
+    name = STYLE_NAMES.get(style)
+    return capfirst(gettext(name)) if name else style.replace("_", " ").capitalize()
+
+
+def _band_value(value: Any) -> str:
+    """A band or mode value (major, slow, dense...) in the active language."""
+    return capfirst(gettext(str(value)))
 
 
 def _describe_parameters(track: Track) -> list[tuple[str, str]]:
     """The request behind a track, as label/value pairs for people."""
     p = track.parameters or {}
     kind = track.kind
-    rows: list[tuple[str, str]] = [("Made by", dict(Job.Kind.choices).get(kind, kind or "?"))]
+    rows: list[tuple[str, str]] = [
+        (_("Made by"), dict(Job.Kind.choices).get(kind, kind or "?"))]
     if p.get("mood"):
-        rows.append(("Mood", p["mood"]))
+        rows.append((_("Mood"), p["mood"]))
     if p.get("style"):
-        rows.append(("Style", _style_name(p["style"])))
+        rows.append((_("Style"), _style_name(p["style"])))
     if p.get("to_style"):
-        rows.append(("Target style", _style_name(p["to_style"])))
+        rows.append((_("Target style"), _style_name(p["to_style"])))
     rows += _attribute_rows(p.get("attributes") or {}, skip=("tempo_band",))
-    for key, label in (
-        ("bars", "Length"),
-        ("temperature", "Temperature"),
-        ("variants", "Variants"),
-    ):
+    if "bars" in p and kind != "transfer":
+        # a transfer keeps the seed's length: the seed's bars are shown beside the original
+        rows.append((_("Length"), gettext("%(bars)s bars") % {"bars": p["bars"]}))
+    for key, label in (("temperature", _("Temperature")), ("variants", _("Variants"))):
         if key in p:
-            rows.append((label, f"{p[key]} bars" if key == "bars" else str(p[key])))
+            rows.append((label, str(p[key])))
     return rows
 
 
 _ATTRIBUTE_LABELS = (
-    ("mode", "Mode"),
-    ("tempo_bpm", "Tempo"),
-    ("tempo_band", "Tempo band"),
-    ("density_band", "Density"),
-    ("register_band", "Register"),
-    ("dynamics", "Dynamics"),
+    ("mode", _("Mode")),
+    ("tempo_bpm", _("Tempo")),
+    ("tempo_band", _("Tempo band")),
+    ("density_band", _("Density")),
+    ("register_band", _("Register")),
+    ("dynamics", _("Dynamics")),
 )
+
+
+def _attribute_value(key: str, value: Any) -> str:
+    if key == "tempo_bpm":
+        return f"{round(float(value))} BPM"
+    if key == "dynamics":
+        return str(value)
+    return _band_value(value)
 
 
 def _attribute_rows(attrs: dict, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Label/value rows of the musical attributes present in ``attrs``."""
-    return [(label, f"{round(float(attrs[key]))} BPM" if key == "tempo_bpm" else attrs[key])
+    return [(label, _attribute_value(key, attrs[key]))
             for key, label in _ATTRIBUTE_LABELS if key in attrs and key not in skip]
 
 
 def _mood_reading(track: Track) -> list[tuple[str, str]]:
-    return _attribute_rows((track.parameters or {}).get("mood_attributes") or {})
+    """How the mood was read, less what the person set by hand (a tempo typed as 120 is the
+    track's tempo; the mood's 74 BPM would only contradict it)."""
+    params = track.parameters or {}
+    chosen = chosen_attributes(params)
+    skip = tuple(chosen) + (("tempo_band",) if "tempo_bpm" in chosen else ())
+    return _attribute_rows(params.get("mood_attributes") or {}, skip=skip)
+
+
+def _score_summary(track: Track) -> str:
+    """The score in words, for people who cannot see it: length, meter, key or mode, tempo,
+    style and instruments, as far as the track records them."""
+    params = track.parameters or {}
+    measured = track.attributes or {}
+    seed = params.get("input_summary") or {}
+    parts = []
+    bars = seed.get("bars") if track.kind == "transfer" else params.get("bars")
+    if bars:
+        parts.append(gettext("%(bars)s bars") % {"bars": bars})
+    for value in (measured.get("meter") or seed.get("meter"), measured.get("key") or seed.get("key")):
+        if value:
+            parts.append(str(value))
+    mode = measured.get("mode") or (params.get("attributes") or {}).get("mode")
+    if mode and not (measured.get("key") or seed.get("key")):
+        parts.append(_band_value(mode))
+    tempo = (params.get("attributes") or {}).get("tempo_bpm") or (
+        params.get("mood_attributes") or {}).get("tempo_bpm")
+    if tempo:
+        parts.append(f"{round(float(tempo))} BPM")
+    style = params.get("to_style") or params.get("style")
+    if style:
+        parts.append(_style_name(style))
+    instruments = measured.get("instruments") or params.get("instruments")
+    if instruments:
+        parts.append(", ".join(str(i) for i in instruments))
+    return gettext(", ").join(parts)
 
 
 def _render_track(
@@ -132,22 +189,27 @@ def _render_track(
             )
         )
     is_transfer = track.kind == "transfer"
+    source_style = params.get("source_style") or (track.attributes or {}).get("source_style")
     context = {
         "track": track,
         "token": token,
         "is_owner": is_owner,
         "files": files,
         "parameter_rows": _describe_parameters(track),
+        "score_summary": _score_summary(track),
         "mood_rows": _mood_reading(track),
         "measured": track.attributes or {},
         "is_transfer": is_transfer,
         "input_summary": params.get("input_summary") or {},
-        "source_style": _style_name(
-            params.get("source_style") or (track.attributes or {}).get("source_style")
-        ),
+        "source_style": _style_name(source_style),
+        "target_style": _style_name(params.get("to_style")) or "?",
+        # a transfer into the style the seed already has returns it nearly unchanged: say so
+        "same_style": is_transfer and bool(source_style) and source_style == params.get("to_style"),
         "summary": selectors.rating_summary(track),
         "min_ratings": MIN_RATINGS_FOR_AVERAGE,
         "own_rating": own_rating,
+        # comments are for the owner (the person who can act on them), not the public page
+        "rating_comments": selectors.rating_comments(track=track) if is_owner else [],
         "rating_form": rating_form,
         "rate_url": (
             reverse("studio:shared-rate", args=[token])
@@ -236,6 +298,9 @@ def compose(request: HttpRequest) -> HttpResponse:
             source = Job.objects.filter(owner=request.user, id=_int(request.GET["job"])).first()
         if source is not None:
             initial = ComposeForm.initial_from_parameters(source.parameters or {})
+        elif request.GET.get("mood"):
+            # an example mood (the links under the box, the first visit after sign-up)
+            initial = {"way": "compose", "mood": request.GET["mood"][: pipeline.MAX_MOOD_CHARS]}
         form = ComposeForm(initial=initial)
     return render(
         request,
@@ -244,6 +309,8 @@ def compose(request: HttpRequest) -> HttpResponse:
             "form": form,
             "mood_url": reverse("api-mood"),
             "inspect_url": reverse("generation:api-midi-inspect"),
+            "mood_examples": [str(example) for example in MOOD_EXAMPLES],
+            "max_upload_bytes": settings.STUDIO_MAX_UPLOAD_BYTES,
         },
         status=status,
     )
@@ -335,7 +402,7 @@ def track_delete(request: HttpRequest, track_id: int) -> HttpResponse:
     track = _owned_track(request, track_id)
     if request.method == "POST":
         services.delete_track(track_id=track.id, user=request.user)
-        messages.success(request, f"“{track}” was deleted.")
+        messages.success(request, gettext("“%(track)s” was deleted.") % {"track": track})
         return redirect("studio:my-tracks")
     return render(request, "studio/track_delete.html", {"track": track})
 
@@ -350,9 +417,9 @@ def track_visibility(request: HttpRequest, track_id: int) -> HttpResponse:
             track_id=track.id, user=request.user, visibility=form.cleaned_data["visibility"]
         )
         label = dict(Track.Visibility.choices)[form.cleaned_data["visibility"]]
-        messages.success(request, f"Visibility changed: {label}.")
+        messages.success(request, gettext("Visibility changed: %(label)s.") % {"label": label})
     else:
-        messages.error(request, "Choose private, unlisted or public.")
+        messages.error(request, gettext("Choose private, unlisted or public."))
     return redirect(reverse("studio:track", args=[track.id]) + "#sharing")
 
 
@@ -362,7 +429,7 @@ def track_new_link(request: HttpRequest, track_id: int) -> HttpResponse:
     """Replace the track's share link; the old one stops working at once."""
     track = _owned_track(request, track_id)
     services.new_share_link(track_id=track.id, user=request.user)
-    messages.success(request, "The track has a new link; the old one no longer works.")
+    messages.success(request, gettext("The track has a new link; the old one no longer works."))
     return redirect(reverse("studio:track", args=[track.id]) + "#sharing")
 
 
@@ -374,13 +441,19 @@ def _rate(request: HttpRequest, track: Track, token: str | None) -> HttpResponse
         return _render_track(request, track, token=token, status=400, rating_form=form)
     had = selectors.rating_of(user=request.user, track=track) is not None
     studio_services.rate_track(user=request.user, track=track, **form.cleaned_data)
-    messages.success(request, "Your rating was updated." if had else "Thank you for rating.")
+    # shown inside the rating section (the "rating" tag), which the page scrolls to, so the
+    # thank-you is where the visitor's eyes are, not above the fold they were sent past
+    messages.success(
+        request,
+        gettext("Your rating was updated.") if had else gettext("Thank you for rating."),
+        extra_tags="inline rating",
+    )
     back = (
         reverse("studio:shared", args=[token])
         if token
         else reverse("studio:track", args=[track.id])
     )
-    return redirect(back + "#rating")
+    return redirect(back + "#rating-section")
 
 
 @require_POST
@@ -419,7 +492,7 @@ def track_report(request: HttpRequest, track_id: int) -> HttpResponse:
         except studio_services.NotAllowed as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "Thank you: the report was sent to the moderators.")
+            messages.success(request, gettext("Thank you: the report was sent to the moderators."))
         return redirect("studio:track", track_id=track.id)
     return render(
         request,
@@ -450,8 +523,8 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
         if midi is None:
             messages.error(
                 request,
-                "The original MIDI file of this track is gone; "
-                "upload it again on the compose page.",
+                gettext("The original MIDI file of this track is gone; "
+                        "upload it again on the compose page."),
             )
             return redirect("studio:track", track_id=track.id)
     return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), track,
@@ -550,15 +623,15 @@ def moderation_action(request: HttpRequest, track_id: int) -> HttpResponse:
             studio_services.hide_track(
                 staff_user=request.user, track_id=track_id, note=request.POST.get("note", "")
             )
-            messages.success(request, "The track is hidden.")
+            messages.success(request, gettext("The track is hidden."))
         elif action == "show":
             studio_services.hide_track(staff_user=request.user, track_id=track_id, hidden=False)
-            messages.success(request, "The track is visible again.")
+            messages.success(request, gettext("The track is visible again."))
         elif action == "dismiss":
             studio_services.dismiss_reports(staff_user=request.user, track_id=track_id)
-            messages.success(request, "The reports were dismissed.")
+            messages.success(request, gettext("The reports were dismissed."))
         else:
-            messages.error(request, "Unknown action.")
+            messages.error(request, gettext("Unknown action."))
     except Track.DoesNotExist:
         raise Http404("No such track.") from None
     return redirect("studio:moderation")

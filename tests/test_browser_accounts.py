@@ -1,5 +1,7 @@
 """A new visitor signs up, logs out and logs back in, in a real headless Chromium."""
 
+import re
+
 import pytest
 
 from tests.conftest import PASSWORD, screenshot
@@ -16,7 +18,8 @@ def test_a_new_user_signs_up_logs_out_and_logs_back_in(live_server, page):
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url(live_server.url + "/")
+    # a new account lands on Compose with an example mood filled in
+    page.wait_for_url(re.compile(r".*/compose/\?mood=.+"))
     assert page.get_by_text("Welcome to Cadenza, clara!").is_visible()
 
     page.get_by_role("link", name="clara").click()

@@ -30,7 +30,8 @@ def _sign_up(page, base: str, name: str) -> None:
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url(base + "/")
+    # a new account lands on Compose with an example mood filled in
+    page.wait_for_url(re.compile(r".*/compose/\?mood=.+"))
 
 
 def _log_in(page, base: str, name: str) -> None:
@@ -277,12 +278,12 @@ def test_a_second_user_rates_a_public_track_and_edits_the_rating(
     page.get_by_role("group", name="Fit to the requested style").get_by_label("5").check()
     page.get_by_label("Comment").fill("Nice cadence")
     page.get_by_role("button", name="Save rating").click()
-    page.wait_for_url(re.compile(r".*#rating$"))
+    page.wait_for_url(re.compile(r".*#rating-section$"))
     assert page.get_by_text("Thank you for rating.").is_visible()
     assert page.get_by_role("group", name="Overall musical quality").get_by_label("4").is_checked()
     page.get_by_role("group", name="Overall musical quality").get_by_label("2").check()
     page.get_by_role("button", name="Update rating").click()
-    page.wait_for_url(re.compile(r".*#rating$"))
+    page.wait_for_url(re.compile(r".*#rating-section$"))
     assert page.get_by_text("Your rating was updated.").is_visible()
     from studio.models import Rating
 

@@ -101,6 +101,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -519,6 +520,8 @@ class Mood:
     style_hint: str | None
     explanation: str
     unknown_words: list[str] = field(default_factory=list)
+    # what the explanation says, as data, so the studio can say it in the visitor's language
+    reading: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object served by the API and printed by `manage.py interpret_mood`."""
@@ -1053,8 +1056,8 @@ def interpret_mood(text: str) -> Mood:
     valence = round(max(-1.0, min(1.0, valence)), 3)
     arousal = round(max(-1.0, min(1.0, arousal)), 3)
     attributes = attributes_for(valence, arousal)
-    explanation = _explain(hits, valence, arousal, attributes, style, style_words, bangs)
-    return Mood(valence, arousal, attributes, style, explanation, unknown)
+    reading = _reading(hits, valence, arousal, attributes, style, style_words, bangs)
+    return Mood(valence, arousal, attributes, style, explain(reading), unknown, reading)
 
 
 def _scaled(valence: float, arousal: float, scale: float) -> tuple[float, float]:
@@ -1146,6 +1149,36 @@ def attributes_for(valence: float, arousal: float) -> dict[str, Any]:
     return attributes
 
 
+def gettext_noop(message: str) -> str:
+    """Marks an English message for the studio's translation catalogs (Django's makemessages
+    extracts calls of this name) without importing Django here: the engine stays free of it.
+    The studio renders the same reading through ``explain(reading, translate=gettext)``."""
+    return message
+
+
+# every word a reading can name, marked once for the catalogs
+_FEELINGS = (
+    gettext_noop("bright and lively"), gettext_noop("peaceful and warm"), gettext_noop("warm"),
+    gettext_noop("tense and restless"), gettext_noop("sad and subdued"), gettext_noop("dark"),
+    gettext_noop("agitated"), gettext_noop("still"), gettext_noop("neutral"),
+)
+# the values of the mode and the bands (generation/music/schema), as people read them
+_MUSIC_WORDS = (
+    gettext_noop("major"), gettext_noop("minor"),
+    gettext_noop("slow"), gettext_noop("moderate"), gettext_noop("fast"),
+    gettext_noop("sparse"), gettext_noop("dense"),
+    gettext_noop("low"), gettext_noop("middle"), gettext_noop("high"),
+)
+# each style's name for people (the studio's forms and pages use these too)
+STYLE_NAMES = {
+    "chorale": gettext_noop("chorale"),
+    "renaissance": gettext_noop("Renaissance"),
+    "german_folk": gettext_noop("German folk"),
+    "chinese_folk": gettext_noop("Chinese folk"),
+    "celtic": gettext_noop("Celtic"),
+}
+
+
 def _feeling(valence: float, arousal: float) -> str:
     lively, calm = arousal >= 3 / 11, arousal < -1 / 3
     if valence >= MODE_DEAD_ZONE:
@@ -1155,7 +1188,52 @@ def _feeling(valence: float, arousal: float) -> str:
     return "agitated" if lively else "still" if calm else "neutral"
 
 
-def _explain(
+# the sentences of an explanation, marked once for the catalogs
+_MUSIC = gettext_noop("%(mode)s, %(tempo_bpm)s BPM (%(tempo_band)s)")
+_QUOTED = gettext_noop("'%(word)s'")
+_NO_WORDS = gettext_noop("No mood words recognised, so the reading is neutral: %(music)s.")
+_READS = gettext_noop("%(said)s reads as %(feeling)s: %(music)s.")
+_READ = gettext_noop("%(said)s read as %(feeling)s: %(music)s.")
+_AND = gettext_noop("%(first)s and %(last)s")
+_LIST_COMMA = gettext_noop(", ")
+_STYLE_CUE = gettext_noop("'%(word)s' suggests the %(style)s style.")
+_BANGS = gettext_noop("The exclamation marks add energy.")
+
+
+def _identity(message: str) -> str:
+    return message
+
+
+def explain(reading: dict[str, Any], translate: Callable[[str], str] = _identity) -> str:
+    """The one-sentence explanation of a reading (``Mood.reading``), in English, or in the
+    language of ``translate`` (a gettext function: the studio passes Django's)."""
+    t = translate
+    music = t(_MUSIC) % {
+        "mode": t(reading["mode"]), "tempo_bpm": reading["tempo_bpm"],
+        "tempo_band": t(reading["tempo_band"]),
+    }
+    quoted = [t(_QUOTED) % {"word": w} for w in reading["words"]]
+    if not quoted:
+        sentences = [t(_NO_WORDS)
+                     % {"music": music}]
+    else:
+        if len(quoted) == 1:
+            said = quoted[0]
+            template = t(_READS)
+        else:
+            said = t(_AND) % {
+                "first": t(_LIST_COMMA).join(quoted[:-1]), "last": quoted[-1]}
+            template = t(_READ)
+        sentences = [template % {"said": said, "feeling": t(reading["feeling"]), "music": music}]
+    if reading.get("style"):
+        sentences.append(t(_STYLE_CUE) % {
+            "word": reading["style_word"], "style": t(STYLE_NAMES[reading["style"]])})
+    if reading.get("bangs"):
+        sentences.append(t(_BANGS))
+    return " ".join(sentences)
+
+
+def _reading(
     hits: list[_Hit],
     valence: float,
     arousal: float,
@@ -1163,22 +1241,21 @@ def _explain(
     style: str | None,
     style_words: dict[str, str],
     bangs: int,
-) -> str:
-    music = f"{attributes['mode']}, {attributes['tempo_bpm']} BPM ({attributes['tempo_band']})"
-    if hits:
-        strongest = sorted(hits, key=lambda h: -h.weight * (abs(h.valence) + abs(h.arousal)))[:3]
-        names: list[str] = []
-        for h in strongest:
-            if h.surface not in names:
-                names.append(h.surface)
-        quoted = [f"'{n}'" for n in names]
-        said = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-        verb = "reads" if len(quoted) == 1 else "read"
-        sentence = f"{said} {verb} as {_feeling(valence, arousal)}: {music}."
-    else:
-        sentence = f"No mood words recognised, so the reading is neutral: {music}."
-    if style is not None:
-        sentence += f" '{style_words[style]}' suggests the {style.replace('_', ' ')} style."
-    if bangs:
-        sentence += " The exclamation marks add energy."
-    return sentence
+) -> dict[str, Any]:
+    """What the explanation says, as data: the strongest words (at most three), the feeling,
+    the music, the style cue and the exclamation marks."""
+    names: list[str] = []
+    strongest = sorted(hits, key=lambda h: -h.weight * (abs(h.valence) + abs(h.arousal)))[:3]
+    for h in strongest:
+        if h.surface not in names:
+            names.append(h.surface)
+    return {
+        "words": names,
+        "feeling": _feeling(valence, arousal),
+        "mode": attributes["mode"],
+        "tempo_bpm": attributes["tempo_bpm"],
+        "tempo_band": attributes["tempo_band"],
+        "style": style,
+        "style_word": style_words[style] if style is not None else None,
+        "bangs": bangs,
+    }

@@ -5,8 +5,22 @@
 (function () {
   "use strict";
 
-  var LABELS = { mode: "Mode", tempo_bpm: "Tempo", density_band: "Density",
-                 register_band: "Register", style: "Style" };
+  // gettext() and interpolate() come from Django's JavaScript catalog (/jsi18n/)
+  var LABELS = { mode: gettext("Mode"), tempo_bpm: gettext("Tempo"), density_band: gettext("Density"),
+                 register_band: gettext("Register"), style: gettext("Style") };
+  // the names of styles and band values, as the server's catalogs say them
+  var WORDS = {
+    major: gettext("major"), minor: gettext("minor"), slow: gettext("slow"),
+    moderate: gettext("moderate"), fast: gettext("fast"), sparse: gettext("sparse"),
+    dense: gettext("dense"), low: gettext("low"), middle: gettext("middle"), high: gettext("high"),
+    chorale: gettext("chorale"), renaissance: gettext("Renaissance"),
+    german_folk: gettext("German folk"), chinese_folk: gettext("Chinese folk"), celtic: gettext("Celtic")
+  };
+
+  function word(v) {
+    var w = WORDS[v] || String(v).replace(/_/g, " ");
+    return w.charAt(0).toUpperCase() + w.slice(1);
+  }
 
   function csrfToken(form) {
     var input = form.querySelector("input[name=csrfmiddlewaretoken]");
@@ -24,9 +38,6 @@
     list.appendChild(div);
   }
 
-  function styleName(s) {
-    return s ? (s.charAt(0).toUpperCase() + s.slice(1)).replace(/_/g, " ") : "";
-  }
 
   function setupWays(form) {
     var radios = form.querySelectorAll("input[name=way]");
@@ -79,12 +90,14 @@
       chips.textContent = "";
       Object.keys(LABELS).forEach(function (k) {
         var v = values[k];
+        var f = fields[k];
+        // a value the person set by hand is what the music will use: the card shows it
+        if (f && f.getAttribute("data-touched") && f.value) { v = f.value; }
         if (v === null || v === undefined || v === "") {
-          if (k === "style") { chip(chips, LABELS[k], "any"); }
+          if (k === "style") { chip(chips, LABELS[k], gettext("any")); }
           return;
         }
-        chip(chips, LABELS[k], k === "tempo_bpm" ? v + " BPM" : (k === "style" ? styleName(v) : v));
-        var f = fields[k];
+        chip(chips, LABELS[k], k === "tempo_bpm" ? v + " BPM" : word(v));
         if (f && !f.getAttribute("data-touched")) { f.value = String(v); }
       });
       reading.hidden = false;
@@ -103,12 +116,12 @@
         if (ticket !== latest) { return; }  // an older answer arriving late
         if (res.ok) { apply(res.body); }
         else {
-          problem.textContent = res.body.error || "The mood could not be read.";
+          problem.textContent = res.body.error || gettext("The mood could not be read.");
           problem.hidden = false;
         }
       }).catch(function () {
         if (ticket !== latest) { return; }
-        problem.textContent = "The mood reader could not be reached; you can still generate.";
+        problem.textContent = gettext("The mood reader could not be reached; you can still generate.");
         problem.hidden = false;
       });
     }
@@ -128,11 +141,26 @@
     var problem = document.getElementById("midi-problem");
     if (!input || !zone) { return; }
 
+    var maxBytes = parseInt(form.getAttribute("data-max-upload-bytes") || "0", 10);
+
+    // a file the server would refuse is not kept in the form, so it is never uploaded
+    function refuse(message) {
+      problem.textContent = message;
+      problem.hidden = false;
+      input.value = "";
+    }
+
     function inspect() {
       summary.hidden = true;
       problem.hidden = true;
       var file = input.files && input.files[0];
-      if (!file || !url) { return; }
+      if (!file) { return; }
+      if (maxBytes && file.size > maxBytes) {
+        refuse(interpolate(gettext("%(name)s is too big (%(size)s MB); the limit is %(limit)s MB."),
+          { name: file.name, size: (file.size / 1e6).toFixed(1), limit: (maxBytes / 1e6).toFixed(1) }, true));
+        return;
+      }
+      if (!url) { return; }
       var body = new FormData();
       body.append("midi", file);
       fetch(url, {
@@ -142,21 +170,20 @@
         return r.json().then(function (data) { return { ok: r.ok, data: data }; });
       }).then(function (res) {
         if (!res.ok) {
-          problem.textContent = res.data.error || "This file could not be read.";
-          problem.hidden = false;
+          refuse(res.data.error || gettext("This file could not be read."));
           return;
         }
         var d = res.data;
         summary.textContent = "";
-        chip(summary, "File", file.name);
-        if (d.bars != null) { chip(summary, "Length", d.bars + " bars"); }
-        if (d.meter) { chip(summary, "Meter", d.meter); }
-        if (d.key) { chip(summary, "Key", d.key); }
-        if (d.tempo_bpm != null) { chip(summary, "Tempo", Math.round(d.tempo_bpm) + " BPM"); }
-        if (d.notes != null) { chip(summary, "Notes", d.notes); }
+        chip(summary, gettext("File"), file.name);
+        if (d.bars != null) { chip(summary, gettext("Length"), interpolate(gettext("%(bars)s bars"), { bars: d.bars }, true)); }
+        if (d.meter) { chip(summary, gettext("Meter"), d.meter); }
+        if (d.key) { chip(summary, gettext("Key"), d.key); }
+        if (d.tempo_bpm != null) { chip(summary, gettext("Tempo"), Math.round(d.tempo_bpm) + " BPM"); }
+        if (d.notes != null) { chip(summary, gettext("Notes"), d.notes); }
         summary.hidden = false;
       }).catch(function () {
-        problem.textContent = "The file could not be checked now; it will be checked when you generate.";
+        problem.textContent = gettext("The file could not be checked now; it will be checked when you generate.");
         problem.hidden = false;
       });
     }
@@ -183,17 +210,48 @@
     setupWays(form);
     setupMood(form);
     setupMidi(form);
+    // example moods fill the box without leaving the page
+    document.querySelectorAll("a[data-mood]").forEach(function (link) {
+      link.addEventListener("click", function (e) {
+        var box = form.querySelector("#id_mood");
+        if (!box) { return; }
+        e.preventDefault();
+        box.value = link.getAttribute("data-mood");
+        box.dispatchEvent(new Event("input"));
+        box.focus();
+      });
+    });
     // one click, one job: a second click while the upload is on its way would queue twice
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (e) {
+      // a transfer needs its target style: say so here, before the chosen file is sent
+      // (a page sent back by the server cannot keep a chosen file)
+      var way = form.querySelector("input[name=way]:checked");
+      var target = form.querySelector("#id_to_style");
+      if (way && way.value === "transfer" && target && !target.value) {
+        e.preventDefault();
+        var error = document.getElementById("to-style-problem");
+        if (!error) {
+          error = document.createElement("p");
+          error.id = "to-style-problem";
+          error.className = "errorlist";
+          error.setAttribute("role", "alert");
+          target.parentNode.appendChild(error);
+        }
+        error.textContent = gettext("Choose the style to move it into.");
+        target.setAttribute("aria-invalid", "true");
+        target.setAttribute("aria-describedby", "to-style-problem");
+        target.focus();
+        return;
+      }
       var button = form.querySelector("button[type=submit]");
       if (button) {
-        window.setTimeout(function () { button.disabled = true; button.textContent = "Sending…"; }, 0);
+        window.setTimeout(function () { button.disabled = true; button.textContent = gettext("Sending…"); }, 0);
       }
     });
     // coming back with the browser's Back button restores the page as it was left
     window.addEventListener("pageshow", function () {
       var button = form.querySelector("button[type=submit]");
-      if (button && button.disabled) { button.disabled = false; button.textContent = "Generate"; }
+      if (button && button.disabled) { button.disabled = false; button.textContent = gettext("Generate"); }
     });
   });
 })();

@@ -19,6 +19,24 @@
 
     function capital(s) { return s ? s.charAt(0).toUpperCase() + s.slice(1) : s; }
 
+    // the worker's stage names (generation.pipeline, generation.services), translated here
+    var STAGES = {
+      "waiting for a worker": gettext("waiting for a worker"),
+      "waiting for a worker (retrying)": gettext("waiting for a worker (retrying)"),
+      "starting": gettext("starting"), "reading the input": gettext("reading the input"),
+      "reading the mood": gettext("reading the mood"), "composing": gettext("composing"),
+      "transferring the style": gettext("transferring the style"), "saving": gettext("saving"),
+      "done": gettext("done"), "failed": gettext("failed"), "cancelled": gettext("cancelled")
+    };
+
+    function stageText(s) {
+      var m = /^writing the score and audio \((\d+) of (\d+)\)$/.exec(s);
+      if (m) {
+        return interpolate(gettext("writing the score and audio (%(i)s of %(n)s)"), { i: m[1], n: m[2] }, true);
+      }
+      return STAGES[s] || s;
+    }
+
     function show(state) {
       if (finished) { return; }
       if (typeof state.progress === "number") {
@@ -26,7 +44,7 @@
         bar.textContent = state.progress + "%";
         percent.textContent = state.progress;
       }
-      if (state.stage) { stage.textContent = capital(state.stage); }
+      if (state.stage) { stage.textContent = capital(stageText(state.stage)); }
       if (state.status === "done") {
         finished = true;
         stop();
@@ -41,7 +59,7 @@
         stop();
         box.querySelector(".job-active").hidden = true;
         if (state.status === "failed") {
-          document.getElementById("job-error").textContent = state.error || "Something went wrong.";
+          document.getElementById("job-error").textContent = state.error || gettext("Something went wrong.");
           box.querySelector(".job-failed").hidden = false;
         } else {
           box.querySelector(".job-cancelled").hidden = false;
@@ -64,7 +82,7 @@
 
     function startPolling() {
       if (polling || finished) { return; }
-      connection.textContent = "Checking for updates every two seconds.";
+      connection.textContent = gettext("Checking for updates every two seconds.");
       poll();
       polling = setInterval(poll, 2000);
     }

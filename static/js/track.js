@@ -36,7 +36,7 @@
       var url = fig.getAttribute("data-svg-url");
       var loading = document.createElement("p");
       loading.className = "score-loading";
-      loading.textContent = "Loading page " + fig.getAttribute("data-page") + "…";
+      loading.textContent = interpolate(gettext("Loading page %(page)s…"), { page: fig.getAttribute("data-page") }, true);
       fig.insertBefore(loading, fig.firstChild);
       return fetch(url, { credentials: "same-origin" })
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
@@ -45,11 +45,11 @@
           loading.remove();
           if (svg && !fig.querySelector("svg")) {
             svg.setAttribute("role", "img");
-            svg.setAttribute("aria-label", "Score, page " + fig.getAttribute("data-page"));
+            svg.setAttribute("aria-label", interpolate(gettext("Score, page %(page)s"), { page: fig.getAttribute("data-page") }, true));
             fig.insertBefore(svg, fig.firstChild);
           }
         })
-        .catch(function () { loading.textContent = "This page of the score could not be loaded."; });
+        .catch(function () { loading.textContent = gettext("This page of the score could not be loaded."); });
     }));
   }
 
@@ -108,7 +108,7 @@
         p.classList.toggle("current", j === i);
       });
       current = i;
-      label.textContent = "Page " + (i + 1) + " of " + pages.length;
+      label.textContent = interpolate(gettext("Page %(page)s of %(count)s"), { page: i + 1, count: pages.length }, true);
       prev.disabled = i === 0;
       next.disabled = i === pages.length - 1;
     }
@@ -201,12 +201,12 @@
     var input = document.getElementById(button.getAttribute("data-copy-target"));
     var status = document.getElementById("copy-status");
     button.addEventListener("click", function () {
-      function done() { status.textContent = "Link copied."; }
+      function done() { status.textContent = gettext("Link copied."); }
       function fallback() {
         input.focus();
         input.select();
         try { document.execCommand("copy"); done(); }
-        catch (e) { status.textContent = "Select the link and copy it."; }
+        catch (e) { status.textContent = gettext("Select the link and copy it."); }
       }
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(input.value).then(done, fallback);
