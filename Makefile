@@ -59,7 +59,7 @@ run: setup
 
 # axe-core for the browser tests' accessibility checks (package.json; npm never fetches a browser)
 node_modules/.installed: package.json
-	@command -v npm >/dev/null || $(SUDO) apt-get install -y -qq --no-install-recommends npm
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
 	npm install --no-audit --no-fund --ignore-scripts
 	@touch $@
 
