@@ -11,7 +11,7 @@ WORKERS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALL_STAMP := $(VENV)/.installed
 APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei librsvg2-bin
-APT_TEST := $(APT_RUN) chromium
+APT_TEST := $(APT_RUN) chromium postgresql
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help run test test-quick system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean

@@ -4,7 +4,8 @@ The channel message is a doorbell; the database row is the truth:
 - ``submit_job`` writes a queued Job and rings the doorbell on commit (a full or unreachable
   channel leaves it queued; recovery rings again).
 - ``claim_job`` is one conditional UPDATE queued -> running; a second delivery of the same
-  job claims nothing.
+  job claims nothing. ``claim_next_job`` is what an idle worker calls: the doorbell names a
+  job, but the worker takes the fairest queued one from the database.
 - ``report_progress`` / ``finish_job`` / ``fail_job`` change only a job that is still
   running *on the calling worker*, so a worker that lost its job (cancelled, or re-queued
   after it looked dead) can never write over the job's next run.
@@ -55,6 +56,7 @@ __all__ = [
     "inspect_upload",
     "claim_job",
     "claim_fair_job",
+    "claim_next_job",
     "report_progress",
     "finish_job",
     "fail_job",
@@ -305,6 +307,10 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
 
 @transaction.atomic
 def _create_job(*, user, kind: str, clean: dict[str, Any], midi_bytes: bytes | None) -> Job:
+    # Count-then-insert is raced by parallel submissions unless they queue up: lock the
+    # owner's row first (PostgreSQL: SELECT ... FOR UPDATE, held to commit). SQLite ignores
+    # the lock, but its IMMEDIATE transactions already admit one writer at a time.
+    type(user).objects.select_for_update().filter(pk=user.pk).exists()
     _check_limits(user, len(midi_bytes or b""))
     job = Job.objects.create(owner=user, kind=kind, parameters=clean, stage="waiting for a worker")
     if midi_bytes:
@@ -375,6 +381,36 @@ def claim_fair_job(*, rung_job_id: int, worker_id: str) -> Job | None:
         if job is not None:
             return job
     return claim_job(job_id=rung_job_id, worker_id=worker_id)
+
+
+CLAIM_TRIES = 5  # fair picks lost to other workers before taking any unlocked queued job
+
+
+def claim_next_job(*, worker_id: str) -> Job | None:
+    """What an idle worker does, doorbell or not: claim the fairest queued job in the
+    database (``next_fair_job_id``); None when nothing is queued.
+
+    Exactly once: each claim is ``claim_job``'s conditional UPDATE, which on PostgreSQL waits
+    for a competing claim's row lock and then re-checks ``status = queued``. A worker that
+    keeps losing the fair pick to others takes the oldest queued row nobody has locked
+    (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer anyway).
+    """
+    for _ in range(CLAIM_TRIES):
+        job_id = next_fair_job_id()
+        if job_id is None:
+            return None
+        job = claim_job(job_id=job_id, worker_id=worker_id)
+        if job is not None:
+            return job
+    with transaction.atomic():
+        free = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=Job.Status.QUEUED)
+            .order_by("created_at", "id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        return claim_job(job_id=free, worker_id=worker_id) if free is not None else None
 
 
 @transaction.atomic

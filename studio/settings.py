@@ -60,11 +60,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # before channels: its runworker command (DoorbellWorker) shadows channels' own
+    "generation",
     "channels",
     "csp",
     "axes",
     "accounts",
-    "generation",
     "studio",
 ]
 
