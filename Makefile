@@ -14,7 +14,7 @@ APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy
 APT_TEST := $(APT_RUN) chromium postgresql
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help run test test-quick system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
+.PHONY: help run test test-postgres loadtest test-quick system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
 
 help:
 	@echo "make run    - set up and start the studio on http://$(HOST):$(PORT)"
@@ -53,9 +53,20 @@ setup: system-deps venv
 run: setup
 	@HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) exec scripts/run_studio.sh
 
+# the jobs, integration and fault tests again on a throw-away PostgreSQL cluster (studio.testing)
+PG_TESTS ?= tests/test_jobs_worker.py tests/test_jobs_scale.py tests/test_jobs_recovery.py \
+	tests/test_jobs_failures.py tests/test_jobs_concurrency.py tests/test_jobs_api.py \
+	tests/test_redis_outage.py tests/test_object_storage.py tests/test_loadtest.py
+
 test: system-deps-test venv
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
+	STUDIO_TEST_DB=postgres $(PY) -m pytest $(PG_TESTS) $(PYTEST_ARGS)
+
+# every test on PostgreSQL (the lead's check before a release)
+test-postgres: system-deps-test venv
+	$(PY) manage.py collectstatic --noinput -v 0
+	STUDIO_TEST_DB=postgres $(PY) -m pytest $(PYTEST_ARGS)
 
 # the inner loop: unit tests only (no browser, no worker/daphne processes), under 3 minutes
 test-quick: system-deps venv

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from generation import storage
 from generation.models import Job, Track, WorkerHeartbeat, new_share_token
 from generation.pipeline import InvalidJob, Variant, clean_parameters
 
@@ -87,13 +88,8 @@ def media_root() -> Path:
 
 
 def _remove_folder(relative: str) -> None:
-    """Remove a folder under MEDIA_ROOT; refuses anything that would leave it."""
-    root = media_root().resolve()
-    target = (root / relative).resolve()
-    if root not in target.parents:
-        log.error("refusing to remove %s: outside MEDIA_ROOT", target)
-        return
-    shutil.rmtree(target, ignore_errors=True)
+    """Remove a folder under MEDIA_ROOT or the bucket; refuses anything that would leave it."""
+    storage.remove_folder(relative)
 
 
 def job_folder(job_id: int) -> str:
@@ -101,15 +97,21 @@ def job_folder(job_id: int) -> str:
 
 
 def job_input_path(job: Job) -> Path | None:
-    """The job's uploaded seed on disk, only where submit_job puts it: a file inside the
-    job's own folder under MEDIA_ROOT (symbolic links resolved). None otherwise, so that a
-    row edited by hand or by a bug cannot make the worker read any other file."""
+    """The job's uploaded seed as a local file, only where submit_job puts it: a file inside
+    the job's own folder (symbolic links resolved; with object storage, a copy fetched into
+    the worker's staging area). None otherwise, so that a row edited by hand or by a bug
+    cannot make the worker read any other file."""
     if not job.input_file:
         return None
+    folder = job_folder(job.id)
+    if not job.input_file.startswith(folder + "/"):
+        return None
+    if storage.remote():
+        name = Path(job.input_file).name
+        return storage.fetch(job.input_file, media_root() / "staging" / f"input-{job.id}" / name)
     root = media_root().resolve()
-    folder = root / job_folder(job.id)
     path = (root / job.input_file).resolve()
-    if folder not in path.parents or not path.is_file():
+    if root / folder not in path.parents or not path.is_file():
         return None
     return path
 
@@ -118,6 +120,7 @@ def _remove_job_files(job_id: int) -> None:
     """The job's own folder (its upload and staging). An active job has no tracks yet: they
     are made only by ``finish_job``, in the one transition to DONE, which is final."""
     _remove_folder(job_folder(job_id))
+    shutil.rmtree(media_root() / "staging" / f"input-{job_id}", ignore_errors=True)
 
 
 def _channel_layer():
@@ -315,9 +318,7 @@ def _create_job(*, user, kind: str, clean: dict[str, Any], midi_bytes: bytes | N
     job = Job.objects.create(owner=user, kind=kind, parameters=clean, stage="waiting for a worker")
     if midi_bytes:
         relative = f"{job_folder(job.id)}/input.mid"
-        path = media_root() / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(midi_bytes)
+        storage.save_bytes(relative, midi_bytes)
         job.input_file = relative
         job.save(update_fields=["input_file"])
     job_id = job.id
@@ -441,7 +442,7 @@ def finish_job(
     returned (the caller discards its staging). Only this transition makes tracks, and DONE
     is final, so a job gets its tracks once.
     """
-    moved: list[Path] = []
+    moved: list[str] = []
     try:
         with transaction.atomic():
             done = Job.objects.filter(
@@ -473,19 +474,15 @@ def finish_job(
                     duration_seconds=v.duration_seconds,
                     size_bytes=_variant_size(v.folder),
                 )
-                target = media_root() / track.media_dir
-                if target.exists():  # left by a crash between move and commit long ago
-                    shutil.rmtree(target)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(v.folder), str(target))
-                moved.append(target)
+                moved.append(track.media_dir)
+                storage.publish_folder(v.folder, track.media_dir)
                 track.files = _prefix_files(v.files, track.media_dir)
                 track.save(update_fields=["files"])
                 tracks.append(track)
             _announce_on_commit(job_id)
     except Exception:
         for folder in moved:  # rows rolled back: their files must go too
-            shutil.rmtree(folder, ignore_errors=True)
+            storage.remove_folder(folder)
         raise
     log.info("job %s done: %d track(s)", job_id, len(tracks))
     return tracks
