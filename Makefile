@@ -72,6 +72,10 @@ test-postgres: system-deps-test venv
 test-quick: system-deps venv
 	$(PY) -m pytest -q -m "not browser and not integration" $(PYTEST_ARGS)
 
+# the studio past one machine on loopback, under load and faults; report in reports/loadtest.json
+loadtest: system-deps-test venv
+	$(PY) scripts/loadtest.py $(LOADTEST_ARGS)
+
 # --- developer targets --------------------------------------------------------------------
 bench: setup
 	$(PY) manage.py bench

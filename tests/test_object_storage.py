@@ -7,7 +7,6 @@ signed URL on which Range works; deleting a track removes its objects."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
