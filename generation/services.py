@@ -313,7 +313,7 @@ def _create_job(*, user, kind: str, clean: dict[str, Any], midi_bytes: bytes | N
     # Count-then-insert is raced by parallel submissions unless they queue up: lock the
     # owner's row first (PostgreSQL: SELECT ... FOR UPDATE, held to commit). SQLite ignores
     # the lock, but its IMMEDIATE transactions already admit one writer at a time.
-    type(user).objects.select_for_update().filter(pk=user.pk).exists()
+    list(type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     _check_limits(user, len(midi_bytes or b""))
     job = Job.objects.create(owner=user, kind=kind, parameters=clean, stage="waiting for a worker")
     if midi_bytes:
