@@ -34,6 +34,9 @@ FILE_KINDS: dict[str, tuple[str, str]] = {
     "original_audio": ("", "inline"),
     "original_pianoroll": ("image/png", "inline"),
 }
+# kinds the track page reads with fetch(); with object storage these are answered here, the
+# others (audio, images, downloads) redirect to a signed URL of the bucket
+FETCHED_BY_SCRIPT = ("svg", "svg_phone", "timemap")
 _AUDIO_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}
 
 
@@ -154,6 +157,17 @@ def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpRes
     base = slugify(track.title)[:60] or f"track-{track.pk}"
     suffix = f"-{page}" if kind == "svg" else ""
     filename = f"{base}{suffix}{suffix_of_file}"
+    if storage.remote() and kind in FETCHED_BY_SCRIPT:
+        # small, and read by the page's fetch(): served from here, so the bucket needs no
+        # CORS rule and the page's connect-src stays 'self'
+        data = storage.read_bytes(name)
+        if data is None:
+            raise Http404("no such file")
+        response = HttpResponse(data, content_type=content_type)
+        response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response
     if storage.remote():
         if not storage.exists(name):
             raise Http404("no such file")

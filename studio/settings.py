@@ -291,7 +291,8 @@ CONTENT_SECURITY_POLICY = {
 if STUDIO_STORAGE == "s3":
     # downloads redirect to signed URLs on the object store: let pages load them from there
     _store_origin = "/".join(s3_endpoint_url().split("/")[:3])
-    for _directive in ("img-src", "media-src", "connect-src"):
+    # (scores and timemaps, which the page fetches, are answered by the view itself)
+    for _directive in ("img-src", "media-src"):
         CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(_store_origin)
 
 # --- The studio ------------------------------------------------------------------------------

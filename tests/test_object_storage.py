@@ -128,6 +128,11 @@ def test_a_job_runs_through_the_bucket_with_no_shared_disk(owner, stranger, s3, 
         urllib.request.urlopen(bare, timeout=10)
     assert refused.value.code == 403
 
+    # what the page fetches comes from the view itself (no CORS rule needed on the bucket)
+    svg = owner_api.get(f"/api/tracks/{track.id}/files/svg")
+    assert svg.status_code == 200 and svg["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in svg.content
+
     # a stranger gets no URL; once shared, the share link's file view gives one; once
     # the link is revoked, the old link gives nothing
     stranger_api = api(stranger)
