@@ -82,7 +82,7 @@ class Stack:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         endpoint = f"http://127.0.0.1:{s3_port}"
-        _wait_http(endpoint + "/moto-api/", 60, "moto's S3 server")
+        _wait_http(endpoint + "/moto-api/", 300, "moto's S3 server")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "STUDIO_"))}
         env.update({
             "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
@@ -119,7 +119,7 @@ class Stack:
                      ).create_bucket(Bucket=BUCKET)
         self._start_supervisor()
         for port in self.ports:
-            _wait_http(f"http://127.0.0.1:{port}/healthz", 120, f"daphne on {port}")
+            _wait_http(f"http://127.0.0.1:{port}/healthz", 300, f"daphne on {port}")
         self.wait_workers(self.workers)
 
     def _start_supervisor(self) -> None:
@@ -178,7 +178,7 @@ class Stack:
                 out[name] = self.procs[name].pid
         return out
 
-    def wait_workers(self, count: int, seconds: float = 180) -> None:
+    def wait_workers(self, count: int, seconds: float = 300) -> None:
         from generation import services
 
         deadline = time.monotonic() + seconds
