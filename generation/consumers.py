@@ -13,7 +13,8 @@ The worker (``manage.py runworker generation``):
   queued jobs until none is left. A busy worker does not listen: ``DoorbellWorker`` (the
   worker class of ``manage.py runworker``, see generation/management/commands/runworker.py)
   receives the next message only once the handler is free, so doorbells go to idle workers
-  instead of piling up in a busy one's queue.
+  instead of piling up in a busy one's queue; an idle worker also looks in the database
+  every STUDIO_RECOVERY_INTERVAL_SECONDS, so a lost doorbell delays nothing for long.
 - SIGTERM/SIGINT: the running job is given back to the queue (its attempt not counted),
   the heartbeat row removed, and the process exits with status 0.
 """
@@ -247,18 +248,28 @@ class WorkerRuntime:
 runtime = WorkerRuntime()
 
 
+def _idle_poll_seconds() -> float:
+    return float(getattr(settings, "STUDIO_RECOVERY_INTERVAL_SECONDS", 5))
+
+
 class DoorbellWorker(Worker):
     """channels' Worker, except that it receives a message only when the last one has been
     handled. The stock listener receives as fast as messages come and queues them in the
     process, so a worker busy with a long job would hoard doorbells that an idle worker
-    could answer."""
+    could answer. An idle worker that hears nothing for STUDIO_RECOVERY_INTERVAL_SECONDS
+    looks for queued jobs anyway (one query)."""
 
     async def listener(self, channel):
         while True:
             while not runtime.take_doorbell_turn():
                 await asyncio.sleep(0.05)
             try:
-                message = await self.channel_layer.receive(channel)
+                message = await asyncio.wait_for(self.channel_layer.receive(channel),
+                                                 timeout=_idle_poll_seconds())
+            except TimeoutError:
+                # nobody rang for a while: look in the database all the same, so a job whose
+                # doorbell was lost (Redis restarted, the message expired) waits no longer
+                message = {"type": "job.run", "job_id": None}
             except BaseException:
                 runtime.free_for_doorbell()
                 raise

@@ -180,7 +180,7 @@ def worker_factory_fixture(settings, tmp_path):
                     set(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) - before
                     or worker.proc.poll() is not None
                 ),
-                60,
+                180,  # a busy test machine takes a while to import torch
                 "the worker's first heartbeat",
             )
             assert worker.proc.poll() is None, worker.log()

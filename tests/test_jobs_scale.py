@@ -39,15 +39,15 @@ def test_two_workers_run_twenty_jobs_each_exactly_once(owner, settings, worker_f
 
 
 def test_a_busy_worker_leaves_the_next_jobs_to_an_idle_one(owner, settings, worker_factory):
-    """The doorbell goes to a free worker: while one worker runs a long job, every job
-    submitted after it is done by the other, before the long job ends. Recovery's re-ringing
-    is pushed out of the test's reach, so a doorbell hoarded by the busy worker would leave
-    its job waiting for the long one."""
+    """While one worker runs a long job, every job submitted after it is done by the other,
+    before the long job ends: a busy worker takes no doorbells (a doorbell it kept would
+    leave its job waiting for the long one; recovery's re-ringing is pushed out of reach),
+    and an idle one takes queued jobs from the database."""
     settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER = 10
     no_resend = {"STUDIO_RESEND_AFTER_SECONDS": "3600"}
-    slow = worker_factory(delay=60.0, extra_env=no_resend)
+    slow = worker_factory(delay=600.0, extra_env=no_resend)
     long_job = services.submit_job(user=owner, kind="compose", params={"bars": 1})
-    wait_for(lambda: Job.objects.get(id=long_job.id).status == "running", 60, "the long job")
+    wait_for(lambda: Job.objects.get(id=long_job.id).status == "running", 180, "the long job")
     busy_id = Job.objects.get(id=long_job.id).worker_id
     idle = worker_factory(extra_env=no_resend)
     short = [
@@ -58,7 +58,7 @@ def test_a_busy_worker_leaves_the_next_jobs_to_an_idle_one(owner, settings, work
     wait_for(
         lambda: Job.objects.filter(id__in=ids, status__in=Job.FINAL).count() == 4
         or Job.objects.get(id=long_job.id).status != "running",
-        60,
+        300,
         "the short jobs (or the long one) to end",
         every=0.3,
     )
