@@ -175,7 +175,6 @@ class WorkerRuntime:
             return "skipped"
         job = services.claim_next_job(worker_id=self.worker_id)
         if job is None:
-            log.info("doorbell for job %s: nothing queued to take", job_id)
             return "skipped"
         if job_id is not None and job.id != job_id:
             log.info("doorbell for job %s: took job %s (fair share)", job_id, job.id)
@@ -292,15 +291,18 @@ class GenerationWorker(SyncConsumer):
 
     def job_run(self, message: dict) -> None:
         runtime.start(install_signals=False)  # no-op when the import already started it
-        try:
-            job_id = int(message["job_id"])
-        except (KeyError, TypeError, ValueError):
-            log.warning("malformed job.run message %r: taking queued jobs all the same",
-                        message)
-            job_id = None
+        job_id = message.get("job_id")  # None: the worker's own look while idle
+        if job_id is not None:
+            try:
+                job_id = int(job_id)
+            except (TypeError, ValueError):
+                log.warning("malformed job.run message %r: taking queued jobs all the same",
+                            message)
+                job_id = None
         try:
             outcomes = runtime.run_queued_jobs(job_id)
-            log.info("doorbell for job %s: %s", job_id, ", ".join(outcomes) or "nothing to do")
+            if outcomes or job_id is not None:
+                log.info("doorbell for job %s: %s", job_id, ", ".join(outcomes) or "nothing to do")
         finally:
             close_old_connections()
             runtime.free_for_doorbell()
