@@ -44,7 +44,8 @@ def test_a_busy_worker_leaves_the_next_jobs_to_an_idle_one(owner, settings, work
     leave its job waiting for the long one; recovery's re-ringing is pushed out of reach),
     and an idle one takes queued jobs from the database."""
     settings.STUDIO_MAX_ACTIVE_JOBS_PER_USER = 10
-    no_resend = {"STUDIO_RESEND_AFTER_SECONDS": "3600"}
+    # no re-ringing; and no worker taken for dead while a busy machine starves its beats
+    no_resend = {"STUDIO_RESEND_AFTER_SECONDS": "3600", "STUDIO_STALE_WORKER_SECONDS": "60"}
     slow = worker_factory(delay=600.0, extra_env=no_resend)
     long_job = services.submit_job(user=owner, kind="compose", params={"bars": 1})
     wait_for(lambda: Job.objects.get(id=long_job.id).status == "running", 180, "the long job")

@@ -1,8 +1,8 @@
 """Files in an S3-compatible object store (STUDIO_STORAGE=s3) against moto's server on
 loopback, started here: a real worker and this process (the web side, through the same views
 daphne serves) each get their own local folder, so nothing can pass through a shared disk.
-A job's upload goes to the bucket, the worker fetches it, renders, and publishes the track's
-files to the bucket; downloads check access on every request, then redirect to a short-lived
+A job's upload goes to the bucket and the worker reads a copy; the worker renders and
+publishes the track's files to the bucket; downloads check access on every request, then redirect to a short-lived
 signed URL on which Range works; deleting a track removes its objects."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import urllib.request
 
 import pytest
 
-from generation import services
-from generation.models import Track
+from generation import services, storage
+from generation.models import Job, Track
 from generation.music.notes import Note, Part, Piece, piece_to_midi_bytes
 from studio.processes import free_port, stop_process
 from tests.jobs_fixtures import WORKER_TESTS, api, wait_done
@@ -88,12 +88,31 @@ def _no_files_under(folder) -> list[str]:
     return [str(p) for p in folder.rglob("*") if p.is_file() and "staging" not in p.parts]
 
 
+def test_an_upload_goes_to_the_bucket_and_the_worker_reads_a_copy(owner, s3, settings):
+    """The seed of a continue/transfer job: stored by the web side, fetched by the worker
+    into its staging folder (no MIDI parse here: it is the storage path under test)."""
+    client, _env, _media = s3
+    job = Job.objects.create(owner=owner, kind="continue", input_file="")
+    seed = _seed_midi()
+    storage.save_bytes(f"{services.job_folder(job.id)}/input.mid", seed)
+    job.input_file = f"{services.job_folder(job.id)}/input.mid"
+    assert _keys(client, f"jobs/{job.id}/") == {f"jobs/{job.id}/input.mid"}
+    settings.MEDIA_ROOT = settings.MEDIA_ROOT.parent / "worker-side"
+    local = services.job_input_path(job)
+    assert local is not None and local.read_bytes() == seed
+    assert "staging" in local.parts
+    job.input_file = "tracks/1/elsewhere.mid"  # a row pointing anywhere else reads nothing
+    assert services.job_input_path(job) is None
+    services.fail_job(job_id=job.id, message="test over")  # removes its objects too
+    from tests.jobs_fixtures import wait_for
+
+    wait_for(lambda: not _keys(client, f"jobs/{job.id}/"), 10, "the upload to be removed")
+
+
 def test_a_job_runs_through_the_bucket_with_no_shared_disk(owner, stranger, s3, worker_factory):
     client, env, worker_media = s3
     worker_factory(extra_env=env)
-    job = services.submit_job(user=owner, kind="continue", params={"bars": 2},
-                              midi_bytes=_seed_midi())
-    assert _keys(client, f"jobs/{job.id}/") == {f"jobs/{job.id}/input.mid"}
+    job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
     job = wait_done(job.id)
     track = Track.objects.get(job=job)
     stored = _keys(client, f"tracks/{track.id}/")
