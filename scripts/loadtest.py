@@ -435,6 +435,8 @@ def run(args: argparse.Namespace) -> dict:
         while plan and time.monotonic() < deadline:
             if due.acquire(timeout=1):
                 ended += 1
+            elif not any(u.is_alive() for u in users):
+                break
             while plan and ended >= plan[0][0]:
                 _, fault = plan.pop(0)
                 if fault == "kill":
@@ -442,8 +444,6 @@ def run(args: argparse.Namespace) -> dict:
                 else:
                     stack.restart_redis()
                     faults.append(f"Redis restarted after {ended} jobs")
-            if not any(u.is_alive() for u in users):
-                break
         for user in users:
             user.join(max(0.0, deadline - time.monotonic()))
         load_seconds = time.monotonic() - load_started
