@@ -113,7 +113,7 @@ def test_a_job_runs_through_the_bucket_with_no_shared_disk(owner, stranger, s3, 
     client, env, worker_media = s3
     worker_factory(extra_env=env)
     job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
-    job = wait_done(job.id)
+    job = wait_done(job.id, 300)  # a busy test machine renders slowly
     track = Track.objects.get(job=job)
     stored = _keys(client, f"tracks/{track.id}/")
     for value in track.files.values():
