@@ -11,13 +11,13 @@ WORKERS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INSTALL_STAMP := $(VENV)/.installed
 APT_RUN := redis-server fluidsynth fluid-soundfont-gm fonts-liberation fonts-wqy-zenhei librsvg2-bin
-APT_TEST := $(APT_RUN) chromium
+APT_TEST := $(APT_RUN) chromium postgresql
 # gettext: only for rebuilding the translation catalogs (`make messages`); the compiled .mo
 # files are committed, so running the studio needs none of it
 APT_DEV := gettext
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help run test test-quick messages system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
+.PHONY: help run test test-postgres loadtest test-quick messages system-deps system-deps-test venv setup bench evaluate evaluate-v2 train-v2 train-transformer train-cyclegan build-dataset lint format clean
 
 help:
 	@echo "make run    - set up and start the studio on http://$(HOST):$(PORT)"
@@ -63,13 +63,28 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --ignore-scripts
 	@touch $@
 
+# the jobs, integration and fault tests again on a throw-away PostgreSQL cluster
+# (studio.testing); the load test's small run uses PostgreSQL already
+PG_TESTS ?= tests/test_jobs_worker.py tests/test_jobs_scale.py tests/test_jobs_recovery.py \
+	tests/test_jobs_failures.py tests/test_jobs_concurrency.py tests/test_jobs_api.py
+
 test: system-deps-test venv node_modules/.installed
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m pytest $(PYTEST_ARGS)
+	STUDIO_TEST_DB=postgres $(PY) -m pytest $(PG_TESTS) $(PYTEST_ARGS)
+
+# every test on PostgreSQL (the lead's check before a release)
+test-postgres: system-deps-test venv
+	$(PY) manage.py collectstatic --noinput -v 0
+	STUDIO_TEST_DB=postgres $(PY) -m pytest $(PYTEST_ARGS)
 
 # the inner loop: unit tests only (no browser, no worker/daphne processes), under 3 minutes
 test-quick: system-deps venv
 	$(PY) -m pytest -q -m "not browser and not integration" $(PYTEST_ARGS)
+
+# the studio past one machine on loopback, under load and faults; report in reports/loadtest.json
+loadtest: system-deps-test venv
+	$(PY) scripts/loadtest.py $(LOADTEST_ARGS)
 
 # --- developer targets --------------------------------------------------------------------
 # The interface's catalogs: collect every marked string into locale/zh_Hans/*.po (translate

@@ -7,15 +7,21 @@ The worker (``manage.py runworker generation``):
 - A daemon thread beats the heartbeat every STUDIO_HEARTBEAT_SECONDS (<= 5 s), idle or
   busy, and runs ``services.recover_jobs`` at start and every
   STUDIO_RECOVERY_INTERVAL_SECONDS.
-- A ``job.run`` message only names a job; the consumer claims it (one conditional UPDATE)
-  and runs the pipeline in its handler thread, which is not the heartbeat's, so beats go on
-  during a long model run. The handler blocks until the job ends, one job at a time.
+- A ``job.run`` message is only a doorbell: the worker that hears it claims the fairest
+  queued job in the database (``services.claim_next_job``), runs it in its handler thread
+  (not the heartbeat's, so beats go on during a long model run), and then keeps taking
+  queued jobs until none is left. A busy worker does not listen: ``DoorbellWorker`` (the
+  worker class of ``manage.py runworker``, see generation/management/commands/runworker.py)
+  receives the next message only once the handler is free, so doorbells go to idle workers
+  instead of piling up in a busy one's queue; an idle worker also looks in the database
+  every STUDIO_RECOVERY_INTERVAL_SECONDS, so a lost doorbell delays nothing for long.
 - SIGTERM/SIGINT: the running job is given back to the queue (its attempt not counted),
   the heartbeat row removed, and the process exits with status 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -31,6 +37,7 @@ from pathlib import Path
 from asgiref.sync import async_to_sync
 from channels.consumer import SyncConsumer
 from channels.generic.websocket import JsonWebsocketConsumer
+from channels.worker import Worker
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -65,6 +72,20 @@ class WorkerRuntime:
         self.stopping = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
+        # held from the moment a doorbell is received until its handler has finished
+        self._answering = threading.Lock()
+
+    # -- doorbells -----------------------------------------------------------------------------
+    def take_doorbell_turn(self) -> bool:
+        """True (and the turn taken) when this worker is free to receive a doorbell."""
+        return self._answering.acquire(blocking=False)
+
+    def free_for_doorbell(self) -> None:
+        """The doorbell's handler is done; the listener may receive the next one."""
+        try:
+            self._answering.release()
+        except RuntimeError:  # not held: the handler ran without the listener (tests)
+            pass
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self, *, install_signals: bool = True) -> None:
@@ -133,18 +154,30 @@ class WorkerRuntime:
             close_old_connections()
 
     # -- jobs ----------------------------------------------------------------------------------
-    def run_job(self, job_id: int) -> str:
-        """Claim and run one job, the fairest queued one (services.claim_fair_job), which may
-        not be ``job_id``; returns what happened ("skipped", "done", "failed",
-        "stopped"). Never raises: one bad job must not take the worker down."""
+    def run_queued_jobs(self, rung_job_id: int | None = None) -> list[str]:
+        """Answer a doorbell: run queued jobs from the database, the fairest first, until
+        none is left (or the worker is stopping); what happened to each, in order."""
+        outcomes: list[str] = []
+        while not self.stopping.is_set():
+            outcome = self.run_job(rung_job_id)
+            if outcome == "skipped":
+                break
+            outcomes.append(outcome)
+            rung_job_id = None
+        return outcomes
+
+    def run_job(self, job_id: int | None = None) -> str:
+        """Claim and run one job, the fairest queued one (services.claim_next_job), which may
+        not be ``job_id`` (the doorbell's); returns what happened ("skipped": nothing to
+        take, "done", "failed", "stopped"). Never raises: one bad job must not take the
+        worker down."""
         if self.stopping.is_set():
             return "skipped"
-        job = services.claim_fair_job(rung_job_id=job_id, worker_id=self.worker_id)
+        job = services.claim_next_job(worker_id=self.worker_id)
         if job is None:
-            log.info("job %s not claimable (taken, cancelled or finished)", job_id)
             return "skipped"
-        if job.id != job_id:
-            log.info("doorbell for job %s: took job %s first (fair share)", job_id, job.id)
+        if job_id is not None and job.id != job_id:
+            log.info("doorbell for job %s: took job %s (fair share)", job_id, job.id)
         self.current_job_id = job.id
         staging = Path(settings.MEDIA_ROOT) / "staging" / f"job-{job.id}-{self.worker_id}"
         try:
@@ -214,6 +247,40 @@ class WorkerRuntime:
 runtime = WorkerRuntime()
 
 
+def _idle_poll_seconds() -> float:
+    return float(getattr(settings, "STUDIO_RECOVERY_INTERVAL_SECONDS", 5))
+
+
+class DoorbellWorker(Worker):
+    """channels' Worker, except that it receives a message only when the last one has been
+    handled. The stock listener receives as fast as messages come and queues them in the
+    process, so a worker busy with a long job would hoard doorbells that an idle worker
+    could answer. An idle worker that hears nothing for STUDIO_RECOVERY_INTERVAL_SECONDS
+    looks for queued jobs anyway (one query)."""
+
+    async def listener(self, channel):
+        while True:
+            while not runtime.take_doorbell_turn():
+                await asyncio.sleep(0.05)
+            try:
+                message = await asyncio.wait_for(self.channel_layer.receive(channel),
+                                                 timeout=_idle_poll_seconds())
+            except TimeoutError:
+                # nobody rang for a while: look in the database all the same, so a job whose
+                # doorbell was lost (Redis restarted, the message expired) waits no longer
+                message = {"type": "job.run", "job_id": None}
+            except BaseException:
+                runtime.free_for_doorbell()
+                raise
+            if message.get("type") != "job.run":
+                log.warning("ignoring message of type %r on %s", message.get("type"), channel)
+                runtime.free_for_doorbell()
+                continue
+            scope = {"type": "channel", "channel": channel}
+            instance_queue = self.get_or_create_application_instance(channel, scope)
+            await instance_queue.put(message)  # the handler frees the turn when done
+
+
 def _started_by_runworker() -> bool:
     argv = sys.argv
     return len(argv) >= 3 and argv[1] == "runworker" and "generation" in argv[2:]
@@ -224,16 +291,21 @@ class GenerationWorker(SyncConsumer):
 
     def job_run(self, message: dict) -> None:
         runtime.start(install_signals=False)  # no-op when the import already started it
+        job_id = message.get("job_id")  # None: the worker's own look while idle
+        if job_id is not None:
+            try:
+                job_id = int(job_id)
+            except (TypeError, ValueError):
+                log.warning("malformed job.run message %r: taking queued jobs all the same",
+                            message)
+                job_id = None
         try:
-            job_id = int(message["job_id"])
-        except (KeyError, TypeError, ValueError):
-            log.warning("ignoring malformed job.run message %r", message)
-            return
-        try:
-            outcome = runtime.run_job(job_id)
-            log.info("job %s: %s", job_id, outcome)
+            outcomes = runtime.run_queued_jobs(job_id)
+            if outcomes or job_id is not None:
+                log.info("doorbell for job %s: %s", job_id, ", ".join(outcomes) or "nothing to do")
         finally:
             close_old_connections()
+            runtime.free_for_doorbell()
 
 
 class JobProgressConsumer(JsonWebsocketConsumer):

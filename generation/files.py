@@ -5,13 +5,13 @@ name, ``X-Content-Type-Options: nosniff``. MEDIA_ROOT is never listed or served 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from django.conf import settings
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.text import slugify
 
+from generation import storage
 from generation.models import Track
 
 CHUNK_BYTES = 64 * 1024
@@ -34,12 +34,15 @@ FILE_KINDS: dict[str, tuple[str, str]] = {
     "original_audio": ("", "inline"),
     "original_pianoroll": ("image/png", "inline"),
 }
+# kinds the track page reads with fetch(); with object storage these are answered here, the
+# others (audio, images, downloads) redirect to a signed URL of the bucket
+FETCHED_BY_SCRIPT = ("svg", "svg_phone", "timemap")
 AUDIO_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav"}
 
 
-def track_file_path(track: Track, kind: str, page: int = 1) -> Path:
-    """The file of ``kind`` for ``track`` on disk, or Http404. Paths come from the Track row
-    (written by the worker), and are checked to stay under MEDIA_ROOT all the same."""
+def track_file_name(track: Track, kind: str, page: int = 1) -> str:
+    """The stored name of the file of ``kind`` for ``track`` (relative to MEDIA_ROOT or the
+    bucket), or Http404. Names come from the Track row (written by the worker)."""
     if kind not in FILE_KINDS:
         raise Http404("no such file")
     value = (track.files or {}).get(kind)
@@ -47,20 +50,32 @@ def track_file_path(track: Track, kind: str, page: int = 1) -> Path:
         if not 1 <= page <= len(value):
             raise Http404("no such page")
         value = value[page - 1]
-    path = media_file(value) if value else None
+    if not value:
+        raise Http404("no such file")
+    return value
+
+
+def track_file_path(track: Track, kind: str, page: int = 1) -> Path:
+    """The file of ``kind`` for ``track`` on local disk, or Http404. Paths are checked to
+    stay under MEDIA_ROOT all the same."""
+    path = media_file(track_file_name(track, kind, page))
     if path is None:
         raise Http404("no such file")
     return path
 
 
+def track_file_bytes(track: Track, kind: str, page: int = 1) -> bytes:
+    """The content of a track's file wherever it is stored, or Http404."""
+    data = storage.read_bytes(track_file_name(track, kind, page))
+    if data is None:
+        raise Http404("no such file")
+    return data
+
+
 def media_file(relative: str) -> Path | None:
     """The existing file at ``relative`` under MEDIA_ROOT, or None (missing, or a path that
     would lead outside MEDIA_ROOT)."""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / relative).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+    return storage.local_path(relative)
 
 
 def file_url(track: Track, kind: str, *, token: str | None = None, page: int | None = None,
@@ -126,17 +141,41 @@ def _position(digits: str) -> int:
 
 def serve_track_file(request, track: Track, kind: str, page: int = 1) -> HttpResponse:
     """The response for one file of a track the caller may see (access is checked by the
-    caller, the same way as for the track's metadata)."""
-    path = track_file_path(track, kind, page)
+    caller, the same way as for the track's metadata).
+
+    With object storage the answer is a redirect to a signed URL that works for
+    STUDIO_SIGNED_URL_SECONDS (the store answers Range requests itself); the access check
+    runs on every request here, so a track made private stops being reachable through its
+    files at once, and through URLs handed out before within that many seconds."""
+    name = track_file_name(track, kind, page)
+    suffix_of_file = PurePosixPath(name).suffix
     content_type, disposition = FILE_KINDS[kind]
     if kind in ("audio", "original_audio"):
-        content_type = AUDIO_TYPES.get(path.suffix, "application/octet-stream")
+        content_type = AUDIO_TYPES.get(suffix_of_file, "application/octet-stream")
     if request.GET.get("download"):
         disposition = "attachment"
     base = slugify(track.title)[:60] or f"track-{track.pk}"
     suffix = f"-{page}" if kind == "svg" else ""
-    filename = f"{base}{suffix}{path.suffix}"
-    return serve_path(request, path, content_type=content_type,
+    filename = f"{base}{suffix}{suffix_of_file}"
+    if storage.remote() and kind in FETCHED_BY_SCRIPT:
+        # small, and read by the page's fetch(): served from here, so the bucket needs no
+        # CORS rule and the page's connect-src stays 'self'
+        data = storage.read_bytes(name)
+        if data is None:
+            raise Http404("no such file")
+        response = HttpResponse(data, content_type=content_type)
+        response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response
+    if storage.remote():
+        if not storage.exists(name):
+            raise Http404("no such file")
+        response = HttpResponseRedirect(storage.signed_url(
+            name, content_type=content_type, disposition=f'{disposition}; filename="{filename}"'))
+        response["Cache-Control"] = "private, no-store"
+        return response
+    return serve_path(request, track_file_path(track, kind, page), content_type=content_type,
                       disposition=f'{disposition}; filename="{filename}"')
 
 

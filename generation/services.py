@@ -4,7 +4,8 @@ The channel message is a doorbell; the database row is the truth:
 - ``submit_job`` writes a queued Job and rings the doorbell on commit (a full or unreachable
   channel leaves it queued; recovery rings again).
 - ``claim_job`` is one conditional UPDATE queued -> running; a second delivery of the same
-  job claims nothing.
+  job claims nothing. ``claim_next_job`` is what an idle worker calls: the doorbell names a
+  job, but the worker takes the fairest queued one from the database.
 - ``report_progress`` / ``finish_job`` / ``fail_job`` change only a job that is still
   running *on the calling worker*, so a worker that lost its job (cancelled, or re-queued
   after it looked dead) can never write over the job's next run.
@@ -29,6 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from generation import storage
 from generation.ml import engines
 from generation.models import Job, Track, WorkerHeartbeat, new_share_token
 from generation.pipeline import InvalidJob, Variant, assign_version, clean_parameters
@@ -56,6 +58,7 @@ __all__ = [
     "inspect_upload",
     "claim_job",
     "claim_fair_job",
+    "claim_next_job",
     "report_progress",
     "finish_job",
     "fail_job",
@@ -86,13 +89,8 @@ def media_root() -> Path:
 
 
 def _remove_folder(relative: str) -> None:
-    """Remove a folder under MEDIA_ROOT; refuses anything that would leave it."""
-    root = media_root().resolve()
-    target = (root / relative).resolve()
-    if root not in target.parents:
-        log.error("refusing to remove %s: outside MEDIA_ROOT", target)
-        return
-    shutil.rmtree(target, ignore_errors=True)
+    """Remove a folder under MEDIA_ROOT or the bucket; refuses anything that would leave it."""
+    storage.remove_folder(relative)
 
 
 def job_folder(job_id: int) -> str:
@@ -100,15 +98,21 @@ def job_folder(job_id: int) -> str:
 
 
 def job_input_path(job: Job) -> Path | None:
-    """The job's uploaded seed on disk, only where submit_job puts it: a file inside the
-    job's own folder under MEDIA_ROOT (symbolic links resolved). None otherwise, so that a
-    row edited by hand or by a bug cannot make the worker read any other file."""
+    """The job's uploaded seed as a local file, only where submit_job puts it: a file inside
+    the job's own folder (symbolic links resolved; with object storage, a copy fetched into
+    the worker's staging area). None otherwise, so that a row edited by hand or by a bug
+    cannot make the worker read any other file."""
     if not job.input_file:
         return None
+    folder = job_folder(job.id)
+    if not job.input_file.startswith(folder + "/"):
+        return None
+    if storage.remote():
+        name = Path(job.input_file).name
+        return storage.fetch(job.input_file, media_root() / "staging" / f"input-{job.id}" / name)
     root = media_root().resolve()
-    folder = root / job_folder(job.id)
     path = (root / job.input_file).resolve()
-    if folder not in path.parents or not path.is_file():
+    if root / folder not in path.parents or not path.is_file():
         return None
     return path
 
@@ -117,6 +121,7 @@ def _remove_job_files(job_id: int) -> None:
     """The job's own folder (its upload and staging). An active job has no tracks yet: they
     are made only by ``finish_job``, in the one transition to DONE, which is final."""
     _remove_folder(job_folder(job_id))
+    shutil.rmtree(media_root() / "staging" / f"input-{job_id}", ignore_errors=True)
 
 
 def _channel_layer():
@@ -314,13 +319,15 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
 
 @transaction.atomic
 def _create_job(*, user, kind: str, clean: dict[str, Any], midi_bytes: bytes | None) -> Job:
+    # Count-then-insert is raced by parallel submissions unless they queue up: lock the
+    # owner's row first (PostgreSQL: SELECT ... FOR UPDATE, held to commit). SQLite ignores
+    # the lock, but its IMMEDIATE transactions already admit one writer at a time.
+    list(type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     _check_limits(user, len(midi_bytes or b""))
     job = Job.objects.create(owner=user, kind=kind, parameters=clean, stage="waiting for a worker")
     if midi_bytes:
         relative = f"{job_folder(job.id)}/input.mid"
-        path = media_root() / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(midi_bytes)
+        storage.save_bytes(relative, midi_bytes)
         job.input_file = relative
         job.save(update_fields=["input_file"])
     job_id = job.id
@@ -386,6 +393,36 @@ def claim_fair_job(*, rung_job_id: int, worker_id: str) -> Job | None:
     return claim_job(job_id=rung_job_id, worker_id=worker_id)
 
 
+CLAIM_TRIES = 5  # fair picks lost to other workers before taking any unlocked queued job
+
+
+def claim_next_job(*, worker_id: str) -> Job | None:
+    """What an idle worker does, doorbell or not: claim the fairest queued job in the
+    database (``next_fair_job_id``); None when nothing is queued.
+
+    Exactly once: each claim is ``claim_job``'s conditional UPDATE, which on PostgreSQL waits
+    for a competing claim's row lock and then re-checks ``status = queued``. A worker that
+    keeps losing the fair pick to others takes the oldest queued row nobody has locked
+    (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer anyway).
+    """
+    for _ in range(CLAIM_TRIES):
+        job_id = next_fair_job_id()
+        if job_id is None:
+            return None
+        job = claim_job(job_id=job_id, worker_id=worker_id)
+        if job is not None:
+            return job
+    with transaction.atomic():
+        free = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=Job.Status.QUEUED)
+            .order_by("created_at", "id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        return claim_job(job_id=free, worker_id=worker_id) if free is not None else None
+
+
 @transaction.atomic
 def report_progress(*, job_id: int, worker_id: str, progress: int, stage: str) -> bool:
     """Record progress; False when the job is no longer running on this worker (stop)."""
@@ -414,7 +451,7 @@ def finish_job(
     returned (the caller discards its staging). Only this transition makes tracks, and DONE
     is final, so a job gets its tracks once.
     """
-    moved: list[Path] = []
+    moved: list[str] = []
     try:
         with transaction.atomic():
             done = Job.objects.filter(
@@ -446,19 +483,15 @@ def finish_job(
                     duration_seconds=v.duration_seconds,
                     size_bytes=_variant_size(v.folder),
                 )
-                target = media_root() / track.media_dir
-                if target.exists():  # left by a crash between move and commit long ago
-                    shutil.rmtree(target)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(v.folder), str(target))
-                moved.append(target)
+                moved.append(track.media_dir)
+                storage.publish_folder(v.folder, track.media_dir)
                 track.files = _prefix_files(v.files, track.media_dir)
                 track.save(update_fields=["files"])
                 tracks.append(track)
             _announce_on_commit(job_id)
     except Exception:
         for folder in moved:  # rows rolled back: their files must go too
-            shutil.rmtree(folder, ignore_errors=True)
+            storage.remove_folder(folder)
         raise
     log.info("job %s done: %d track(s)", job_id, len(tracks))
     return tracks

@@ -61,11 +61,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # before channels: its runworker command (DoorbellWorker) shadows channels' own
+    "generation",
     "channels",
     "csp",
     "axes",
     "accounts",
-    "generation",
     "studio",
 ]
 
@@ -220,6 +221,46 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Generated and uploaded files: "local" keeps them under MEDIA_ROOT; "s3" puts them in an
+# S3-compatible bucket (generation/storage.py), so web processes and workers on different
+# machines share no disk (MEDIA_ROOT then holds only a worker's staging folders).
+STUDIO_STORAGE = env_choice("STUDIO_STORAGE", "local", ["local", "s3"])
+# How long a signed download URL works (seconds): a track made private, or a share link
+# revoked, stops working for a URL handed out before at most this long after.
+STUDIO_SIGNED_URL_SECONDS = env_int("STUDIO_SIGNED_URL_SECONDS", 60, minimum=5, maximum=3600)
+
+
+def s3_storage() -> dict:
+    """The STORAGES["default"] entry for STUDIO_STORAGE=s3, read from the environment."""
+    bucket = env_str("STUDIO_S3_BUCKET")
+    if not bucket:
+        raise ImproperlyConfigured("STUDIO_STORAGE=s3 needs STUDIO_S3_BUCKET (the bucket's name)")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": s3_endpoint_url(),
+            # empty: boto3's own chain (AWS_* variables, instance role, ~/.aws)
+            "access_key": env_str("STUDIO_S3_ACCESS_KEY") or None,
+            "secret_key": env_str("STUDIO_S3_SECRET_KEY") or None,
+            "region_name": env_str("STUDIO_S3_REGION", "us-east-1"),
+            "location": env_str("STUDIO_S3_PREFIX", ""),
+            "addressing_style": "path",  # one origin for the CSP below
+            "signature_version": "s3v4",
+            "default_acl": None,  # the bucket stays private; reads go through signed URLs
+            "file_overwrite": True,
+            "querystring_expire": STUDIO_SIGNED_URL_SECONDS,
+        },
+    }
+
+
+def s3_endpoint_url() -> str:
+    """The object store's URL (STUDIO_S3_ENDPOINT_URL; AWS itself when unset)."""
+    return env_url("STUDIO_S3_ENDPOINT_URL", "https://s3.amazonaws.com", ["http", "https"])
+
+
+if STUDIO_STORAGE == "s3":
+    STORAGES["default"] = s3_storage()
 MEDIA_URL = "/media/"  # never served as a listing; files go through an access-checking view
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5_242_880
@@ -256,6 +297,13 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+
+if STUDIO_STORAGE == "s3":
+    # downloads redirect to signed URLs on the object store: let pages load them from there
+    _store_origin = "/".join(s3_endpoint_url().split("/")[:3])
+    # (scores and timemaps, which the page fetches, are answered by the view itself)
+    for _directive in ("img-src", "media-src"):
+        CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(_store_origin)
 
 # --- The studio ------------------------------------------------------------------------------
 STUDIO_DEVICE = env_choice("STUDIO_DEVICE", "auto", ["auto", "cpu", "cuda"])

@@ -7,7 +7,10 @@ settings read REDIS_URL when they load:
   when the run ends;
 - a private MEDIA_ROOT and var/ directory for the run;
 - ``DJANGO_ALLOW_ASYNC_UNSAFE`` so that Playwright's event loop does not trip Django's
-  async-safety check in browser tests.
+  async-safety check in browser tests;
+- with ``STUDIO_TEST_DB=postgres`` (``make test`` re-runs the jobs, integration and
+  fault tests so), a throw-away PostgreSQL cluster on loopback (``ThrowawayPostgres``) as
+  DATABASE_URL; where PostgreSQL is not installed, every test is skipped with that reason.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from studio.processes import start_redis, stop_process
+from studio.processes import ThrowawayPostgres, start_redis, stop_process
 
 _run_dir = Path(tempfile.mkdtemp(prefix="cadenza-test-"))
 atexit.register(shutil.rmtree, _run_dir, True)
@@ -31,3 +34,26 @@ Path(os.environ["STUDIO_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
 if not os.environ.get("REDIS_URL"):
     _redis_proc, os.environ["REDIS_URL"] = start_redis()
     atexit.register(stop_process, _redis_proc)
+
+POSTGRES_MISSING = ""
+if os.environ.get("STUDIO_TEST_DB") == "postgres" and not os.environ.get("DATABASE_URL"):
+    try:
+        _postgres = ThrowawayPostgres()
+        os.environ["DATABASE_URL"] = _postgres.start()
+        atexit.register(_postgres.stop)
+    except (RuntimeError, OSError, KeyError) as exc:
+        POSTGRES_MISSING = f"PostgreSQL could not be started for this run: {exc}"
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest hook signature
+    if POSTGRES_MISSING:
+        import pytest
+
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=POSTGRES_MISSING))
+
+
+def pytest_report_header(config):  # noqa: ARG001 - pytest hook signature
+    from django.conf import settings
+
+    return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"

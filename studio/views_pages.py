@@ -22,8 +22,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from generation import pipeline, services
-from generation.files import file_url, file_urls, media_file, track_file_path
+from generation import pipeline, services, storage
+from generation.files import file_url, file_urls, track_file_bytes
 from generation.ml.mood import STYLE_NAMES
 from generation.models import Job, Track
 from studio import selectors
@@ -533,13 +533,14 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
 
 def _job_input(track: Track) -> bytes | None:
     """The uploaded seed of the track's job, while it is still on disk."""
-    path = media_file(track.job.input_file) if track.job and track.job.input_file else None
-    return path.read_bytes() if path else None
+    if not (track.job and track.job.input_file):
+        return None
+    return storage.read_bytes(track.job.input_file)
 
 
 def _track_midi(track: Track) -> bytes | None:
     try:
-        return track_file_path(track, "midi").read_bytes()
+        return track_file_bytes(track, "midi")
     except Http404:
         return None
 

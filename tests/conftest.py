@@ -11,7 +11,7 @@ from studio.processes import start_redis, stop_process
 
 # The fixtures of the studio pages' tests (rendered_variant, make_track, studio_server, ...)
 # and of the jobs tests (fast_jobs, worker_factory), registered once for every test file.
-pytest_plugins = ["tests.studio_fixtures", "tests.jobs_fixtures"]
+pytest_plugins = ["tests.jobs_fixtures", "tests.studio_fixtures"]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

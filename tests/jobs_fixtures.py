@@ -23,6 +23,21 @@ from channels.layers import channel_layers
 
 ROOT = Path(__file__).resolve().parent.parent
 
+def child_database_url() -> str:
+    """DATABASE_URL of the test database, for child processes (workers, daphne): the SQLite
+    file, or the PostgreSQL test database pytest-django made (``test_<name>``)."""
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    host = conf.get("HOST") or "127.0.0.1"
+    port = f":{conf['PORT']}" if conf.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{conf['NAME']}"
+
+
 # shortened recovery timings, for the worker processes and for this process alike
 FAST = {
     "STUDIO_HEARTBEAT_SECONDS": 1,
@@ -116,14 +131,11 @@ class Worker:
 @pytest.fixture(name="worker_factory")
 def worker_factory_fixture(settings, tmp_path):
     """Start real workers on the test database; all are killed at the end of the test."""
-    from django.db import connection
-
-    db_name = connection.settings_dict["NAME"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update({k: str(v) for k, v in FAST.items()})
     env.update(
         {
-            "DATABASE_URL": f"sqlite:///{db_name}",
+            "DATABASE_URL": child_database_url(),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "REDIS_URL": os.environ["REDIS_URL"],
             "STUDIO_COMPOSE_MODULE": "tests.jobs_engine",
@@ -143,6 +155,7 @@ def worker_factory_fixture(settings, tmp_path):
         fail: str = "",
         real_engine: bool = False,
         finish_delay: float = 0.0,
+        extra_env: dict[str, str] | None = None,
     ) -> Worker:
         """``real_engine``: the committed models (generation.ml.compose / transfer) instead
         of tests.jobs_engine; ``delay``, ``fail`` and ``finish_delay`` (a pause inside
@@ -156,6 +169,7 @@ def worker_factory_fixture(settings, tmp_path):
             worker_env["STUDIO_TRANSFER_MODULE"] = ""
         if redis_url:
             worker_env["REDIS_URL"] = redis_url
+        worker_env.update(extra_env or {})
         before = set(WorkerHeartbeat.objects.values_list("worker_id", flat=True))
         worker = Worker(worker_env, tmp_path / f"worker-{len(started)}.log")
         started.append(worker)
@@ -166,7 +180,7 @@ def worker_factory_fixture(settings, tmp_path):
                     set(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) - before
                     or worker.proc.poll() is not None
                 ),
-                60,
+                180,  # a busy test machine takes a while to import torch
                 "the worker's first heartbeat",
             )
             assert worker.proc.poll() is None, worker.log()

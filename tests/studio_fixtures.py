@@ -23,6 +23,7 @@ import pytest
 from django.conf import settings
 
 from studio.processes import free_port, stop_process
+from tests.jobs_fixtures import child_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,9 +211,6 @@ class StudioServer:
 def studio_server(transactional_db, tmp_path):
     """daphne + one ``runworker generation`` against the test database (a file, see
     settings), the test Redis and the test MEDIA_ROOT. Yields a StudioServer."""
-    from django.db import connection
-
-    db_name = connection.settings_dict["NAME"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
         {
@@ -222,7 +220,6 @@ def studio_server(transactional_db, tmp_path):
             "PYTHONPATH": str(ROOT),
             "REDIS_URL": os.environ["REDIS_URL"],
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "STUDIO_TEST_DATABASE": str(db_name),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "STUDIO_HEARTBEAT_SECONDS": "1",
             "STUDIO_RECOVERY_INTERVAL_SECONDS": "1",
@@ -230,8 +227,8 @@ def studio_server(transactional_db, tmp_path):
             "PYTHONUNBUFFERED": "1",
         }
     )
-    # the child processes must open the test database file, not var/db.sqlite3
-    env["DATABASE_URL"] = f"sqlite:///{db_name}"
+    # the child processes must open the test database, not var/db.sqlite3
+    env["DATABASE_URL"] = child_database_url()
     port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir()

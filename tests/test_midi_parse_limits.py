@@ -23,7 +23,7 @@ from generation.models import Job
 from generation.music import validate
 from generation.music.notes import Note, Part, Piece, piece_to_midi_bytes
 from studio.processes import free_port, stop_process
-from tests.jobs_fixtures import api
+from tests.jobs_fixtures import api, child_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 INSPECT = "/api/midi/inspect/"
@@ -130,13 +130,11 @@ def _get(url: str, timeout: float) -> int:
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_thirty_parallel_inspects_keep_healthz_answering(owner, tmp_path):
-    from django.db import connection
-
     token = api(owner).defaults["HTTP_AUTHORIZATION"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update({
         "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "studio.settings",
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": child_database_url(),
         "STUDIO_MIDI_PARSES_PER_MINUTE": "100", "STUDIO_MAX_PARALLEL_PARSES": "2",
     })
     port = free_port()

@@ -81,3 +81,15 @@ def test_a_short_secret_key_is_refused():
     result = _manage("check", extra_env={"DJANGO_SECRET_KEY": "short"})
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"STUDIO_STORAGE": "s3"}, "STUDIO_S3_BUCKET"),
+    ({"STUDIO_STORAGE": "s3", "STUDIO_S3_BUCKET": "b", "STUDIO_S3_ENDPOINT_URL": "minio:9000"},
+     "STUDIO_S3_ENDPOINT_URL"),
+    ({"STUDIO_STORAGE": "ftp"}, "STUDIO_STORAGE"),
+])
+def test_object_storage_settings_that_cannot_work_stop_start_up_with_their_name(extra, named):
+    result = _manage("check", extra_env=extra)
+    assert result.returncode != 0
+    assert named in result.stderr
