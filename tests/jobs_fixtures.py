@@ -33,6 +33,11 @@ FAST = {
 }
 
 
+# how long a worker process may take to start and beat: importing Django, channels and the
+# engine takes seconds on an idle machine and a minute or more on two cores busy training
+WORKER_START_SECONDS = 240
+
+
 def wait_for(
     predicate: Callable[[], object], seconds: float, what: str, every: float = 0.2
 ) -> object:
@@ -143,6 +148,7 @@ def worker_factory_fixture(settings, tmp_path):
         fail: str = "",
         real_engine: bool = False,
         finish_delay: float = 0.0,
+        extra_env: dict[str, str] | None = None,
     ) -> Worker:
         """``real_engine``: the committed models (generation.ml.compose / transfer) instead
         of tests.jobs_engine; ``delay``, ``fail`` and ``finish_delay`` (a pause inside
@@ -151,6 +157,7 @@ def worker_factory_fixture(settings, tmp_path):
 
         worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail,
                           STUDIO_TEST_FINISH_DELAY=str(finish_delay))
+        worker_env.update(extra_env or {})
         if real_engine:
             worker_env["STUDIO_COMPOSE_MODULE"] = ""
             worker_env["STUDIO_TRANSFER_MODULE"] = ""
@@ -166,7 +173,7 @@ def worker_factory_fixture(settings, tmp_path):
                     set(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) - before
                     or worker.proc.poll() is not None
                 ),
-                60,
+                WORKER_START_SECONDS,
                 "the worker's first heartbeat",
             )
             assert worker.proc.poll() is None, worker.log()
