@@ -298,7 +298,12 @@ class JobProcess:
                         continue
                     message = self._conn.recv()
                     if message[0] == "progress":
-                        self._conn.send(bool(progress(message[1], message[2])))
+                        try:
+                            go = bool(progress(message[1], message[2]))
+                        except BaseException:
+                            self._discard()  # it waits for an answer that will not come
+                            raise
+                        self._conn.send(go)
                         continue
                     return _outcome(message, timings)
             except TimeoutError:
