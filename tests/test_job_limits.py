@@ -33,7 +33,9 @@ def _ended(job_id: int, seconds: float) -> Job:
 @pytest.mark.usefixtures("fast_jobs")
 def test_a_job_that_sleeps_forever_fails_at_its_deadline_and_the_worker_takes_the_next(
         owner, worker_factory):
-    deadline = 8
+    # the deadline binds every job of the worker: long enough for the good job's rendering on
+    # two cores starved by training (a few seconds on an idle machine)
+    deadline = 60
     worker = worker_factory(extra_env={**PATIENT, "STUDIO_JOB_DEADLINE_SECONDS": str(deadline),
                                        "STUDIO_TEST_ENGINE_HANG_STYLE": BAD})
     stuck = services.submit_job(user=owner, kind="compose", params={"bars": 2, "style": BAD})

@@ -148,7 +148,7 @@ def test_workers_come_back_by_themselves_after_a_redis_outage(tmp_path):
             240, "/healthz to answer 200 again")
         assert json.loads(body)["channel_layer"] is True
         state = _wait(lambda: (lambda s: s if s[0] not in ("queued", "running") else None)(
-            json.loads(_django(env, _JOB, job_id))), 240, "the job queued during the outage")
+            json.loads(_django(env, _JOB, job_id))), 600, "the job queued during the outage")
         assert state == ["done", "", 1], state
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
