@@ -99,7 +99,7 @@ print(services.submit_job(user=user, kind="compose", params={"bars": 2}).id)
 _JOB = """
 import json, sys
 from generation.models import Job, Track
-job = Job.objects.get(id=int(sys.argv[1]))
+job = Job.objects.get(id=int(sys.argv[-1]))
 print(json.dumps([job.status, job.error, Track.objects.filter(job=job).count()]))
 """
 
