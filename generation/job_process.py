@@ -126,6 +126,7 @@ def _child_main(conn, parent_pid: int, memory_bytes: int, overrides: dict[str, A
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     pipeline.warm_up()
+    log.info("job child %s ready", os.getpid())
     conn.send(("ready", os.getpid()))
     while True:
         try:

@@ -10,6 +10,7 @@ needed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -175,6 +176,14 @@ def worker_factory_fixture(settings, tmp_path):
                 ),
                 WORKER_START_SECONDS,
                 "the worker's first heartbeat",
+            )
+            assert worker.proc.poll() is None, worker.log()
+            # and its job child has loaded the models, so a test's waits time jobs only
+            wait_for(
+                lambda: re.search(r"job child \d+ ready", worker.log())
+                or worker.proc.poll() is not None,
+                WORKER_START_SECONDS,
+                "the worker's job child to be ready",
             )
             assert worker.proc.poll() is None, worker.log()
         return worker
