@@ -15,6 +15,11 @@ The worker (``manage.py runworker generation``):
   receives the next message only once the handler is free, so doorbells go to idle workers
   instead of piling up in a busy one's queue; an idle worker also looks in the database
   every STUDIO_RECOVERY_INTERVAL_SECONDS, so a lost doorbell delays nothing for long.
+- The pipeline runs in the worker's job child (``job_process``: warm models, a memory
+  cap, and a wall deadline after which the child is killed and the job fails). The
+  heartbeat says this worker is alive; a job's heartbeat is refreshed only within its
+  deadline (plus a grace), so a job the worker could not stop is recovered like one whose
+  worker died.
 - SIGTERM/SIGINT: the running job is given back to the queue (its attempt not counted),
   the heartbeat row removed, and the process exits with status 0.
 """
@@ -42,6 +47,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from generation import pipeline, services
+from generation.job_process import JobLimitExceeded, JobProcess, deadline_seconds
 from generation.models import Job
 
 log = logging.getLogger(__name__)
@@ -69,6 +75,8 @@ class WorkerRuntime:
     def __init__(self) -> None:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.current_job_id: int | None = None
+        self.job_started: float | None = None  # time.monotonic() when the job began
+        self.jobs = job_processes()
         self.stopping = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
@@ -102,8 +110,7 @@ class WorkerRuntime:
         log.info("worker %s started", self.worker_id)
 
     def _warm_up(self) -> None:
-        pipeline.warm_up()
-        close_old_connections()
+        self.jobs.start()  # the job child loads the models, not this process
 
     def _heartbeat_loop(self) -> None:
         interval = min(5, int(getattr(settings, "STUDIO_HEARTBEAT_SECONDS", 5)))
@@ -112,7 +119,9 @@ class WorkerRuntime:
         while not self.stopping.is_set():
             try:
                 job_id = self.current_job_id
-                services.beat(worker_id=self.worker_id, busy=job_id is not None, job_id=job_id)
+                services.beat(
+                    worker_id=self.worker_id, busy=job_id is not None, job_id=self._live_job(job_id)
+                )
                 if time.monotonic() - last_recovery >= recovery_every:
                     last_recovery = time.monotonic()
                     counts = services.recover_jobs()
@@ -123,6 +132,16 @@ class WorkerRuntime:
             finally:
                 close_old_connections()
             self.stopping.wait(interval)
+
+    def _live_job(self, job_id: int | None) -> int | None:
+        """The job whose heartbeat this beat refreshes: the running one, while it is within
+        its deadline and a grace for saving; past that the worker failed to stop it, and
+        recovery should see it stale."""
+        started = self.job_started
+        if job_id is None or started is None:
+            return job_id
+        grace = 2 * int(getattr(settings, "STUDIO_STALE_WORKER_SECONDS", 30))
+        return job_id if time.monotonic() - started <= deadline_seconds() + grace else None
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
         log.info("worker %s: signal %s, shutting down", self.worker_id, signum)
@@ -151,6 +170,7 @@ class WorkerRuntime:
         except Exception:
             log.exception("clean shutdown could not reach the database")
         finally:
+            self.jobs.stop()  # after the hand-back, so the job is not failed for it
             close_old_connections()
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -179,12 +199,14 @@ class WorkerRuntime:
         if job_id is not None and job.id != job_id:
             log.info("doorbell for job %s: took job %s (fair share)", job_id, job.id)
         self.current_job_id = job.id
+        self.job_started = time.monotonic()
         staging = Path(settings.MEDIA_ROOT) / "staging" / f"job-{job.id}-{self.worker_id}"
         try:
             services.beat(worker_id=self.worker_id, busy=True, job_id=job.id)
             return self._execute(job, staging)
         finally:
             self.current_job_id = None
+            self.job_started = None
             shutil.rmtree(staging, ignore_errors=True)
             try:
                 services.beat(worker_id=self.worker_id, busy=False)
@@ -203,7 +225,7 @@ class WorkerRuntime:
         input_path = services.job_input_path(job)
         started = time.perf_counter()
         try:
-            variants = pipeline.run_pipeline(
+            variants = self.jobs.run(
                 kind=job.kind,
                 params=job.parameters,
                 input_path=input_path,
@@ -227,6 +249,11 @@ class WorkerRuntime:
         except pipeline.Cancelled:
             log.info("job %s stopped at a stage boundary (cancelled or handed back)", job.id)
             return "stopped"
+        except JobLimitExceeded as exc:
+            if self.stopping.is_set():
+                return "stopped"  # the worker stopped the child while shutting down
+            services.fail_job(job_id=job.id, worker_id=self.worker_id, message=str(exc))
+            return "failed"
         except (pipeline.InvalidJob, pipeline.EngineUnavailable) as exc:
             services.fail_job(job_id=job.id, worker_id=self.worker_id, message=str(exc))
             return "failed"
@@ -242,6 +269,17 @@ class WorkerRuntime:
             log.error("job %s failed: %s\n%s", job.id, exc, traceback.format_exc())
             services.fail_job(job_id=job.id, worker_id=self.worker_id, message=message)
             return "failed"
+
+
+_job_processes: JobProcess | None = None
+
+
+def job_processes() -> JobProcess:
+    """This process's one job child manager (shared by every WorkerRuntime in it)."""
+    global _job_processes
+    if _job_processes is None:
+        _job_processes = JobProcess()
+    return _job_processes
 
 
 runtime = WorkerRuntime()

@@ -324,6 +324,11 @@ STUDIO_API_TOKEN_DAYS = env_int("STUDIO_API_TOKEN_DAYS", 90, minimum=1)
 STUDIO_RESET_MAILS_PER_EMAIL = env_int("STUDIO_RESET_MAILS_PER_EMAIL", 3, minimum=1)
 STUDIO_RESET_MAILS_PER_IP = env_int("STUDIO_RESET_MAILS_PER_IP", 10, minimum=1)
 STUDIO_MAX_ATTEMPTS = env_int("STUDIO_MAX_ATTEMPTS", 3, minimum=1)
+# Each job's work runs in a child process of its worker (generation/job_process.py): its wall
+# deadline in seconds (past it the child is killed and the job fails) and its address-space
+# cap in MB (applied when the engine runs on the CPU).
+STUDIO_JOB_DEADLINE_SECONDS = env_int("STUDIO_JOB_DEADLINE_SECONDS", 900, minimum=5)
+STUDIO_JOB_MEMORY_MB = env_int("STUDIO_JOB_MEMORY_MB", 6144, minimum=512)
 # MIDI parse children at once per server process (beyond: 503 "busy"), and uploads/inspects
 # per user per minute (beyond: 429).
 STUDIO_MAX_PARALLEL_PARSES = env_int("STUDIO_MAX_PARALLEL_PARSES", 2, minimum=1)

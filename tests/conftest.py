@@ -49,6 +49,27 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The one builder of tiny continuation Transformers (2 layers, 32 wide: a few thousand
+    parameters, seconds to train): ``tiny_model(seed=0, block_size=64)``, in eval mode, with
+    the project's tokenizer's vocabulary."""
+    import torch
+
+    from generation.ml.transformer import MusicTransformer, TransformerConfig
+    from generation.music.tokenizer import Tokenizer
+
+    vocab = Tokenizer().vocab_size
+
+    def build(seed: int = 0, block_size: int = 64) -> MusicTransformer:
+        torch.manual_seed(seed)
+        cfg = TransformerConfig(vocab_size=vocab, block_size=block_size, n_layer=2, n_head=2,
+                                n_embd=32, dropout=0.0)
+        return MusicTransformer(cfg).eval()
+
+    return build
+
+
 @pytest.fixture
 def spare_redis():
     """A second, private redis-server that a test may stop to simulate an outage."""

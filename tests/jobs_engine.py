@@ -9,9 +9,10 @@ is a seeded random walk over a C major / A minor scale in two voices.
 a job while it is mid-run (kill the worker, send SIGTERM, cancel it);
 ``STUDIO_TEST_ENGINE_FAIL=memory`` makes it raise MemoryError, as a model out of memory.
 ``transfer_style`` (for STUDIO_TRANSFER_MODULE) transposes the seed up a fifth.
-``STUDIO_TEST_FINISH_DELAY`` (seconds, env) makes the worker that imports this module pause
-while finishing a job, after it has moved a variant's folder into ``tracks/`` and before the
-transaction that makes the tracks commits, so a test can kill it there.
+``STUDIO_TEST_ENGINE_HANG_STYLE`` (a style name, env) makes a compose job of that style sleep
+forever, and ``STUDIO_TEST_ENGINE_GREEDY_STYLE`` one that allocates (and touches) memory
+until the process's cap stops it, so deadline and memory-cap tests can send one bad job
+between good ones. (``STUDIO_TEST_FINISH_DELAY`` lives in tests/settings.py.)
 """
 
 from __future__ import annotations
@@ -35,27 +36,6 @@ def _result(piece: Piece, seed: int, variant: int, style: str, boundary: float =
             bars: int = 0) -> GeneratedPiece:
     """The engine's own result class, so the pipeline reads the fake as it reads the model."""
     return GeneratedPiece(piece, seed, variant, TinyModel.version, style, {}, boundary, bars)
-
-
-def _pause_while_finishing() -> None:
-    seconds = float(os.environ.get("STUDIO_TEST_FINISH_DELAY", "0") or 0)
-    if seconds <= 0:
-        return
-    import shutil
-    from pathlib import Path
-
-    real_move = shutil.move
-
-    def move(src, dst, *args, **kwargs):
-        out = real_move(src, dst, *args, **kwargs)
-        if Path(dst).parent.name == "tracks":  # finish_job moving a variant into place
-            time.sleep(seconds)
-        return out
-
-    shutil.move = move
-
-
-_pause_while_finishing()  # the worker imports this module when it starts (warm-up)
 
 
 def load_default_model(device: str | None = None) -> TinyModel:
@@ -82,6 +62,20 @@ def _walk(rng: random.Random, start_beat: float, bars: int, tonic: int) -> list[
     ]
 
 
+def _misbehave(style: str) -> None:
+    if style and style == os.environ.get("STUDIO_TEST_ENGINE_HANG_STYLE"):
+        while True:
+            time.sleep(60)
+    if style and style == os.environ.get("STUDIO_TEST_ENGINE_GREEDY_STYLE"):
+        # touched pages, 64 MB at a time; a safety stop at twice the cap, so a cap that does
+        # not hold fails the test with "Something went wrong" instead of eating the machine
+        ceiling = 2 * int(os.environ.get("STUDIO_JOB_MEMORY_MB", "2048")) << 20
+        hoard = []
+        while len(hoard) * (64 << 20) < ceiling:
+            hoard.append(bytearray(b"\x01") * (64 << 20))
+        raise RuntimeError("the memory cap did not stop the greedy test composer")
+
+
 def _delay() -> None:
     delay = float(os.environ.get("STUDIO_TEST_ENGINE_DELAY", "0") or 0)
     if delay > 0:
@@ -103,6 +97,7 @@ def compose(
     model=None,
 ) -> list[GeneratedPiece]:
     """Same signature as generation.ml.compose.compose."""
+    _misbehave(style)
     _delay()
     tonic = 60 if (attributes or {}).get("mode") != "minor" else 57
     bpm = float(tempo_bpm or 120.0)

@@ -10,6 +10,7 @@ needed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,11 @@ FAST = {
     "STUDIO_RESEND_AFTER_SECONDS": 3,
     "STUDIO_CHANNEL_EXPIRY": 2,
 }
+
+
+# how long a worker process may take to start and beat: importing Django, channels and the
+# engine takes seconds on an idle machine and a minute or more on two cores busy training
+WORKER_START_SECONDS = 240
 
 
 def wait_for(
@@ -164,6 +170,7 @@ def worker_factory_fixture(settings, tmp_path):
 
         worker_env = dict(env, STUDIO_TEST_ENGINE_DELAY=str(delay), STUDIO_TEST_ENGINE_FAIL=fail,
                           STUDIO_TEST_FINISH_DELAY=str(finish_delay))
+        worker_env.update(extra_env or {})
         if real_engine:
             worker_env["STUDIO_COMPOSE_MODULE"] = ""
             worker_env["STUDIO_TRANSFER_MODULE"] = ""
@@ -180,8 +187,16 @@ def worker_factory_fixture(settings, tmp_path):
                     set(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) - before
                     or worker.proc.poll() is not None
                 ),
-                180,  # a busy test machine takes a while to import torch
+                WORKER_START_SECONDS,
                 "the worker's first heartbeat",
+            )
+            assert worker.proc.poll() is None, worker.log()
+            # and its job child has loaded the models, so a test's waits time jobs only
+            wait_for(
+                lambda: re.search(r"job child \d+ ready", worker.log())
+                or worker.proc.poll() is not None,
+                WORKER_START_SECONDS,
+                "the worker's job child to be ready",
             )
             assert worker.proc.poll() is None, worker.log()
         return worker

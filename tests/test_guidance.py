@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from generation.ml.guidance import GuideTarget, RowGuide
 from generation.ml.sampling import SampleSettings, sample
-from generation.ml.transformer import MusicTransformer, TransformerConfig
 from generation.music import schema
 from generation.music.tokenizer import Grammar, Tokenizer
 
@@ -97,14 +95,7 @@ def test_register_bias_points_toward_the_band():
     assert bias[TOK.bar] == 0  # only pitches move the register
 
 
-def tiny_model(seed: int = 0) -> MusicTransformer:
-    torch.manual_seed(seed)
-    cfg = TransformerConfig(vocab_size=TOK.vocab_size, block_size=64, n_layer=2, n_head=2,
-                            n_embd=32, dropout=0.0)
-    return MusicTransformer(cfg).eval()
-
-
-def test_guided_rows_are_the_same_alone_and_batched():
+def test_guided_rows_are_the_same_alone_and_batched(tiny_model):
     model = tiny_model()
     guide = GuideTarget.for_bands("sparse", "high")
     cfg = SampleSettings(bars=2, guide=guide)

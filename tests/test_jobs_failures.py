@@ -27,7 +27,7 @@ def test_a_job_whose_message_expired_before_any_worker_ran_still_runs(owner, wor
     assert job.last_sent_at is not None  # the doorbell was rung...
     time.sleep(3.5)  # ...and has expired (expiry 2 s), with no worker running
     worker = worker_factory()
-    job = wait_done(job.id, 40)
+    job = wait_done(job.id, 300)  # generous: rendering on two cores starved by training
     assert job.attempts == 1 and Track.objects.filter(job=job).count() == 1
     assert "'resent': 1" in worker.log()  # it ran because recovery rang again
 
@@ -35,7 +35,7 @@ def test_a_job_whose_message_expired_before_any_worker_ran_still_runs(owner, wor
 def test_a_job_that_runs_out_of_memory_fails_once_with_a_message(owner, settings, worker_factory):
     worker_factory(fail="memory")
     job = services.submit_job(user=owner, kind="compose", params={"bars": 2})
-    wait_for(lambda: job_status(job.id) in Job.FINAL, 40, "the job to end")
+    wait_for(lambda: job_status(job.id) in Job.FINAL, 300, "the job to end")
     time.sleep(3)  # several recovery passes later it has not been retried
     job.refresh_from_db()
     assert job.status == "failed" and job.attempts == 1

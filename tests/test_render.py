@@ -130,20 +130,43 @@ def test_a_missing_soundfont_is_a_clear_error(tmp_path, monkeypatch):
         find_soundfont()
 
 
-def test_soundfont_path_from_the_environment_wins(monkeypatch):
-    from pathlib import Path
+def test_the_piano_roll_draws_each_note_where_its_pitch_and_time_are(tmp_path):
+    """Read back from the image: the part's note colour (at the notes' alpha over white) lies
+    in two blocks, a high one over beats 0-4 and a low one over beats 12-16 (as wide as each
+    other, twice as far apart), and the red boundary line is halfway, at beat 8."""
+    from PIL import Image
 
-    if not Path("/usr/share/sounds/sf2/TimGM6mb.sf2").exists():
-        pytest.skip("TimGM6mb not installed")
-    monkeypatch.setenv("SOUNDFONT_PATH", "/usr/share/sounds/sf2/TimGM6mb.sf2")
-    assert find_soundfont().name == "TimGM6mb.sf2"
+    from generation.render.pianoroll_image import PART_COLOURS
 
+    notes = [Note(0.0, 72, 4.0, 90), Note(12.0, 48, 4.0, 90)]
+    piece = Piece(parts=[Part(notes=notes, name="line")], tempos=[(0.0, 120.0)])
+    path = render_pianoroll(piece, tmp_path / "roll.png", boundary_beat=8.0)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255.0
 
-def test_piano_roll_is_a_png(chorale, tmp_path):
-    path = render_pianoroll(chorale, tmp_path / "roll.png", boundary_beat=8.0)
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(data) > 5000  # an image with notes, not an empty canvas
+    def pixels_of(colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ys, xs = np.nonzero(np.all(np.abs(rgb - colour) < 0.04, axis=2))
+        return xs, ys
+
+    hexcode = PART_COLOURS[0].lstrip("#")
+    pure = np.array([int(hexcode[i : i + 2], 16) for i in (0, 2, 4)]) / 255.0
+    xs, ys = pixels_of(0.85 * pure + 0.15)  # alpha 0.85 over the white axes
+    assert len(xs) > 500, "no notes drawn"
+    middle = (xs.min() + xs.max()) / 2
+    left, right = xs < middle, xs >= middle
+    assert left.sum() > 200 and right.sum() > 200
+    # time: each block spans 4 beats; the gap between them spans 8
+    width_left = xs[left].max() - xs[left].min()
+    width_right = xs[right].max() - xs[right].min()
+    gap = xs[right].min() - xs[left].max()
+    assert abs(width_left - width_right) <= 3
+    assert abs(gap - 2 * width_left) <= 12, (width_left, gap)  # a beat is ~70 px
+    # pitch: the first note (72) is drawn above the second (48); image rows grow downwards
+    assert ys[left].max() < ys[right].min()
+    # the boundary (red dashes) stands at beat 8: halfway between the blocks' outer edges
+    red_x, _ = pixels_of(np.array([0xD6, 0x27, 0x28]) / 255.0)
+    assert len(red_x) > 20
+    assert abs(np.median(red_x) - (xs.min() + xs.max()) / 2) <= 3
 
 
 def test_a_render_does_not_hear_the_one_before_it(chorale):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from generation.ml.sampling import SampleSettings, filter_top_p, sample
 from generation.ml.train_transformer import load_checkpoint, save_checkpoint
-from generation.ml.transformer import MusicTransformer, TransformerConfig
+from generation.ml.transformer import TransformerConfig
 from generation.music.notes import Note, Part, Piece
 from generation.music.tokenizer import Grammar, Tokenizer
 
@@ -29,13 +29,6 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def tiny_model(seed: int = 0, block_size: int = 64) -> MusicTransformer:
-    torch.manual_seed(seed)
-    cfg = TransformerConfig(vocab_size=TOK.vocab_size, block_size=block_size, n_layer=2,
-                            n_head=2, n_embd=32, dropout=0.0)
-    return MusicTransformer(cfg).eval()
-
-
 def prompt(style="chorale", mode="major", meter=(4, 4)) -> list[int]:
     return TOK.prefix(style, mode, "moderate", "middle", meter)
 
@@ -46,7 +39,7 @@ def seed_piece() -> Piece:
     return Piece(parts=[Part(soprano, program=0), Part(bass, program=32)])
 
 
-def test_logits_with_and_without_kv_cache_agree():
+def test_logits_with_and_without_kv_cache_agree(tiny_model):
     model = tiny_model()
     ids = torch.tensor([prompt() + TOK.encode(seed_piece())])
     full, _ = model(ids)
@@ -58,7 +51,7 @@ def test_logits_with_and_without_kv_cache_agree():
     assert torch.allclose(full, incremental, atol=1e-5)
 
 
-def test_left_padding_with_key_mask_matches_unpadded():
+def test_left_padding_with_key_mask_matches_unpadded(tiny_model):
     model = tiny_model()
     seq = prompt() + TOK.encode(seed_piece())[:20]
     alone, _ = model(torch.tensor([seq]))
@@ -70,7 +63,7 @@ def test_left_padding_with_key_mask_matches_unpadded():
     assert torch.allclose(alone[0], padded[0, pad:], atol=1e-5)
 
 
-def test_a_tiny_model_overfits_a_tiny_batch():
+def test_a_tiny_model_overfits_a_tiny_batch(tiny_model):
     torch.manual_seed(0)
     model = tiny_model()
     model.train()
@@ -88,7 +81,7 @@ def test_a_tiny_model_overfits_a_tiny_batch():
     assert loss.item() < 0.5
 
 
-def test_the_same_seed_gives_the_same_notes_alone_and_batched():
+def test_the_same_seed_gives_the_same_notes_alone_and_batched(tiny_model):
     model = tiny_model()
     cfg = SampleSettings(bars=2, temperature=1.0, top_p=0.95)
     a = prompt()
@@ -102,7 +95,7 @@ def test_the_same_seed_gives_the_same_notes_alone_and_batched():
     assert batched[1] == again  # the padded-to-nothing long row also matches alone
 
 
-def test_sampling_stops_after_the_requested_number_of_bars():
+def test_sampling_stops_after_the_requested_number_of_bars(tiny_model):
     model = tiny_model()
     for bars in (1, 3):
         out = sample(model, TOK, [prompt()], [3], SampleSettings(bars=bars))[0]
@@ -110,7 +103,7 @@ def test_sampling_stops_after_the_requested_number_of_bars():
         assert out[0] == TOK.bar
 
 
-def test_sampling_slides_past_the_context_and_stays_grammatical():
+def test_sampling_slides_past_the_context_and_stays_grammatical(tiny_model):
     model = tiny_model(block_size=32)
     cfg = SampleSettings(bars=4, max_new_tokens=120)
     out = sample(model, TOK, [prompt()], [2], cfg, max_context=40)[0]
@@ -164,7 +157,7 @@ def test_constrained_decoding_never_emits_an_ill_formed_sequence(seed, temperatu
     assert again.note_count == piece.note_count
 
 
-def test_a_checkpoint_saves_and_loads_to_identical_outputs(tmp_path):
+def test_a_checkpoint_saves_and_loads_to_identical_outputs(tmp_path, tiny_model):
     model = tiny_model(seed=3)
     save_checkpoint(tmp_path, model, TOK, {"step": 0})
     loaded, tok, meta = load_checkpoint(tmp_path)
@@ -176,7 +169,7 @@ def test_a_checkpoint_saves_and_loads_to_identical_outputs(tmp_path):
     assert sample(model, TOK, [prompt()], [9], cfg) == sample(loaded, tok, [prompt()], [9], cfg)
 
 
-def test_continuation_keeps_the_seed_notes_exactly(tmp_path):
+def test_continuation_keeps_the_seed_notes_exactly(tmp_path, tiny_model):
     from generation.ml.compose import continue_piece, load_model
 
     model = tiny_model(seed=4)
@@ -198,7 +191,7 @@ def test_continuation_keeps_the_seed_notes_exactly(tmp_path):
         assert g.model_version == engine.version and len(g.model_version) == 12
 
 
-def test_model_version_is_the_weights_hash(tmp_path):
+def test_model_version_is_the_weights_hash(tmp_path, tiny_model):
     import hashlib
 
     from generation.ml.compose import load_model
@@ -225,7 +218,7 @@ def test_token_windows_carry_their_own_excerpt_attributes():
         assert got == estimate_mode(piece)
 
 
-def test_reranking_keeps_the_candidate_that_matches_the_request_best(tmp_path):
+def test_reranking_keeps_the_candidate_that_matches_the_request_best(tmp_path, tiny_model):
     from generation.ml.compose import _candidate_seed, _matches, compose, load_model
 
     save_checkpoint(tmp_path, tiny_model(seed=6), TOK, {"step": 0})
