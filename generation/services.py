@@ -30,7 +30,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from generation.models import Job, Track, WorkerHeartbeat, new_share_token
-from generation.pipeline import InvalidJob, Variant, clean_parameters
+from generation.pipeline import REPAIR_KINDS, InvalidJob, Variant, clean_parameters
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ __all__ = [
     "InvalidTransition",
     "QuotaExceeded",
     "submit_job",
+    "submit_track_job",
     "inspect_upload",
     "claim_job",
     "claim_fair_job",
@@ -300,7 +301,29 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
         clean["input_bytes"] = len(midi_bytes)
     if source is not None and source.hidden:
         clean["from_hidden_track"] = source.id
+    if source is not None and kind in REPAIR_KINDS:
+        # the result names its source, even after the source is deleted or made private
+        clean["source"] = {"id": source.id, "title": str(source)[:200],
+                           "owner": source.owner.get_username()}
     return _create_job(user=user, kind=kind, clean=clean, midi_bytes=midi_bytes)
+
+
+def submit_track_job(*, user, kind: str, track_id: int, params: dict[str, Any]) -> Job:
+    """A repair (infill, harmonize) of a track the user may open by id: their own, or a
+    public one, whose remix then belongs to ``user`` and names its source. Anything else
+    raises Track.DoesNotExist, exactly like a track that does not exist (answer 404)."""
+    if kind not in REPAIR_KINDS:
+        raise InvalidJob(f"Only {' and '.join(REPAIR_KINDS)} are made from a track.")
+    from django.http import Http404
+
+    from generation.files import track_file_path
+
+    source = Track.objects.visible_by_id_to(user).select_related("owner").get(id=track_id)
+    try:
+        midi = track_file_path(source, "midi").read_bytes()
+    except (Http404, OSError):  # no MIDI file recorded, or gone from the disk
+        raise InvalidJob("This track has no MIDI file to work from.") from None
+    return submit_job(user=user, kind=kind, params=params, midi_bytes=midi, source=source)
 
 
 @transaction.atomic
@@ -422,11 +445,15 @@ def finish_job(
             if done != 1:
                 return None
             job = Job.objects.get(id=job_id)
+            source_id = ((job.parameters or {}).get("source") or {}).get("id")
+            # the source may have been deleted while the job ran: then the name stays
+            parent_id = source_id if Track.objects.filter(id=source_id).exists() else None
             tracks: list[Track] = []
             for v in variants:
                 track = Track.objects.create(
                     owner_id=job.owner_id,
                     job=job,
+                    parent_id=parent_id,
                     variant=v.number,
                     title=v.title[:200],
                     parameters=job.parameters,

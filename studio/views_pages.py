@@ -32,6 +32,7 @@ from studio.forms import (
     chosen_attributes,
 )
 from studio.models import MIN_RATINGS_FOR_AVERAGE
+from studio.views_repair import repair_context
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -163,6 +164,7 @@ def _render_track(
             user.is_authenticated and not is_owner and track.visibility == Track.Visibility.PUBLIC
         ),
         "moderation": getattr(track, "moderation", None) if is_owner or user.is_staff else None,
+        **repair_context(request, track, token=token),
     }
     return render(request, "studio/track.html", context, status=status)
 
