@@ -169,6 +169,25 @@ def midi_summary(data: bytes) -> dict:
 
 
 
+def remember_own_midi(data: bytes) -> None:
+    """Put the summary of a MIDI file this server wrote (a track's own) in ``midi_summary``'s
+    cache, read in this process: the parse sandbox is for files from outside, and a repair
+    is meant to take seconds, not a child process's start on top."""
+    from django.core.cache import cache
+
+    from generation.music.notes import piece_from_midi
+    from generation.music.validate import summarize
+
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    key = f"midi-summary:{settings.STUDIO_MAX_UPLOAD_BYTES}:{digest}"
+    try:
+        if cache.get(key) is None:
+            cache.set(key, {"summary": summarize(piece_from_midi(bytes(data)))},
+                      timeout=SUMMARY_CACHE_SECONDS)
+    except Exception as exc:  # a cache outage costs a parse later, nothing more
+        log.warning("MIDI summary cache unavailable: %s", exc)
+
+
 def device() -> str:
     """STUDIO_DEVICE resolved by the engine's own rule (auto: CUDA when present)."""
     from generation.ml.device import select_device
@@ -665,7 +684,13 @@ def run_pipeline(
     if kind in ("continue", "transfer", *REPAIR_KINDS):
         if input_path is None or not input_path.is_file():
             raise InvalidJob("The uploaded MIDI file is missing.")
-        seed_piece = validate_midi(input_path.read_bytes()).piece
+        if kind in REPAIR_KINDS and params.get("source"):
+            # a copy of a track's own MIDI (services.submit_track_job), not an upload
+            from generation.music.notes import piece_from_midi
+
+            seed_piece = piece_from_midi(input_path.read_bytes())
+        else:
+            seed_piece = validate_midi(input_path.read_bytes()).piece
     _check(progress, 8, "reading the mood")
     variants = int(params.get("variants", 1))
     _check(progress, 10, "composing" if kind != "transfer" else "transferring the style")

@@ -323,6 +323,9 @@ def submit_track_job(*, user, kind: str, track_id: int, params: dict[str, Any]) 
         midi = track_file_path(source, "midi").read_bytes()
     except (Http404, OSError):  # no MIDI file recorded, or gone from the disk
         raise InvalidJob("This track has no MIDI file to work from.") from None
+    from generation.pipeline import remember_own_midi
+
+    remember_own_midi(midi)
     return submit_job(user=user, kind=kind, params=params, midi_bytes=midi, source=source)
 
 

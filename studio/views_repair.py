@@ -48,18 +48,25 @@ def repair_context(request: HttpRequest, track: Track, *, token: str | None) -> 
         user.is_authenticated
         and Track.objects.visible_by_id_to(user).filter(id=track.id).exists()
     )
+    from generation.music.grid import STYLE_VOICES
+
     start, end = params.get("start_bar"), params.get("end_bar")
     bars = int(layout.get("bars") or 0)
+    voices = int(layout.get("voices") or 0)
+    # the repair model writes one-line tunes and four-voice textures (its styles' voices)
+    writable = sorted(set(STYLE_VOICES.values()))
     selected = request.GET.get("bars", "")
     first, _, last = selected.partition("-")
     return {
         "repair": {
             # a repair works from the track's id: its owner, or anyone for a public track
             "can_edit": bool(can_open_by_id and bars and (track.files or {}).get("midi")),
+            "supported": voices in writable,
+            "writable": " or ".join(str(v) for v in writable),
             "layout": layout,
             "bars": bars,
-            "voices": list(range(1, int(layout.get("voices") or 0) + 1)),
-            "single_line": int(layout.get("voices") or 0) == 1,
+            "voices": list(range(1, voices + 1)),
+            "single_line": voices == 1,
             "highlight": [start, end] if track.kind == "infill" and start and end else None,
             "compare": bool((track.files or {}).get("original_audio")) and track.kind in
             pipeline.REPAIR_KINDS,
