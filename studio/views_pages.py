@@ -452,7 +452,9 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
                 "upload it again on the compose page.",
             )
             return redirect("studio:track", track_id=track.id)
-    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), track)
+    # a repair made again is a repair of the same parent, not of this result
+    source = track.parent if kind in pipeline.REPAIR_KINDS and track.parent else track
+    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), source)
 
 
 def _job_input(track: Track) -> bytes | None:

@@ -167,7 +167,7 @@ def test_bars_5_to_8_are_selected_rewritten_and_compared_with_the_original(
     _wait_until(page, "!document.getElementById('track-audio').paused")
     start = page.evaluate("document.getElementById('track-audio').currentTime")
     assert 8.0 <= start < 10.0
-    page.get_by_label("Original").check()
+    page.locator("#version-original").check()
     _wait_until(page, "document.getElementById('compare').dataset.playing === 'original'")
     _wait_until(page, "!document.getElementById('original-audio').paused")
     assert page.evaluate("document.getElementById('track-audio').paused")

@@ -128,7 +128,7 @@ def test_strangers_cannot_repair_private_or_unlisted_tracks(owner, stranger, mak
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"start_bar": 5, "end_bar": 9}, "end_bar must be between 1 and 4"),
+        ({"start_bar": 3, "end_bar": 9}, "end_bar must be between 1 and 4"),
         ({"start_bar": 3, "end_bar": 2}, "An empty selection: bar 2 comes before bar 3"),
         ({"end_bar": 2}, "start_bar is missing"),
         ({"start_bar": 1, "end_bar": 2, "voices": "2,x"}, "voices must be a list"),
