@@ -57,6 +57,16 @@ def chorale_variant(tmp_path_factory):
     return folder, rendered
 
 
+def _record_layout(track, variant) -> None:
+    """What the worker records beside a track it makes (pipeline.run_pipeline): where the
+    bars are and where the piano roll's time axis lies."""
+    from generation.models import Track
+    from generation.pipeline import layout_of
+
+    layout = {**layout_of(chorale_piece()), **variant[1]["roll"]}
+    Track.objects.filter(id=track.id).update(attributes={"layout": layout})
+
+
 def _wait_until(page, expression: str, timeout_s: float = 20) -> None:
     """Poll with page.evaluate (wait_for_function uses eval, which the CSP forbids)."""
     import time
@@ -119,6 +129,7 @@ def test_bars_5_to_8_are_selected_rewritten_and_compared_with_the_original(
     settings.STUDIO_DEVICE = "cpu"
     owner = make_user("hana")
     source = make_track(owner, title="Evening chorale", rendered_with=chorale_variant)
+    _record_layout(source, chorale_variant)
     _log_in(page, live_server.url, "hana")
     _open(page, f"{live_server.url}/tracks/{source.id}/")
     assert page.evaluate("document.querySelectorAll('#score g.measure').length") == BARS
