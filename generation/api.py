@@ -168,14 +168,29 @@ def job_url(job: Job) -> str:
 
 @api_view("GET", "POST")
 def jobs(request):
-    """POST: submit a job (202). GET: the caller's 50 most recent jobs."""
+    """POST: submit a job (202). GET: the caller's 50 most recent jobs.
+
+    infill and harmonize take ``track`` (a track id the caller may open: their own or a
+    public one) or a MIDI upload; infill also ``start_bar``, ``end_bar`` (1-based,
+    inclusive) and ``voices`` (1 = the highest line; empty: all)."""
     if request.method == "GET":
         recent = Job.objects.filter(owner=request.user).prefetch_related(
             Prefetch("tracks", queryset=Track.objects.only("id", "job_id", "variant")))[:50]
         return JsonResponse({"jobs": [services.job_state(j) for j in recent]})
     try:
         kind, params, midi = _request_parameters(request)
-        job = services.submit_job(user=request.user, kind=kind, params=params, midi_bytes=midi)
+        track_id = params.pop("track", None)
+        if track_id not in (None, ""):
+            # a repair of a track (its own MIDI); someone else's private track is 404
+            if midi:
+                raise pipeline.InvalidJob("Send a track or a MIDI file, not both.")
+            if isinstance(track_id, bool) or not str(track_id).isdigit():
+                raise pipeline.InvalidJob("track must be a track id.")
+            job = services.submit_track_job(
+                user=request.user, kind=kind, track_id=int(track_id), params=params)
+        else:
+            job = services.submit_job(
+                user=request.user, kind=kind, params=params, midi_bytes=midi)
     except pipeline.InvalidJob as exc:
         return _error(str(exc), 400)
     except services.QuotaExceeded as exc:
@@ -223,6 +238,13 @@ def track_data(track: Track, *, user, share_token: str | None = None) -> dict:
         "mine": mine,
         "files": file_urls(track, share_token),
     }
+    if track.parent_id or track.change:
+        source = (track.parameters or {}).get("source") or {}
+        # the parent's id only where the caller may open it (else it is not there for them)
+        visible = Track.objects.visible_by_id_to(user).filter(id=track.parent_id).exists()
+        data["parent"] = track.parent_id if track.parent_id and visible else None
+        data["change"] = track.change
+        data["source"] = {"title": source.get("title", ""), "owner": source.get("owner", "")}
     if mine:
         data["job"] = track.job_id
         data["share_url"] = reverse("generation:api-shared", args=[track.share_token])

@@ -23,12 +23,15 @@ def new_share_token() -> str:
 
 
 class Job(models.Model):
-    """One request to the engine: compose, continue a seed, or transfer a seed's style."""
+    """One request to the engine: compose, continue a seed, transfer a seed's style, rewrite
+    chosen bars of a track (infill) or write the harmony under a melody (harmonize)."""
 
     class Kind(models.TextChoices):
         COMPOSE = "compose", _("Compose from a mood")
         CONTINUE = "continue", _("Continue a MIDI seed")
         TRANSFER = "transfer", _("Transfer a MIDI seed to another style")
+        INFILL = "infill", _("Rewrite chosen bars")
+        HARMONIZE = "harmonize", _("Harmonize a melody")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -119,6 +122,11 @@ class Track(models.Model):
     job = models.ForeignKey(
         Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="tracks"
     )
+    # the track this one was made from by a repair (infill or harmonize); its parameters keep
+    # the source's title and owner ("source"), which outlive the parent row
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived"
+    )
     variant = models.PositiveSmallIntegerField(default=1)
     title = models.CharField(max_length=200, blank=True)
     visibility = models.CharField(
@@ -156,6 +164,12 @@ class Track(models.Model):
         """compose / continue / transfer: the request's own record, else its job's ("" when
         neither is known, e.g. the job was deleted)."""
         return (self.parameters or {}).get("kind") or (self.job.kind if self.job_id else "")
+
+    @property
+    def change(self) -> str:
+        """What a repair changed in its parent ("bars 5-8 rewritten", "harmonized"); ""
+        for a track made from scratch."""
+        return str((self.parameters or {}).get("change") or "")
 
     @property
     def media_dir(self) -> str:

@@ -31,7 +31,9 @@ from generation.render.engraving import fit_to_ranges
 
 log = logging.getLogger(__name__)
 
-KINDS = ("compose", "continue", "transfer")
+KINDS = ("compose", "continue", "transfer", "infill", "harmonize")
+# repairs of a given piece (a track's MIDI or an upload): the result records what changed
+REPAIR_KINDS = ("infill", "harmonize")
 MAX_BARS = 64
 MAX_VARIANTS = 4
 MAX_MOOD_CHARS = 500
@@ -167,6 +169,25 @@ def midi_summary(data: bytes) -> dict:
 
 
 
+def remember_own_midi(data: bytes) -> None:
+    """Put the summary of a MIDI file this server wrote (a track's own) in ``midi_summary``'s
+    cache, read in this process: the parse sandbox is for files from outside, and a repair
+    is meant to take seconds, not a child process's start on top."""
+    from django.core.cache import cache
+
+    from generation.music.notes import piece_from_midi
+    from generation.music.validate import summarize
+
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    key = f"midi-summary:{settings.STUDIO_MAX_UPLOAD_BYTES}:{digest}"
+    try:
+        if cache.get(key) is None:
+            cache.set(key, {"summary": summarize(piece_from_midi(bytes(data)))},
+                      timeout=SUMMARY_CACHE_SECONDS)
+    except Exception as exc:  # a cache outage costs a parse later, nothing more
+        log.warning("MIDI summary cache unavailable: %s", exc)
+
+
 def device() -> str:
     """STUDIO_DEVICE resolved by the engine's own rule (auto: CUDA when present)."""
     from generation.ml.device import select_device
@@ -213,6 +234,21 @@ def transfer_module() -> str:
     return getattr(settings, "STUDIO_TRANSFER_MODULE", "") or "generation.ml.transfer"
 
 
+def infill_module() -> str:
+    """Where infill/harmonize live (STUDIO_INFILL_MODULE, test settings only, as above)."""
+    return getattr(settings, "STUDIO_INFILL_MODULE", "") or "generation.ml.infill"
+
+
+def infill_model():
+    """The model that rewrites bars and harmonizes (the v2 grid model, whatever version
+    composes), loaded once per process and device like the composer."""
+    load = _engine_function(infill_module(), "load_default_model", "repair model")
+    try:
+        return load(device=device())
+    except FileNotFoundError as exc:
+        raise EngineUnavailable("The repair model has not been trained yet.") from exc
+
+
 def composer_model(version: str | None = None):
     """The continuation/compose model of ``version`` on STUDIO_DEVICE. Each engine's loader
     keeps one per process and device, so a worker serving v1 and v2 side by side loads each
@@ -235,6 +271,10 @@ def warm_up() -> None:
                      time.perf_counter() - started)
         except Exception as exc:  # a missing model fails the jobs that need it, not the worker
             log.warning("worker starts without the composition model %s: %s", version, exc)
+    try:  # a rewrite of 4 bars is meant to take seconds: not a model load on top
+        infill_model()
+    except Exception as exc:
+        log.warning("worker starts without the repair model: %s", exc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +363,58 @@ def clean_parameters(kind: str, params: dict[str, Any], midi_bytes: bytes | None
             raise InvalidJob(f"to_style must be one of {', '.join(known)}.")
         clean["to_style"] = to_style
         clean["variants"] = 1  # the style transfer is deterministic: one result
+    if kind in REPAIR_KINDS:
+        clean.pop("bars", None)  # the length is the given piece's
+        clean.update(_clean_repair(kind, params, clean.get("input_summary") or {}))
     return clean
+
+
+MAX_VOICES = 16
+
+
+def _bar_number(params: dict, key: str, total: int | None) -> int:
+    value = _number(params, key, None, 1, total or 10_000, int)
+    if value is None:
+        raise InvalidJob(f"{key} is missing: say which bars to rewrite (e.g. 5 to 8).")
+    return value
+
+
+def _clean_voices(raw) -> list[int]:
+    """[] (every voice), or the chosen voices, 1 = the highest line: a list of numbers or
+    text like "2,3"."""
+    if raw in (None, "", []):
+        return []
+    if isinstance(raw, str):
+        raw = [v for v in raw.replace(" ", "").split(",") if v]
+    if not isinstance(raw, list):
+        raise InvalidJob("voices must be a list of voice numbers, like 2,3.")
+    voices = []
+    for v in raw:
+        try:
+            number = int(v)
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidJob("voices must be a list of voice numbers, like 2,3.") from None
+        if not 1 <= number <= MAX_VOICES:
+            raise InvalidJob(f"voices must be between 1 and {MAX_VOICES}.")
+        voices.append(number)
+    return sorted(set(voices))
+
+
+def _clean_repair(kind: str, params: dict, summary: dict) -> dict:
+    """The repair's own parameters and ``change``, its description in words."""
+    if kind == "harmonize":
+        style = params.get("style") or "chorale"
+        return {"style": style, "change": "harmonized"}
+    total = summary.get("bars") if isinstance(summary.get("bars"), int) else None
+    start = _bar_number(params, "start_bar", total)
+    end = _bar_number(params, "end_bar", total)
+    if end < start:
+        raise InvalidJob(f"An empty selection: bar {end} comes before bar {start}.")
+    voices = _clean_voices(params.get("voices"))
+    change = f"bar {start} rewritten" if start == end else f"bars {start}-{end} rewritten"
+    if voices:
+        change += f" (voice{'s' if len(voices) > 1 else ''} {', '.join(map(str, voices))})"
+    return {"start_bar": start, "end_bar": end, "voices": voices, "change": change}
 
 
 def _clean_attributes(attributes: dict[str, Any], strict: bool = True) -> dict[str, Any]:
@@ -445,6 +536,8 @@ def generate_pieces(
         }
         return [generated]
 
+    if kind in REPAIR_KINDS:
+        return _repair_pieces(kind, params, seed_piece, variants)
     # the version drawn at submission; jobs queued before versions were recorded have none
     version = params.get("model") or None
     model = composer_model(version)
@@ -475,6 +568,31 @@ def generate_pieces(
     except ValueError as exc:
         raise InvalidJob(f"The model cannot make this: {exc}") from exc
     return [_as_generated(r) for r in results]
+
+
+def _repair_pieces(kind: str, params: dict[str, Any], piece: Piece | None,
+                   variants: int) -> list[Generated]:
+    """infill(piece, start_bar, end_bar, voices=, seed=, model=) or harmonize(piece, style=,
+    seed=, model=), once per variant (seed, seed+1, ...). The engine's InfillError (a
+    ValueError: a piece the model cannot repair) fails the job with its message."""
+    engine = infill_model()
+    seed = int(params.get("seed", 0))
+    out = []
+    for i in range(variants):
+        try:
+            if kind == "infill":
+                run = _engine_function(infill_module(), "infill", "repair model")
+                result = run(piece, int(params["start_bar"]), int(params["end_bar"]),
+                             voices=list(params.get("voices") or []) or None,
+                             seed=seed + i, model=engine)
+            else:
+                run = _engine_function(infill_module(), "harmonize", "repair model")
+                result = run(piece, style=params.get("style") or "chorale", seed=seed + i,
+                             model=engine)
+        except ValueError as exc:
+            raise InvalidJob(f"The model cannot do this: {exc}.") from exc
+        out.append(Generated(result, seed + i, str(getattr(engine, "version", ""))[:80]))
+    return out
 
 
 def _measure(piece: Piece) -> dict[str, Any]:
@@ -537,7 +655,8 @@ def render_variant(
         dynamics=dynamics,
     )
     t2 = time.perf_counter()
-    render_pianoroll(piece, folder / "pianoroll.png", boundary_beat=boundary_beat)
+    roll: dict[str, Any] = {}
+    render_pianoroll(piece, folder / "pianoroll.png", boundary_beat=boundary_beat, layout=roll)
     t3 = time.perf_counter()
     files: dict[str, Any] = {
         "midi": "track.mid",
@@ -565,7 +684,7 @@ def render_variant(
     timings["notation"] = timings.get("notation", 0.0) + (t1 - t0)
     timings["audio"] = timings.get("audio", 0.0) + (t2 - t1)
     timings["pianoroll"] = timings.get("pianoroll", 0.0) + (t3 - t2)
-    return {"files": files, "duration_seconds": audio.duration_seconds}
+    return {"files": files, "duration_seconds": audio.duration_seconds, "roll": roll}
 
 
 def run_pipeline(
@@ -585,10 +704,16 @@ def run_pipeline(
     """
     _check(progress, 2, "reading the input")
     seed_piece: Piece | None = None
-    if kind in ("continue", "transfer"):
+    if kind in ("continue", "transfer", *REPAIR_KINDS):
         if input_path is None or not input_path.is_file():
             raise InvalidJob("The uploaded MIDI file is missing.")
-        seed_piece = validate_midi(input_path.read_bytes()).piece
+        if kind in REPAIR_KINDS and params.get("source"):
+            # a copy of a track's own MIDI (services.submit_track_job), not an upload
+            from generation.music.notes import piece_from_midi
+
+            seed_piece = piece_from_midi(input_path.read_bytes())
+        else:
+            seed_piece = validate_midi(input_path.read_bytes()).piece
     _check(progress, 8, "reading the mood")
     variants = int(params.get("variants", 1))
     _check(progress, 10, "composing" if kind != "transfer" else "transferring the style")
@@ -616,7 +741,7 @@ def run_pipeline(
             folder,
             boundary_beat=result.boundary_beat,
             timings=timings,
-            original=seed_piece if kind == "transfer" else None,
+            original=seed_piece if kind in ("transfer", *REPAIR_KINDS) else None,
             dynamics=dynamics,
         )
         out.append(
@@ -627,7 +752,7 @@ def run_pipeline(
                 title=piece.title,
                 seed=result.seed,
                 model_version=result.model_version,
-                attributes={**_measure(piece), **result.facts},
+                attributes={**_measure(piece), **result.facts, "layout": {**layout_of(piece), **rendered.get("roll", {})}},
                 duration_seconds=rendered["duration_seconds"],
             )
         )
@@ -635,7 +760,25 @@ def run_pipeline(
     return out
 
 
+def layout_of(piece: Piece) -> dict[str, Any]:
+    """Where the bars are, for pages that select them: how many, quarter-note beats and
+    seconds per bar (at the first tempo), and the number of lines (1 = the highest)."""
+    from generation.music.grid import line_order
+
+    bpm = piece.tempos[0][1] if piece.tempos else 120.0
+    return {
+        "bars": piece.bars,
+        "bar_beats": piece.bar_beats,
+        "bar_seconds": round(piece.bar_beats * 60.0 / bpm, 4),
+        "end_beat": max(piece.end_beat, piece.bar_beats),
+        "voices": len(line_order(piece)),
+    }
+
+
 def _default_title(kind: str, params: dict[str, Any]) -> str:
+    source = (params.get("source") or {}).get("title") or "Upload"
+    if kind in REPAIR_KINDS:
+        return f"{source}: {params.get('change', '')}"[:200]
     mood = (params.get("mood") or "").strip()
     if kind == "transfer":
         return f"Seed in the style of {params.get('to_style', '').replace('_', ' ')}"

@@ -26,6 +26,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -33,7 +34,13 @@ from django.utils import timezone
 from generation import storage
 from generation.ml import engines
 from generation.models import Job, Track, WorkerHeartbeat, new_share_token
-from generation.pipeline import InvalidJob, Variant, assign_version, clean_parameters
+from generation.pipeline import (
+    REPAIR_KINDS,
+    InvalidJob,
+    Variant,
+    assign_version,
+    clean_parameters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,7 @@ __all__ = [
     "InvalidTransition",
     "QuotaExceeded",
     "submit_job",
+    "submit_track_job",
     "inspect_upload",
     "claim_job",
     "claim_fair_job",
@@ -310,11 +318,36 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
         clean["input_bytes"] = len(midi_bytes)
     if source is not None and source.hidden:
         clean["from_hidden_track"] = source.id
-    if kind != Job.Kind.TRANSFER:
+    if kind != Job.Kind.TRANSFER and kind not in REPAIR_KINDS:
         if model_version and model_version not in engines.VERSIONS:
             raise InvalidJob(f"model must be one of {', '.join(engines.VERSIONS)}.")
         clean["model"] = model_version or assign_version()
+    if source is not None and kind in REPAIR_KINDS:
+        # the result names its source, even after the source is deleted or made private
+        clean["source"] = {"id": source.id, "title": str(source)[:200],
+                           "owner": source.owner.get_username()}
     return _create_job(user=user, kind=kind, clean=clean, midi_bytes=midi_bytes)
+
+
+def submit_track_job(*, user, kind: str, track_id: int, params: dict[str, Any]) -> Job:
+    """A repair (infill, harmonize) of a track the user may open by id: their own, or a
+    public one, whose remix then belongs to ``user`` and names its source. Anything else
+    raises Track.DoesNotExist, exactly like a track that does not exist (answer 404)."""
+    if kind not in REPAIR_KINDS:
+        raise InvalidJob(f"Only {' and '.join(REPAIR_KINDS)} are made from a track.")
+    from django.http import Http404
+
+    from generation.files import track_file_path
+
+    source = Track.objects.visible_by_id_to(user).select_related("owner").get(id=track_id)
+    try:
+        midi = track_file_path(source, "midi").read_bytes()
+    except (Http404, OSError):  # no MIDI file recorded, or gone from the disk
+        raise InvalidJob("This track has no MIDI file to work from.") from None
+    from generation.pipeline import remember_own_midi
+
+    remember_own_midi(midi)
+    return submit_job(user=user, kind=kind, params=params, midi_bytes=midi, source=source)
 
 
 @transaction.atomic
@@ -322,7 +355,7 @@ def _create_job(*, user, kind: str, clean: dict[str, Any], midi_bytes: bytes | N
     # Count-then-insert is raced by parallel submissions unless they queue up: lock the
     # owner's row first (PostgreSQL: SELECT ... FOR UPDATE, held to commit). SQLite ignores
     # the lock, but its IMMEDIATE transactions already admit one writer at a time.
-    list(type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     _check_limits(user, len(midi_bytes or b""))
     job = Job.objects.create(owner=user, kind=kind, parameters=clean, stage="waiting for a worker")
     if midi_bytes:
@@ -468,11 +501,15 @@ def finish_job(
             if done != 1:
                 return None
             job = Job.objects.get(id=job_id)
+            source_id = ((job.parameters or {}).get("source") or {}).get("id")
+            # the source may have been deleted while the job ran: then the name stays
+            parent_id = source_id if Track.objects.filter(id=source_id).exists() else None
             tracks: list[Track] = []
             for v in variants:
                 track = Track.objects.create(
                     owner_id=job.owner_id,
                     job=job,
+                    parent_id=parent_id,
                     variant=v.number,
                     title=v.title[:200],
                     parameters=job.parameters,

@@ -129,3 +129,34 @@ def rating_comments(*, track: Track, limit: int = 50) -> QuerySet[Rating]:
         Rating.objects.filter(track=track).exclude(comment="")
         .select_related("user").order_by("-updated_at")[:limit]
     )
+
+
+HISTORY_DEPTH = 20  # repairs of repairs, at most this many steps back
+
+
+def track_history(track: Track, *, user) -> list[dict]:
+    """The line of repairs that led to ``track``, oldest first: one entry per step, with
+    ``title``, ``change`` ("" for where it started, "bars 5-8 rewritten", "harmonized") and
+    ``track`` (None where ``user`` may not open that track, or it was deleted; its name,
+    kept in the child's parameters, stays). A track made from scratch has a history of one."""
+    steps: list[dict] = []
+    current: Track | None = track
+    seen: set[int] = set()
+    while current is not None and current.pk not in seen and len(steps) < HISTORY_DEPTH:
+        seen.add(current.pk)
+        steps.append({"track": current, "title": str(current), "change": current.change})
+        source = (current.parameters or {}).get("source") or {}
+        parent = None
+        if current.parent_id:
+            parent = Track.objects.filter(id=current.parent_id).first()
+        if parent is None and source:  # the parent was deleted: its name is all that is left
+            steps.append({"track": None, "title": source.get("title", ""), "change": ""})
+            break
+        current = parent
+    steps.reverse()
+    visible = set(Track.objects.visible_by_id_to(user).filter(
+        id__in=[s["track"].pk for s in steps if s["track"] is not None]).values_list("id", flat=True))
+    for step in steps:
+        if step["track"] is not None and step["track"].pk not in visible:
+            step["track"] = None
+    return steps

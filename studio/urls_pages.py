@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from studio import views_evaluation, views_listen
+from studio import views_evaluation, views_listen, views_repair
 from studio import views_pages as v
 
 app_name = "studio"
@@ -21,6 +21,9 @@ urlpatterns = [
     path("tracks/<int:track_id>/regenerate/", v.track_regenerate, name="track-regenerate"),
     path("tracks/<int:track_id>/continue/", v.track_continue, name="track-continue"),
     path("tracks/<int:track_id>/transfer/", v.track_transfer, name="track-transfer"),
+    path("tracks/<int:track_id>/infill/", views_repair.track_infill, name="track-infill"),
+    path("tracks/<int:track_id>/harmonize/", views_repair.track_harmonize,
+         name="track-harmonize"),
     path("s/<str:token>/", v.shared_track, name="shared"),
     path("s/<str:token>/rate/", v.shared_rate, name="shared-rate"),
     path("gallery/", v.gallery, name="gallery"),

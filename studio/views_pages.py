@@ -38,6 +38,7 @@ from studio.forms import (
     chosen_attributes,
 )
 from studio.models import MIN_RATINGS_FOR_AVERAGE
+from studio.views_repair import repair_context
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -225,6 +226,7 @@ def _render_track(
             user.is_authenticated and not is_owner and track.visibility == Track.Visibility.PUBLIC
         ),
         "moderation": getattr(track, "moderation", None) if is_owner or user.is_staff else None,
+        **repair_context(request, track, token=token),
     }
     return render(request, "studio/track.html", context, status=status)
 
@@ -527,7 +529,9 @@ def track_regenerate(request: HttpRequest, track_id: int) -> HttpResponse:
                         "upload it again on the compose page."),
             )
             return redirect("studio:track", track_id=track.id)
-    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), track,
+    # a repair made again is a repair of the same parent, not of this result
+    source = track.parent if kind in pipeline.REPAIR_KINDS and track.parent else track
+    return _submit(request, kind, params, midi, reverse("studio:track", args=[track.id]), source,
                    model_version=version)
 
 

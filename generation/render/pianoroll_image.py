@@ -55,12 +55,16 @@ def render_pianoroll(
     width_px: int = 1200,
     height_px: int = 360,
     dpi: int = 100,
+    layout: dict | None = None,
 ) -> Path:
     """Write a PNG piano roll of ``piece`` to ``out_path`` and return the path.
 
     ``boundary_beat``, when given, draws the continuation boundary (in quarter-note beats).
     The pitch axis spans the piece's own range plus a little margin, so a solo line is not a
-    thin stripe; an empty piece still produces a (blank) image.
+    thin stripe; an empty piece still produces a (blank) image. ``layout``, when given, is
+    filled with where the time axis lies in the picture: ``roll_x0`` and ``roll_x1`` (beat 0
+    and ``end_beat``, as fractions of the width from the left), so a page can lay a
+    selection over it.
     """
     import matplotlib
 
@@ -118,5 +122,9 @@ def render_pianoroll(
     if legend and len(legend) <= 8:
         ax.legend(handles=legend, loc="upper right", fontsize=7, framealpha=0.7)
     fig.tight_layout()
+    if layout is not None:
+        box = ax.get_position()
+        layout.update(roll_x0=round(float(box.x0), 5), roll_x1=round(float(box.x1), 5),
+                      end_beat=float(end))
     fig.savefig(str(out_path), format="png")
     return out_path

@@ -1,4 +1,10 @@
-"""``manage.py bench``: end-to-end time of compose jobs with a warm worker.
+"""``manage.py bench``: end-to-end time of compose (or repair) jobs with a warm worker.
+
+``--kind infill`` measures the repair served on the track page (issue 15): bars 5-8 (or
+``--rewrite A-B``) of a ``--bars``-bar four-voice piece rewritten, every voice, through the
+same queue, worker and rendering as a user's job ("playable": MIDI, score and audio written);
+``--kind harmonize`` writes the voices under its top line. The piece is composed once by the
+v2 model (seed 1), the model the repair uses, and submitted as an upload.
 
 Submits ``--jobs`` compose jobs of ``--bars`` bars one after another (so each meets an idle,
 warm worker: this measures a job, not the queue) and prints the median and p95 of the time
@@ -43,10 +49,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Command(BaseCommand):
-    help = "Median and p95 of submit-to-done time for compose jobs, split by stage."
+    help = "Median and p95 of submit-to-done time for compose or repair jobs, by stage."
 
     def add_arguments(self, parser):
         parser.add_argument("--jobs", type=int, default=10, help="measured jobs (>= 1)")
+        parser.add_argument("--kind", choices=("compose", "infill", "harmonize"),
+                            default="compose")
+        parser.add_argument("--rewrite", default="5-8", help="bars an infill job rewrites")
         parser.add_argument("--bars", type=int, default=16)
         parser.add_argument("--style", default="")
         parser.add_argument("--timeout", type=float, default=600, help="seconds per job")
@@ -64,6 +73,7 @@ class Command(BaseCommand):
         try:
             env = self._services(started, opts["compose_module"])
             user = self._bench_user()
+            self.source_midi = self._repair_source(opts) if opts["kind"] != "compose" else None
             self.stdout.write(f"warming up ({services.live_worker_count()} live worker(s))...")
             warm = self._run_one(user, opts, warm=True)
             if warm["status"] != "done":
@@ -147,6 +157,23 @@ class Command(BaseCommand):
             self.stdout.write(f"started a worker (pid {proc.pid}), log in {log.name}")
         return env
 
+    def _repair_source(self, opts) -> bytes:
+        """A ``--bars``-bar four-voice chorale by the v2 model (infill), or its top line
+        (harmonize), as MIDI bytes."""
+        from generation.ml import engines
+        from generation.music.grid import line_order
+        from generation.music.notes import Piece, piece_to_midi_bytes
+
+        module = engines.module_for("v2")
+        engine = module.load_default_model(device=getattr(settings, "STUDIO_DEVICE", None))
+        piece = module.compose({}, "chorale", bars=opts["bars"], seed=1, model=engine)[0].piece
+        if opts["kind"] == "harmonize":
+            top = piece.parts[line_order(piece)[0]]
+            piece = Piece(parts=[top], tempos=piece.tempos,
+                          time_signatures=piece.time_signatures, key=piece.key)
+        self.stdout.write(f"source: {piece.bars} bars, {len(piece.parts)} part(s) (v2, seed 1)")
+        return piece_to_midi_bytes(piece)
+
     def _bench_user(self):
         User = get_user_model()
         user, created = User.objects.get_or_create(username="bench")
@@ -157,11 +184,18 @@ class Command(BaseCommand):
 
     # -- measuring -----------------------------------------------------------------------------
     def _run_one(self, user, opts, warm: bool = False) -> dict:
+        kind = opts["kind"]
         params = {"bars": opts["bars"], "variants": 1}
         if opts["style"]:
             params["style"] = opts["style"]
+        if kind == "infill":
+            first, _, last = opts["rewrite"].partition("-")
+            params = {"start_bar": first, "end_bar": last or first}
+        elif kind == "harmonize":
+            params = {}
         t0 = time.perf_counter()
-        job = services.submit_job(user=user, kind="compose", params=params)
+        job = services.submit_job(user=user, kind=kind, params=params,
+                                  midi_bytes=self.source_midi)
         deadline = t0 + opts["timeout"]
         while True:
             job.refresh_from_db()
@@ -183,7 +217,9 @@ class Command(BaseCommand):
     def _report(self, rows: list[dict], opts, env: dict) -> None:
         self.stdout.write("")
         self.stdout.write(
-            f"{len(rows)} compose jobs of {opts['bars']} bars, one at a time, warm worker "
+            f"{len(rows)} {opts['kind']} jobs"
+            + (f" (bars {opts['rewrite']})" if opts["kind"] == "infill" else "")
+            + f" of {opts['bars']} bars, one at a time, warm worker "
             f"(engine: {env.get('STUDIO_COMPOSE_MODULE') or 'the served model'}, "
             f"device: {getattr(settings, 'STUDIO_DEVICE', 'auto')})"
         )
