@@ -48,7 +48,7 @@ def evaluation_dashboard(request: HttpRequest) -> HttpResponse:
             means.append(charts.Interval(_("Human references"), ref.value, ref.low, ref.high,
                                          emphasis=True))
     means_chart = charts.intervals(
-        means, title=_("Mean overall score with 95% intervals"), lo=RATING_MIN, hi=RATING_MAX,
+        means, title=_("Mean overall score, 95%% intervals") % {}, lo=RATING_MIN, hi=RATING_MAX,
         ticks=range(RATING_MIN, RATING_MAX + 1)) if means else None
     strengths = []
     for question, by_version in board.strengths.items():

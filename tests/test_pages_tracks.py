@@ -230,7 +230,7 @@ def test_my_tracks_lists_mine_and_the_status_of_running_jobs(client, owner, stra
     )
     html = client.get(reverse("studio:my-tracks")).content.decode()
     assert "Mine one" in html and "Not mine" not in html
-    assert "Running" in html and "composing" in html and "40%" in html
+    assert "Running" in html and "Composing" in html and "40%" in html
     assert "You have no tracks yet." not in html
 
 
