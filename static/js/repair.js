@@ -142,7 +142,15 @@
       gesture(score, function (e) {
         var hit = document.elementFromPoint(e.clientX, e.clientY);
         var m = hit && hit.closest ? hit.closest("g.measure") : null;
-        var i = m ? measures().indexOf(m) : -1;
+        var all = measures();
+        if (!m) {  // paper between the lines or the staves: the bar whose box holds the point
+          m = all.filter(function (each) {
+            var r = each.getBoundingClientRect();
+            return r.width > 0 && e.clientX >= r.left && e.clientX <= r.right &&
+              e.clientY >= r.top && e.clientY <= r.bottom;
+          })[0] || null;
+        }
+        var i = m ? all.indexOf(m) : -1;
         return i >= 0 ? i + 1 : null;
       });
       // the score's pages arrive later, and again after a change of layout
