@@ -32,6 +32,21 @@ def test_only_staff_read_the_dashboard(client, stranger, staff):
     assert client.get(url).status_code == 200
 
 
+def test_the_menu_leads_listeners_to_blind_listening_and_staff_to_the_dashboard(
+    client, stranger, staff
+):
+    listen, dashboard = reverse("studio:listen"), reverse("studio:evaluation")
+    home = client.get(reverse("studio:gallery")).content.decode()
+    assert f'href="{listen}"' not in home and f'href="{dashboard}"' not in home
+    client.force_login(stranger)
+    page = client.get(reverse("studio:gallery")).content.decode()
+    assert f'href="{listen}"' in page and f'href="{dashboard}"' not in page
+    client.force_login(staff)
+    page = client.get(listen).content.decode()
+    assert f'href="{dashboard}"' in page
+    assert re.search(rf'href="{listen}"\s+aria-current="page"', page)
+
+
 def test_the_dashboard_counts_listeners_not_owners_or_careless_raters(
     client, staff, owner, make_user, make_track
 ):

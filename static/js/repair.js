@@ -84,8 +84,9 @@
       if (rollBand) { roll.show(rollBand, selection); }
       markScore("bar-selected", selection);
       label.textContent = !selection ? "" : selection[0] === selection[1]
-        ? "Bar " + selection[0] + " selected"
-        : "Bars " + selection[0] + "\u2013" + selection[1] + " selected";
+        ? interpolate(gettext("Bar %(bar)s selected"), { bar: selection[0] }, true)
+        : interpolate(gettext("Bars %(start)s\u2013%(end)s selected"),
+          { start: selection[0], end: selection[1] }, true);
     }
     function select(a, b, fromFields) {
       a = clamp(a); b = clamp(b);
@@ -189,11 +190,12 @@
       function go() {
         audio.currentTime = seconds;
         var bar = Math.floor(seconds / barSeconds + 1e-6) + 1;
-        status.textContent = (audio === fresh ? "New version" : "Original") +
-          " from bar " + bar;
+        status.textContent = interpolate(audio === fresh
+          ? gettext("New version from bar %(bar)s") : gettext("Original from bar %(bar)s"),
+          { bar: bar }, true);
         compare.setAttribute("data-playing", audio === fresh ? "new" : "original");
         var p = audio.play();
-        if (p && p.catch) { p.catch(function () { status.textContent += " (press play to hear it)"; }); }
+        if (p && p.catch) { p.catch(function () { status.textContent += " " + gettext("(press play to hear it)"); }); }
       }
       if (audio.readyState >= 1) { go(); }
       else {
