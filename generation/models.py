@@ -156,6 +156,11 @@ class Track(models.Model):
             models.UniqueConstraint(fields=["job", "variant"], name="one_track_per_job_variant"),
         ]
 
+    @property
+    def is_example(self) -> bool:
+        """One of the example tracks of a new install (manage.py seed_examples)."""
+        return self.owner.get_username() == settings.STUDIO_EXAMPLES_ACCOUNT
+
     def __str__(self) -> str:
         return self.title or f"Track {self.pk}"
 

@@ -293,7 +293,8 @@ def inspect_upload(*, user, midi_bytes: bytes) -> dict:
 
 
 def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | None = None,
-               source: Track | None = None, model_version: str | None = None) -> Job:
+               source: Track | None = None, model_version: str | None = None,
+               visibility: str | None = None) -> Job:
     """Validate a request, write a queued Job, and ring the doorbell once it is committed.
 
     ``source``: the track the request is made from (regenerate, continue, transfer); when
@@ -318,6 +319,10 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
         clean["input_bytes"] = len(midi_bytes)
     if source is not None and source.hidden:
         clean["from_hidden_track"] = source.id
+    if visibility is not None:  # what the tracks are made as (private when not said)
+        if visibility not in Track.Visibility.values:
+            raise InvalidJob(f"visibility must be one of {', '.join(Track.Visibility.values)}.")
+        clean["visibility"] = visibility
     if kind != Job.Kind.TRANSFER and kind not in REPAIR_KINDS:
         if model_version and model_version not in engines.VERSIONS:
             raise InvalidJob(f"model must be one of {', '.join(engines.VERSIONS)}.")
@@ -327,6 +332,11 @@ def submit_job(*, user, kind: str, params: dict[str, Any], midi_bytes: bytes | N
         clean["source"] = {"id": source.id, "title": str(source)[:200],
                            "owner": source.owner.get_username()}
     return _create_job(user=user, kind=kind, clean=clean, midi_bytes=midi_bytes)
+
+
+def _made_as(parameters: dict | None) -> str:
+    visibility = (parameters or {}).get("visibility")
+    return visibility if visibility in Track.Visibility.values else Track.Visibility.PRIVATE
 
 
 def submit_track_job(*, user, kind: str, track_id: int, params: dict[str, Any]) -> Job:
@@ -514,6 +524,7 @@ def finish_job(
                     title=v.title[:200],
                     parameters=job.parameters,
                     hidden=bool((job.parameters or {}).get("from_hidden_track")),
+                    visibility=_made_as(job.parameters),
                     attributes=v.attributes,
                     model_version=v.model_version,
                     seed=v.seed,

@@ -75,6 +75,17 @@ conf="$VAR/supervisord.conf"
   echo "stopwaitsecs=30"
   echo "redirect_stderr=true"
   echo "stdout_logfile=$VAR/log/worker-%(process_num)d.log"
+  echo
+  # a new install's gallery fills with one example per style (through the workers, within
+  # a minute); once made, never again (seed_examples --if-new)
+  echo "[program:examples]"
+  echo "command=$ROOT/.venv/bin/python manage.py seed_examples --if-new"
+  echo "directory=$ROOT"
+  echo "priority=40"
+  echo "autorestart=false"
+  echo "startsecs=0"
+  echo "redirect_stderr=true"
+  echo "stdout_logfile=$VAR/log/examples.log"
 } > "$conf"
 
 echo "Cadenza is starting: http://$HOST:$PORT/  (logs in $VAR/log, Ctrl-C stops everything)"

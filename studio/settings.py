@@ -308,6 +308,8 @@ if STUDIO_STORAGE == "s3":
 # --- The studio ------------------------------------------------------------------------------
 STUDIO_DEVICE = env_choice("STUDIO_DEVICE", "auto", ["auto", "cpu", "cuda"])
 SOUNDFONT_PATH = env_str("SOUNDFONT_PATH")
+# the system account that owns the example tracks of a new install (manage.py seed_examples)
+STUDIO_EXAMPLES_ACCOUNT = env_str("STUDIO_EXAMPLES_ACCOUNT", "cadenza-examples")
 STUDIO_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_UPLOAD_BYTES", 1_000_000, minimum=1024)
 # Every other request body (forms, JSON); studio.bodylimit answers 413 beyond either limit.
 STUDIO_MAX_BODY_BYTES = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
