@@ -7,6 +7,7 @@ Whatever a person may not see answers 404, exactly like something that does not 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from studio.forms import (
 )
 from studio.models import MIN_RATINGS_FOR_AVERAGE
 from studio.views_repair import repair_context
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -197,6 +200,7 @@ def _render_track(
         "is_owner": is_owner,
         "files": files,
         "parameter_rows": _describe_parameters(track),
+        "roll_table": _roll_table(track) if files.get("pianoroll") else None,
         "score_summary": _score_summary(track),
         "mood_rows": _mood_reading(track),
         "measured": track.attributes or {},
@@ -540,6 +544,31 @@ def _job_input(track: Track) -> bytes | None:
     if not (track.job and track.job.input_file):
         return None
     return storage.read_bytes(track.job.input_file)
+
+
+def _roll_table(track: Track) -> dict | None:
+    """The piano roll's notes as table rows (kept in the cache: a track's MIDI never
+    changes), or None when its MIDI cannot be read."""
+    from django.core.cache import cache
+
+    from generation.music.notes import piece_from_midi
+    from generation.render.pianoroll_table import pianoroll_rows
+
+    key = f"roll-table:{track.id}:{track.size_bytes}"
+    table = cache.get(key)
+    if table is None:
+        midi = _track_midi(track)
+        if midi is None:
+            return None
+        try:
+            rows, left_out = pianoroll_rows(piece_from_midi(midi))
+        except Exception:  # a file that went bad on disk: the picture alone, no table
+            log.warning("track %s: its MIDI could not be read for the notes table", track.id)
+            return None
+        table = {"rows": rows, "left_out": left_out,
+                 "parts": len({row.part for row in rows}) > 1}
+        cache.set(key, table, 3600)
+    return table
 
 
 def _track_midi(track: Track) -> bytes | None:

@@ -17,6 +17,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.text import get_text_list
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from generation import pipeline, services
@@ -62,7 +64,7 @@ def repair_context(request: HttpRequest, track: Track, *, token: str | None) -> 
             # a repair works from the track's id: its owner, or anyone for a public track
             "can_edit": bool(can_open_by_id and bars and (track.files or {}).get("midi")),
             "supported": voices in writable,
-            "writable": " or ".join(str(v) for v in writable),
+            "writable": get_text_list([str(v) for v in writable], gettext("or")),
             "layout": layout,
             "bars": bars,
             "voices": list(range(1, voices + 1)),

@@ -270,3 +270,44 @@ def test_a_hidden_public_track_is_gone_for_others_but_not_its_owner(
     client.force_login(owner)
     response = client.get(reverse("studio:track", args=[track.id]))
     assert response.status_code == 200 and b"Hidden by the moderators" in response.content
+
+
+def test_the_piano_roll_has_its_notes_as_a_table_behind_a_toggle(client, owner, make_track):
+    import re
+
+    from generation.music.notes import piece_from_midi
+    from generation.render.pianoroll_table import pianoroll_rows
+    from generation.files import track_file_bytes
+
+    track = make_track(owner)
+    piece = piece_from_midi(track_file_bytes(track, "midi"))
+    client.force_login(owner)
+    html = client.get(reverse("studio:track", args=[track.id])).content.decode()
+    table = html[html.index('<details class="roll-table">'):html.index("</details>",
+                                                                  html.index("roll-table"))]
+    assert "<summary>The notes as a table</summary>" in table
+    body = table[table.index("<tbody>"):table.index("</tbody>")]
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+    pitched = [n for p in piece.parts if not p.is_drum for n in p.notes]
+    assert len(cells) == len(pitched) > 0  # one row per sounding note
+    first = min(pitched, key=lambda n: (n.onset, -n.pitch))
+    expected = pianoroll_rows(piece)[0][0]
+    assert cells[0][-3:] == [expected.beat, expected.pitch, expected.length]
+    assert expected.pitch[-1].isdigit() and first.onset == expected.onset
+    bars = [int(row[-4]) for row in cells]
+    assert bars == sorted(bars) and bars[0] == 1
+
+
+def test_the_notes_table_counts_bars_and_beats_in_the_meter_of_the_piece():
+    from generation.music.notes import Note, Part, Piece
+    from generation.render.pianoroll_table import pianoroll_rows
+
+    piece = Piece(parts=[Part(notes=[Note(0, 60, 1), Note(1.5, 62, 0.5), Note(3, 64, 1.5),
+                                     Note(6.75, 67, 0.25)], name="Fiddle")],
+                  time_signatures=[(0.0, 3, 4)])
+    rows, left_out = pianoroll_rows(piece)
+    assert [(r.bar, r.beat, r.pitch, r.length) for r in rows] == [
+        (1, "1", "C4", "1"), (1, "2½", "D4", "½"), (2, "1", "E4", "1½"), (3, "1¾", "G4", "¼")]
+    assert left_out == 0
+    rows, left_out = pianoroll_rows(piece, limit=3)
+    assert len(rows) == 3 and left_out == 1
