@@ -275,9 +275,9 @@ def test_a_hidden_public_track_is_gone_for_others_but_not_its_owner(
 def test_the_piano_roll_has_its_notes_as_a_table_behind_a_toggle(client, owner, make_track):
     import re
 
+    from generation.files import track_file_bytes
     from generation.music.notes import piece_from_midi
     from generation.render.pianoroll_table import pianoroll_rows
-    from generation.files import track_file_bytes
 
     track = make_track(owner)
     piece = piece_from_midi(track_file_bytes(track, "midi"))
