@@ -75,8 +75,9 @@ def test_the_real_composer_makes_a_track_of_the_bars_asked_from_the_committed_mo
 
     settings.STUDIO_COMPOSE_MODULE = ""
     settings.STUDIO_DEVICE = "cpu"
-    job = services.submit_job(
-        user=owner, kind="compose", params={"bars": 2, "style": "chorale", "seed": 1}
+    job = services.submit_job(  # v1 named: it stays servable beside the served v2
+        user=owner, kind="compose", params={"bars": 2, "style": "chorale", "seed": 1},
+        model_version="v1",
     )
     assert run_in_this_process(job.id) == "done", Job.objects.get(id=job.id).error
     track = Track.objects.get(job_id=job.id)
@@ -130,4 +131,6 @@ def test_a_deployment_cannot_be_switched_to_the_test_engine():
     assert done.returncode == 0, done.stderr
     # (the shell first says how many objects it imported)
     modules = done.stdout.splitlines()[-1].split()
-    assert modules == ["generation.ml.compose", "generation.ml.transfer"]
+    from generation.ml import engines
+
+    assert modules == [engines.VERSIONS[engines.SERVED], "generation.ml.transfer"]

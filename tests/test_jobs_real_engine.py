@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from generation.ml.compose import model_version
 from generation.ml.transfer import transfer_style
 from generation.models import Track
 from generation.music.validate import validate_midi
@@ -56,7 +55,9 @@ def test_the_committed_models_make_one_track_of_each_kind(owner, worker_factory)
     # started after the uploads: the upload's parse has a 5 s wall-clock limit, which a
     # worker loading torch and the model beside it can eat on two busy cores
     worker_factory(real_engine=True)
-    weights = model_version(TRANSFORMER)
+    from generation.ml import engines
+
+    weights = engines.load(engines.SERVED).version  # the version jobs get by default
 
     # compose: the bars asked for, from the committed transformer
     job = wait_done(compose.json()["id"], JOB_SECONDS)

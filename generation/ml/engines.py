@@ -3,7 +3,7 @@
 One table (``VERSIONS``): the name a person uses ("v1", "v2") -> the engine module, which
 has ``load_default_model``, ``compose`` and ``continue_piece`` with the same arguments.
 ``SERVED`` is the version new jobs and the command line use unless told otherwise; v2
-replaced v1 there once it beat v1 on the goals of its model card (v1 stays loadable).
+replaced v1 there once it beat v1 in the blind listening test (v1 stays loadable and servable).
 
 Several versions can serve side by side (A/B): ``parse_shares("v1=50,v2=50")`` reads the
 studio's STUDIO_MODEL_SHARES setting and ``assign(shares, rng)`` draws one version for a new
@@ -22,7 +22,7 @@ VERSIONS: dict[str, str] = {
     "v1": "generation.ml.compose",  # event-token Transformer (checkpoints/transformer)
     "v2": "generation.ml.compose_v2",  # voice-grid Transformer (checkpoints/grid_v2)
 }
-SERVED = "v1"  # v2 takes over once its evaluation beats v1 (see its model card)
+SERVED = "v2"  # since its blind test beat v1 (grid_v2/JUDGEMENT.md); v1 stays servable
 # The machine evaluation of the versions side by side (``python -m generation.ml.evaluate_v2``
 # writes it beside the v2 weights); named here so readers need not import torch to find it.
 EVALUATION_REPORT = Path(__file__).resolve().parent.parent / "checkpoints" / "grid_v2" / (
