@@ -398,6 +398,24 @@ def test_a_listening_set_leaks_nothing_but_the_notes(tmp_path, tiny_engine):
     assert s["accuracy"] == 1.0 and s["musicality_real"] == 4 and s["musicality_generated"] == 2
 
 
+@pytest.mark.parametrize("task", ["infill", "harmonize"])
+def test_repair_listening_sets_keep_the_real_melody_and_bars_and_say_nothing_else(
+        task, tmp_path, tiny_engine):
+    from generation.ml.listening import make_set
+
+    info = make_set(tmp_path, per_style=1, bars=8, model=tiny_engine, styles=["chorale"],
+                    seed=4, task=task, candidates=1)
+    key = json.loads((tmp_path / "key.json").read_text())
+    assert info["items"] == 2 and {v["source"] for v in key.values()} == {"real", "generated"}
+    assert {v["task"] for v in key.values()} == {task}
+    for name in key:
+        mid = mido.MidiFile(tmp_path / "items" / f"{name}.mid")
+        assert sum(1 for tr in mid.tracks for m in tr if m.type == "note_on" and m.velocity)
+    with pytest.raises(ValueError, match="several voices"):
+        make_set(tmp_path / "x", per_style=1, bars=8, model=tiny_engine, styles=["celtic"],
+                 task="harmonize")
+
+
 # -- repair and harmonize ----------------------------------------------------------------------
 def _chorale_piece():
     corpus = load_corpus()

@@ -17,7 +17,10 @@ Tasks:
 - ``compose``: the first ``bars`` bars of a real piece against a composition of ``bars`` bars;
 - ``continue``: a real piece's first ``bars`` bars against another piece's first ``bars/2``
   bars continued by the model for ``bars/2`` bars (the judge hears the seam in both);
-- ``infill``: a real excerpt against the same kind of excerpt with bars 5-8 rewritten.
+- ``infill``: a real excerpt against the same kind of excerpt with bars 5-8 rewritten;
+- ``harmonize`` (chorales; the default styles are ``["chorale"]``): Bach's own setting of a
+  held-out chorale against the model's three lower voices under the soprano of another
+  held-out chorale (different melodies, as everywhere here: no pair shares an opening).
 
 ``score(key_path, judgements_csv)`` reads the judge's CSV (item, verdict real|generated,
 confidence 1-5, musicality 1-5, reason) and returns accuracy and mean musicality by style
@@ -55,7 +58,7 @@ TEMPO = {"chorale": 72.0, "renaissance": 96.0, "german_folk": 100.0, "chinese_fo
          "celtic": 112.0}
 PROGRAM = 0  # acoustic grand piano for every item
 VELOCITY = 80
-TASKS = ("compose", "continue", "infill")
+TASKS = ("compose", "continue", "infill", "harmonize")
 
 PROTOCOL = """# Listening test protocol
 
@@ -149,6 +152,11 @@ def _real_pool(style: str, bars: int, codec: GridCodec, rng: random.Random):
             yield info, frames
 
 
+def _all_voices_sound(codec, frames, style: str, meter) -> bool:
+    piece = codec.voices_to_piece(frames, style, meter)
+    return sum(1 for part in piece.parts if part.notes) == STYLE_VOICES[style]
+
+
 def make_set(out_dir: str | Path, per_style: int = 3, bars: int = 8, task: str = "compose",
              model=None, styles: list[str] | None = None, seed: int = 0,
              candidates: int | None = None) -> dict:
@@ -171,11 +179,20 @@ def make_set(out_dir: str | Path, per_style: int = 3, bars: int = 8, task: str =
     items_dir.mkdir(parents=True)
     entries: list[tuple[Piece, Item, tuple[int, int]]] = []
     version = getattr(engine, "version", "")
+    if task == "harmonize":
+        styles = styles or ["chorale"]
+        if any(STYLE_VOICES[s] == 1 for s in styles):
+            raise ValueError("harmonize needs styles of several voices (chorale, renaissance)")
     for style in styles or list(STYLE_VOICES):
         pool = _real_pool(style, bars, codec, rng)
         for _k in range(per_style):
             info_r, frames_r = next(pool)
             info_g, frames_g = next(pool)
+            while task in ("infill", "harmonize") and not _all_voices_sound(
+                    codec, frames_g, style, tuple(info_g.meter)):
+                # a voice silent the whole excerpt (a late imitative entry) is no piece of
+                # that many voices to rewrite: the next one
+                info_g, frames_g = next(pool)
             meter = tuple(info_r.meter)
             real = codec.voices_to_piece(frames_r, style, meter)
             entries.append((real, Item("", "real", style, info_r.id, "", task), meter))
@@ -197,11 +214,20 @@ def make_set(out_dir: str | Path, per_style: int = 3, bars: int = 8, task: str =
                         kw["piece_bars"] = max(bars, info_g.bars)
                     g = module.continue_piece(seed_piece, bars=bars - seed_bars, style=style,
                                               seed=gen_seed, model=engine, **kw)[0].piece
-                else:
+                elif task == "infill":
                     from generation.ml.infill import infill
 
                     whole = codec.voices_to_piece(frames_g, style, meter_g)
                     g = infill(whole, 5, 8, style=style, seed=gen_seed, model=engine)
+                else:
+                    from generation.ml.infill import harmonize
+
+                    whole = codec.voices_to_piece(frames_g, style, meter_g)
+                    top = max((p for p in whole.parts if p.notes),
+                              key=lambda p: np.mean([n.pitch for n in p.notes]))
+                    soprano = Piece(parts=[top], tempos=list(whole.tempos),
+                                    time_signatures=list(whole.time_signatures))
+                    g = harmonize(soprano, style=style, seed=gen_seed, model=engine)
                 gmeter = meter_g
             entries.append((g, Item("", "generated", style, info_g.id, version, task), gmeter))
     rng.shuffle(entries)

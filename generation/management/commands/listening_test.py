@@ -1,5 +1,5 @@
 """`manage.py listening_test make --out DIR [--per-style N] [--bars 8] [--model VERSION]
-[--task compose|continue|infill] [--seed K]` writes a blind listening set (items in
+[--task compose|continue|infill|harmonize] [--seed K]` writes a blind listening set (items in
 DIR/items, the answer key in DIR/key.json); `manage.py listening_test score KEY CSV` prints
 the judge's accuracy and mean musicality by style and source as JSON. Bad input exits 2 with
 one line on stderr. See generation/ml/listening.py for how the items are made alike."""
@@ -10,6 +10,8 @@ import json
 import sys
 
 from django.core.management.base import BaseCommand
+
+from generation.ml.listening import TASKS
 
 
 class Command(BaseCommand):
@@ -22,7 +24,7 @@ class Command(BaseCommand):
         make.add_argument("--per-style", type=int, default=3)
         make.add_argument("--bars", type=int, default=8)
         make.add_argument("--model", default=None, help="v1 or v2 (default: the served one)")
-        make.add_argument("--task", default="compose", choices=["compose", "continue", "infill"])
+        make.add_argument("--task", default="compose", choices=list(TASKS))
         make.add_argument("--styles", nargs="+", default=None)
         make.add_argument("--seed", type=int, default=0)
         score = sub.add_parser("score")
