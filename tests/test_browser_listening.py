@@ -84,7 +84,7 @@ def test_staff_read_the_dashboard_on_demo_data(live_server, page, make_user):
     table = page.get_by_role("table", name="Ratings per model version and task")
     assert table.get_by_role("rowheader", name="v1 · compose").is_visible()
     assert table.get_by_role("rowheader", name="v2 · compose").is_visible()
-    assert page.get_by_role("img", name="Mean overall score with 95% intervals").is_visible()
+    assert page.get_by_role("img", name="Mean overall score, 95% intervals").is_visible()
     assert page.get_by_role("img", name="Bradley-Terry log-strength, Which is more musical"
                             ).is_visible()
     path = screenshot(page, "evaluation-dashboard")
