@@ -75,9 +75,10 @@ conf="$VAR/supervisord.conf"
   echo "stopwaitsecs=30"
   echo "redirect_stderr=true"
   echo "stdout_logfile=$VAR/log/worker-%(process_num)d.log"
-  echo
   # a new install's gallery fills with one example per style (through the workers, within
-  # a minute); once made, never again (seed_examples --if-new)
+  # a minute); once made, never again (seed_examples --if-new); STUDIO_SEED_EXAMPLES=0: never
+  if [ "${STUDIO_SEED_EXAMPLES:-1}" != "0" ]; then
+  echo
   echo "[program:examples]"
   echo "command=$ROOT/.venv/bin/python manage.py seed_examples --if-new"
   echo "directory=$ROOT"
@@ -86,6 +87,7 @@ conf="$VAR/supervisord.conf"
   echo "startsecs=0"
   echo "redirect_stderr=true"
   echo "stdout_logfile=$VAR/log/examples.log"
+  fi
 } > "$conf"
 
 echo "Cadenza is starting: http://$HOST:$PORT/  (logs in $VAR/log, Ctrl-C stops everything)"

@@ -36,6 +36,10 @@ def engine(tmp_path_factory):
 
 @pytest.fixture
 def default_is_tiny(engine, monkeypatch):
+    """The commands' default model is the tiny v1 engine (v1 served, its loader patched)."""
+    from generation.ml import engines
+
+    monkeypatch.setattr(engines, "SERVED", "v1")
     monkeypatch.setattr(compose_mod, "load_default_model", lambda device=None: engine)
     return engine
 

@@ -572,3 +572,16 @@ def test_a_continuation_told_the_piece_goes_on_counts_down_to_its_end(tiny_engin
     continue_piece(seed, bars=2, seed=1, model=tiny_engine, style="german_folk", candidates=1,
                    piece_bars=16)
     assert seen == [(4, 2), (16, 2)]
+
+
+@pytest.mark.parametrize(("attributes", "message"), [
+    ({"mode": "lydian"}, "mode must be one of"),
+    ({"density_band": "packed"}, "density_band must be one of"),
+    ({"register_band": "stratosphere"}, "register_band must be one of"),
+])
+def test_v2_refuses_bands_it_does_not_know_with_a_plain_message(attributes, message,
+                                                                 tiny_engine):
+    from generation.ml.compose_v2 import compose
+
+    with pytest.raises(ValueError, match=message):
+        compose(attributes, "chorale", bars=1, seed=1, model=tiny_engine, candidates=1)

@@ -391,7 +391,14 @@ def _score(c, logp: float, bars: int, measured: dict, wanted: dict) -> float:
 
 
 def _bands(attributes: dict | None) -> dict:
-    return _v1_bands(attributes, DEFAULT_ATTRIBUTES)  # the one rule, shared with v1
+    """The requested bands, defaults where unset; a value the schema does not know is a
+    ValueError (the callers' "bad input"), as in v1."""
+    bands = _v1_bands(attributes, DEFAULT_ATTRIBUTES)  # the one rule, shared with v1
+    for key in ("mode", "density_band", "register_band"):
+        allowed = schema.band_names(key)
+        if bands[key] not in allowed:
+            raise ValueError(f"{key} must be one of {', '.join(allowed)}")
+    return bands
 
 
 def _meter_for(style: str, meter: tuple[int, int] | None, seed: int) -> tuple[int, int]:
