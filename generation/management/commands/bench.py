@@ -115,21 +115,15 @@ class Command(BaseCommand):
             async_to_sync(layer.send)(ping, {"type": "bench.ping"})
             async_to_sync(layer.receive)(ping)
         except Exception:
-            from studio.processes import free_port, start_redis
+            from urllib.parse import urlparse
 
-            proc, url = start_redis(free_port())
+            from studio.processes import start_redis
+
+            # on the configured port, so the cache (quotas, throttles) and the channel layer
+            # both reach it with the settings as they are
+            proc, url = start_redis(urlparse(settings.REDIS_URL).port or 6379)
             started.append(proc)
             env["REDIS_URL"] = url
-            layer = settings.CHANNEL_LAYERS["default"]
-            settings.CHANNEL_LAYERS = {
-                "default": {
-                    **layer,
-                    "CONFIG": {
-                        **layer["CONFIG"],
-                        "hosts": [{"address": url, "socket_timeout": None}],
-                    },
-                }
-            }
             channel_layers.backends.clear()
             self.stdout.write(f"started a loopback redis-server at {url}")
         if compose_module:
