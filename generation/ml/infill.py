@@ -49,6 +49,11 @@ DEFAULT_CANDIDATES = 6
 # The candidates are judged bar by bar by the critic in this many groups (compose_v2's
 # ``sample_bars``); the best of the groups' results is kept.
 BAR_GROUPS = 2
+# Harmonizing has the melody fixed and three voices free in every bar: more candidates per
+# group found far fewer faults (10 held-out chorale sopranos, step-3300 weights: parallels per
+# 10 notes 0.164 with 8 candidates, 0.045 with 16, 0.051 with 24; Bach 0), at about 1.8x the
+# time of 8.
+HARMONIZE_CANDIDATES = 16
 
 
 class InfillError(ValueError):
@@ -181,7 +186,7 @@ def _splice(piece: Piece, order: list[int], frames: np.ndarray, voices: list[int
 
 
 def harmonize(melody: Piece, style: str = "chorale", seed: int = 0,
-              model: GridEngine | None = None, candidates: int = 8) -> Piece:
+              model: GridEngine | None = None, candidates: int = HARMONIZE_CANDIDATES) -> Piece:
     """The melody (the highest line of ``melody``) with three voices written under it."""
     engine = model or load_default_model()
     codec = engine.codec
