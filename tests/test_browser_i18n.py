@@ -132,12 +132,18 @@ def test_axe_finds_no_serious_problem_on_any_page(
         found[path] = _axe_violations(page)
     _log_in(page, live_server.url, "vera")
     for path in ("/compose/", f"/tracks/{track.id}/", "/tracks/", f"/jobs/{job.id}/",
-                 "/accounts/profile/", f"/tracks/{track.id}/delete/"):
+                 "/accounts/profile/", f"/tracks/{track.id}/delete/", "/listen/"):
         page.goto(live_server.url + path)
         if path == f"/tracks/{track.id}/":  # the piano roll's table is checked open
             page.locator(".roll-table summary").click()
             page.locator(".roll-table tbody tr").first.wait_for(state="visible")
             _shoot(page, f"track-notes-table-{locale}")
+        found[path] = _axe_violations(page)
+    owner.is_staff = True  # and the staff pages
+    owner.save()
+    for path in ("/evaluation/", "/moderation/"):
+        page.goto(live_server.url + path)
+        assert page.url.endswith(path), page.url  # the page itself, not the log-in form
         found[path] = _axe_violations(page)
     context.close()
     assert {p: v for p, v in found.items() if v} == {}
