@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from generation.files import AUDIO_TYPES, media_file, track_file_path
+from generation import storage
+from generation.files import AUDIO_TYPES, track_file_name
 from generation.models import Track
 from studio.evaluation import version_name
 from studio.models import (
@@ -57,7 +58,7 @@ def clip_pool(user) -> tuple[list[ListeningClip], list[ListeningClip]]:
     music = [_generated_clip(t) for t in tracks]
     stored = ListeningClip.objects.filter(is_demo=False, kind__in=[
         ListeningClip.Kind.REFERENCE, ListeningClip.Kind.NOISE]).exclude(audio="")
-    stored = [c for c in stored if media_file(c.audio)]
+    stored = [c for c in stored if storage.exists(c.audio)]
     music += [c for c in stored if c.kind == ListeningClip.Kind.REFERENCE]
     checks = [c for c in stored if c.kind == ListeningClip.Kind.NOISE]
     return music, checks
@@ -164,8 +165,9 @@ def stop(*, session: ListeningSession) -> None:
         finished_at=timezone.now())
 
 
-def clip_file(*, user, token: str) -> tuple[Path, str] | None:
-    """(path, content type) of a clip in ``user``'s open session, else None."""
+def clip_file(*, user, token: str) -> tuple[str, str] | None:
+    """(file name under the media store, content type) of a clip in ``user``'s open
+    session, else None. Local folder or object store alike (``generation.storage``)."""
     session = current_session(user=user)
     clip = ListeningClip.objects.filter(token=token).select_related("track").first()
     if session is None or clip is None:
@@ -178,11 +180,11 @@ def clip_file(*, user, token: str) -> tuple[Path, str] | None:
         if clip.track is None or not Track.objects.public().filter(id=clip.track_id).exists():
             return None  # deleted, made private or hidden since the session began
         try:
-            path = track_file_path(clip.track, "audio")
-        except Exception:  # Http404: the file is gone
+            name = track_file_name(clip.track, "audio")
+        except Exception:  # Http404: the track has no audio
             return None
     else:
-        path = media_file(clip.audio) if clip.audio else None
-        if path is None:
-            return None
-    return path, AUDIO_TYPES.get(path.suffix, "application/octet-stream")
+        name = clip.audio
+    if not name or not storage.exists(name):
+        return None
+    return name, AUDIO_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")

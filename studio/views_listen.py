@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_http_methods, require_POST
 
+from generation import storage
 from generation.files import serve_path
 from studio import listening
 from studio.models import RATING_MAX, RATING_MIN
@@ -89,6 +90,17 @@ def listen_audio(request: HttpRequest, token: str) -> HttpResponse:
     found = listening.clip_file(user=request.user, token=token)
     if found is None:
         raise Http404("no such clip")
-    path, content_type = found
-    # no file name: the clip's name would be its only label
-    return serve_path(request, path, content_type=content_type, disposition="inline")
+    name, content_type = found
+    # no file name: the clip's name would be its only label. From an object store the bytes
+    # come through this view too: a redirect to a signed URL would show the track's key.
+    if storage.remote():
+        data = storage.read_bytes(name)
+        if data is None:
+            raise Http404("no such clip")
+        response = HttpResponse(data, content_type=content_type)
+        response["Content-Disposition"] = "inline"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response
+    return serve_path(request, storage.local_path(name), content_type=content_type,
+                      disposition="inline")

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +177,40 @@ def test_an_object_missing_from_the_bucket_is_a_404_not_a_dead_link(owner, s3):
     track = Track.objects.create(owner=owner, title="gone",
                                  files={"midi": "tracks/999999/track.mid"})
     assert api(owner).get(f"/api/tracks/{track.id}/files/midi").status_code == 404
+
+
+def test_blind_listening_clips_come_from_the_bucket_through_the_view(owner, s3, client,
+                                                                    settings):
+    """References stored in the bucket reach a listener through the access-checked view,
+    bytes and all (a redirect to a signed URL would show the object's key)."""
+    from django.urls import reverse
+
+    from studio import listening
+    from studio.models import ListeningClip
+
+    bucket, _env, _media = s3
+    audio = {}
+    for i in range(3):
+        clip = ListeningClip.objects.create(kind=ListeningClip.Kind.REFERENCE,
+                                            model_version="reference", task_kind="compose")
+        clip.audio = f"listening/{clip.token}.mp3"
+        clip.save(update_fields=["audio"])
+        audio[clip.token] = b"ID3" + bytes([i]) * 2000
+        storage.save_bytes(clip.audio, audio[clip.token])
+    assert len(_keys(bucket, "listening/")) == 3
+    session = listening.start_session(user=owner, singles=2, pairs=0)
+    assert session.plan
+    client.force_login(owner)
+    served = 0
+    for clip in ListeningClip.objects.filter(kind=ListeningClip.Kind.REFERENCE):
+        response = client.get(reverse("studio:listen-audio", args=[clip.token]))
+        in_plan = any(clip.id in (s.get("clip"), s.get("a"), s.get("b")) for s in session.plan)
+        if not in_plan:
+            assert response.status_code == 404
+            continue
+        assert response.status_code == 200 and "Location" not in response
+        assert response.content == audio[clip.token]
+        assert response["Content-Disposition"] == "inline"
+        served += 1
+    assert served >= 2
+    assert not (Path(settings.MEDIA_ROOT) / "listening").exists()  # nothing on the web's disk

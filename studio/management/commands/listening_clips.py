@@ -11,13 +11,12 @@ tags, and nothing in its name says what it is.
 from __future__ import annotations
 
 import random
-import shutil
 import tempfile
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from generation import storage
 from studio.models import REFERENCE_VERSION, ListeningClip
 
 
@@ -32,9 +31,7 @@ def store_clip(piece, *, kind: str, version: str, parameters: dict) -> Listening
                                   timings={})
         source = Path(tmp) / "clip" / rendered["files"]["audio"]
         relative = f"listening/{clip.token}{source.suffix}"
-        target = Path(settings.MEDIA_ROOT) / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        storage.save_bytes(relative, source.read_bytes())  # local folder or object store
     clip.audio = relative
     clip.save()
     return clip
