@@ -17,6 +17,7 @@ The channel message is a doorbell; the database row is the truth:
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -130,6 +131,7 @@ def _remove_job_files(job_id: int) -> None:
     are made only by ``finish_job``, in the one transition to DONE, which is final."""
     _remove_folder(job_folder(job_id))
     shutil.rmtree(media_root() / "staging" / f"input-{job_id}", ignore_errors=True)
+    _sweep_unfinished_publish(job_id)  # and what a killed attempt moved into tracks/
 
 
 def _channel_layer():
@@ -494,6 +496,7 @@ def finish_job(
     returned (the caller discards its staging). Only this transition makes tracks, and DONE
     is final, so a job gets its tracks once.
     """
+    _sweep_unfinished_publish(job_id)
     moved: list[str] = []
     try:
         with transaction.atomic():
@@ -532,6 +535,9 @@ def finish_job(
                     size_bytes=_variant_size(v.folder),
                 )
                 moved.append(track.media_dir)
+                # written down before the move: a worker killed before the commit leaves
+                # folders of rows that never were, and the job's next finish removes them
+                storage.save_bytes(_publishing_note(job_id), json.dumps(moved).encode())
                 storage.publish_folder(v.folder, track.media_dir)
                 track.files = _prefix_files(v.files, track.media_dir)
                 track.save(update_fields=["files"])
@@ -540,9 +546,37 @@ def finish_job(
     except Exception:
         for folder in moved:  # rows rolled back: their files must go too
             storage.remove_folder(folder)
+        storage.delete(_publishing_note(job_id))
         raise
+    if moved:
+        storage.delete(_publishing_note(job_id))
     log.info("job %s done: %d track(s)", job_id, len(tracks))
     return tracks
+
+
+def _publishing_note(job_id: int) -> str:
+    return f"staging/job-{job_id}-publishing.json"
+
+
+def _sweep_unfinished_publish(job_id: int) -> None:
+    """Remove the track folders an earlier attempt of the job moved into place but never
+    committed rows for (its worker was killed between the two). On PostgreSQL the next
+    attempt's tracks get new ids, so nothing would ever overwrite those folders."""
+    data = storage.read_bytes(_publishing_note(job_id))
+    if data is None:
+        return
+    try:
+        folders = [str(f) for f in json.loads(data)]
+    except ValueError:
+        folders = []
+    for folder in folders:
+        _, _, pk = folder.rpartition("/")
+        if folder.startswith("tracks/") and pk.isdigit() and not Track.objects.filter(
+                id=int(pk)).exists():
+            storage.remove_folder(folder)
+            log.info("job %s: removed %s, moved by an attempt that never finished", job_id,
+                     folder)
+    storage.delete(_publishing_note(job_id))
 
 
 def _prefix_files(files: dict[str, Any], prefix: str) -> dict[str, Any]:

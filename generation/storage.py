@@ -126,6 +126,19 @@ def publish_folder(src: Path, relative: str) -> None:
     shutil.rmtree(src, ignore_errors=True)
 
 
+def delete(relative: str) -> None:
+    """Remove one file (nothing when it is not there)."""
+    name = _clean(relative)
+    if name is None:
+        return
+    if remote():
+        default_storage.delete(name)
+        return
+    path = local_path(name)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
 def remove_folder(relative: str) -> None:
     """Remove everything under ``relative`` (a folder under MEDIA_ROOT or a key prefix)."""
     name = _clean(relative)
