@@ -107,6 +107,15 @@ def page(playwright_browser):
     context.close()
 
 
+def log_in(page, base: str, name: str) -> None:
+    """Log ``name`` in through the log-in form (by field ids: any interface language)."""
+    page.goto(base + "/accounts/login/")
+    page.locator("#id_username").fill(name)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_url(base + "/")
+
+
 def screenshot(page, name: str) -> Path:
     """Save a screenshot under test-artifacts/ for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)

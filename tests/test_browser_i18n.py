@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.conftest import PASSWORD, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,19 +39,8 @@ def _context(browser, size: str, locale: str):
     return browser.new_context(viewport=SIZES[size], is_mobile=size == "phone", locale=locale)
 
 
-def _log_in(page, base: str, name: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.locator("#id_username").fill(name)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form.panel button[type=submit], main form button[type=submit]").first.click()
-    page.wait_for_load_state()
 
 
-def _shoot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def _axe_violations(page) -> list[str]:
@@ -96,7 +85,7 @@ def test_chinese_compose_and_track_pages_fit_desktop_and_phone(
     for size in SIZES:
         context = _context(playwright_browser, size, "zh-CN")
         page = context.new_page()
-        _log_in(page, live_server.url, "lihua")
+        log_in(page, live_server.url, "lihua")
         for name, path in (("compose", "/compose/?mood=雨夜里的思念"),
                            ("track", f"/tracks/{track.id}/")):
             page.goto(live_server.url + path)
@@ -109,7 +98,7 @@ def test_chinese_compose_and_track_pages_fit_desktop_and_phone(
             assert width <= SIZES[size]["width"], f"{name} scrolls sideways on {size}"
             assert page.evaluate(CLIPPED_CJK) == [], f"clipped Chinese text on {name} {size}"
             # for people to look at (copies of the ones checked are kept in docs/screenshots/)
-            _shoot(page, f"zh-{name}-{size}")
+            screenshot(page, f"zh-{name}-{size}")
         context.close()
 
 
@@ -130,14 +119,14 @@ def test_axe_finds_no_serious_problem_on_any_page(
                  "/accounts/password/reset/", "/no-such-page/"):
         page.goto(live_server.url + path)
         found[path] = _axe_violations(page)
-    _log_in(page, live_server.url, "vera")
+    log_in(page, live_server.url, "vera")
     for path in ("/compose/", f"/tracks/{track.id}/", "/tracks/", f"/jobs/{job.id}/",
                  "/accounts/profile/", f"/tracks/{track.id}/delete/", "/listen/"):
         page.goto(live_server.url + path)
         if path == f"/tracks/{track.id}/":  # the piano roll's table is checked open
             page.locator(".roll-table summary").click()
             page.locator(".roll-table tbody tr").first.wait_for(state="visible")
-            _shoot(page, f"track-notes-table-{locale}")
+            screenshot(page, f"track-notes-table-{locale}")
         found[path] = _axe_violations(page)
     owner.is_staff = True  # and the staff pages
     owner.save()
@@ -156,7 +145,7 @@ def test_compose_to_playback_by_keyboard_alone(live_server, playwright_browser, 
     track = make_track(owner, title="Keyboard song", visibility="public")
     context = _context(playwright_browser, "desktop", "en-US")
     page = context.new_page()
-    _log_in(page, live_server.url, "kai")
+    log_in(page, live_server.url, "kai")
     page.goto(live_server.url + "/tracks/")
     for _ in range(40):
         page.keyboard.press("Tab")

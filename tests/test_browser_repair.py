@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, screenshot
+from tests.conftest import log_in, screenshot
 from tests.studio_fixtures import make_track, rendered_variant  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -79,12 +79,6 @@ def _wait_until(page, expression: str, timeout_s: float = 20) -> None:
     raise AssertionError(f"timed out waiting for {expression}")
 
 
-def _log_in(page, base: str, name: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
 
 
 def _open(page, url: str) -> None:
@@ -130,7 +124,7 @@ def test_bars_5_to_8_are_selected_rewritten_and_compared_with_the_original(
     owner = make_user("hana")
     source = make_track(owner, title="Evening chorale", rendered_with=chorale_variant)
     _record_layout(source, chorale_variant)
-    _log_in(page, live_server.url, "hana")
+    log_in(page, live_server.url, "hana")
     _open(page, f"{live_server.url}/tracks/{source.id}/")
     assert page.evaluate("document.querySelectorAll('#score g.measure').length") == BARS
 
@@ -205,7 +199,7 @@ def test_on_a_phone_bars_are_chosen_by_tapping_the_score(
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        _log_in(page, live_server.url, "ilse")
+        log_in(page, live_server.url, "ilse")
         _open(page, f"{live_server.url}/tracks/{source.id}/")
         assert page.locator("#score").get_attribute("data-layout") == "narrow"
         measures = page.locator("#score g.measure")

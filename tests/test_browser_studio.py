@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, screenshot
+from tests.conftest import PASSWORD, log_in, screenshot
 from tests.studio_fixtures import tiny_piece
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,12 +34,6 @@ def _sign_up(page, base: str, name: str) -> None:
     page.wait_for_url(re.compile(r".*/compose/\?mood=.+"))
 
 
-def _log_in(page, base: str, name: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
 
 
 def _wait_until(page, expression: str, timeout_s: float = 15) -> None:
@@ -203,7 +197,7 @@ def test_a_malformed_upload_shows_the_message_next_to_the_field(
     make_user("nina")
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"this is plainly not a MIDI file")
-    _log_in(page, live_server.url, "nina")
+    log_in(page, live_server.url, "nina")
     page.goto(live_server.url + "/compose/")
     page.get_by_label("Continue my MIDI").check()
     page.get_by_label("MIDI file").set_input_files(str(bad))
@@ -227,7 +221,7 @@ def test_a_malformed_upload_shows_the_message_next_to_the_field(
 def test_an_owner_deletes_a_track(live_server, page, make_user, make_track):
     owner = make_user("olga")
     track = make_track(owner, title="To be deleted")
-    _log_in(page, live_server.url, "olga")
+    log_in(page, live_server.url, "olga")
     page.goto(f"{live_server.url}/tracks/{track.id}/")
     page.get_by_role("link", name="Delete this track").click()
     page.get_by_role("button", name="Delete for good").click()
@@ -252,7 +246,7 @@ def test_staff_hide_a_reported_track_and_can_still_hear_and_see_it(
     staff = make_user("mod")
     staff.is_staff = True
     staff.save()
-    _log_in(page, live_server.url, "mod")
+    log_in(page, live_server.url, "mod")
     page.goto(live_server.url + "/moderation/")
     assert page.get_by_text("“just noise”").is_visible()
     screenshot(page, "moderation-desktop")
@@ -271,7 +265,7 @@ def test_a_second_user_rates_a_public_track_and_edits_the_rating(
     owner = make_user("olga")
     make_user("paul")
     track = make_track(owner, title="Harbour lights", visibility="public")
-    _log_in(page, live_server.url, "paul")
+    log_in(page, live_server.url, "paul")
     page.goto(live_server.url + "/gallery/")
     page.get_by_role("link", name="Harbour lights", exact=True).click()
     page.wait_for_url(f"{live_server.url}/tracks/{track.id}/")
@@ -312,7 +306,7 @@ def test_the_progress_page_falls_back_to_polling_and_goes_to_the_track(
         progress=45,
         stage="writing the score and audio (1 of 1)",
     )
-    _log_in(page, live_server.url, "rita")
+    log_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/jobs/{job.id}/")
     assert page.locator("#job-progress").get_attribute("value") == "45"
     screenshot(page, "progress-desktop")
@@ -335,7 +329,7 @@ def test_a_failed_job_shows_its_message_and_a_way_to_try_again(live_server, page
         status=Job.Status.RUNNING,
         parameters={"kind": "compose", "mood": "bright day"},
     )
-    _log_in(page, live_server.url, "sven")
+    log_in(page, live_server.url, "sven")
     page.goto(f"{live_server.url}/jobs/{job.id}/")
     Job.objects.filter(id=job.id).update(
         status=Job.Status.FAILED, error="The generator ran out of memory."
@@ -409,7 +403,7 @@ def test_screenshots_of_the_studio_pages(
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
-    _log_in(page, live_server.url, "vera")
+    log_in(page, live_server.url, "vera")
     pages = {
         "compose": "/compose/",
         "progress": f"/jobs/{job.id}/",
