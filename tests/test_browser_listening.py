@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 
 from studio.models import BlindRating, ListeningSession, PairwiseAnswer
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 from tests.listening_fixtures import SECRET_TITLE, fill_pool
-from tests.test_browser_studio import _log_in, _no_console_errors
+from tests.test_browser_studio import _no_console_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +28,7 @@ def test_a_listener_does_a_blind_session_of_five_clips_one_of_them_a_pair(
     # five steps: two clips alone, one pair, the attention check and the second hearing
     monkeypatch.setattr(listening, "SESSION_SINGLES", 2)
     monkeypatch.setattr(listening, "SESSION_PAIRS", 1)
-    _log_in(page, live_server.url, "lena")
+    log_in(page, live_server.url, "lena")
     page.goto(live_server.url + "/listen/")
     page.get_by_role("button", name="Start listening").click()
     page.wait_for_url(live_server.url + "/listen/now/")
@@ -77,7 +77,7 @@ def test_staff_read_the_dashboard_on_demo_data(live_server, page, make_user):
     curator = make_user("curator")
     curator.is_staff = True
     curator.save()
-    _log_in(page, live_server.url, "curator")
+    log_in(page, live_server.url, "curator")
     page.goto(live_server.url + "/evaluation/", timeout=300_000)  # two busy cores
     assert page.get_by_role("heading", name="Evaluation", level=1).is_visible()
     assert page.get_by_text("This database holds demo data").is_visible()
