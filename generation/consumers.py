@@ -299,6 +299,10 @@ class DoorbellWorker(Worker):
     async def listener(self, channel):
         while True:
             while not runtime.take_doorbell_turn():
+                if self._handler_died(channel):
+                    # it died with the message it was given (its own channel's receive fails
+                    # when Redis restarts), so nothing will free the turn: free it here
+                    runtime.free_for_doorbell()
                 await asyncio.sleep(0.05)
             try:
                 message = await asyncio.wait_for(self.channel_layer.receive(channel),
@@ -315,8 +319,23 @@ class DoorbellWorker(Worker):
                 runtime.free_for_doorbell()
                 continue
             scope = {"type": "channel", "channel": channel}
+            self._handler_died(channel)  # a dead handler is replaced, not handed the message
             instance_queue = self.get_or_create_application_instance(channel, scope)
             await instance_queue.put(message)  # the handler frees the turn when done
+
+    def _handler_died(self, channel) -> bool:
+        """Whether the handler instance for ``channel`` has ended (it ends only by an
+        exception); if so it is dropped, with its exception logged, so that the next message
+        gets a new one. asgiref's checker would drop it too, but only after a message was
+        already queued to the dead instance."""
+        details = self.application_instances.get(channel)
+        if details is None or not details["future"].done():
+            return False
+        del self.application_instances[channel]
+        future = details["future"]
+        error = None if future.cancelled() else future.exception()
+        log.warning("the doorbell handler ended (%r); a new one takes the next doorbell", error)
+        return True
 
 
 def _started_by_runworker() -> bool:
