@@ -60,6 +60,7 @@ from generation.music.grid import (
 )
 from generation.music.key import estimate_key
 from generation.music.notes import Note, Part, Piece
+from generation.music.voicing import Voicing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = REPO_ROOT / "generation" / "checkpoints" / "grid_v2"
@@ -180,7 +181,7 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 meter: tuple[int, int], total_bars: int, new_bars: int, seeds: list[int],
                 temperature: float = 1.0, top_p: float = 0.95,
                 fixed: np.ndarray | None = None, bar_fault=None,
-                groups: int = 1) -> list[Sampled]:
+                groups: int = 1, voicing: Voicing | None = None) -> list[Sampled]:
     """Sample ``new_bars`` bars after ``context`` ((bars*F, V) grid tokens of the bars before)
     for each seed, one row per seed. ``fixed`` ((new_bars*F, V), -1 = free) forces tokens
     (a given melody). The countdown runs towards ``total_bars`` = context bars + new bars.
@@ -198,7 +199,13 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     happens instead of by choosing among whole pieces, each with faults somewhere; the
     groups stay distinct pieces. Likelihood takes no part in the choice: preferring the
     likelier bar makes music blander (fewer pitch classes, more repeated notes; measured
-    with ``evaluate_v2 --sweep`` and the two-sample features)."""
+    with ``evaluate_v2 --sweep`` and the two-sample features).
+
+    ``voicing`` (``generation.music.voicing``, in the grid's pitches), when given, keeps its
+    rules note by note for the free voices: ranges, spacing, no crossing or unison, no
+    clash with a voice attacking at the same moment, no parallel fifths or octaves, no rest
+    while the top voice sounds (a
+    row for which the rules leave nothing falls back to the style's ranges)."""
     codec, model, dev = engine.codec, engine.model, engine.device
     V, F = STYLE_VOICES[style], bar_frames(style, meter)
     per_bar = 1 + V * F
@@ -216,6 +223,9 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     sounding = np.zeros((B, V), dtype=bool)
     if ctx_bars:
         sounding[:] = codec.sounds(context[-1])[None, :]
+    current = np.broadcast_to(_sounding_pitches(codec, context, V), (B, V)).copy()
+    attacked = np.zeros((B, V), dtype=bool)
+    grid_pitches = np.arange(codec.config.lowest, codec.config.highest + 1)
 
     def window(bar_lists: list[list[int]]) -> list[int]:
         keep = max(0, len(bar_lists) - max(0, (block - len(prefix) - per_bar) // per_bar))
@@ -254,6 +264,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
         last_bar = total_bars - ctx_bars - b == 1
         for f in range(F):
             fr = b * F + f
+            attacked[:] = False
+            before = current.copy()
             for v in range(V):
                 if fixed is not None and fixed[fr, v] >= 0:
                     toks = torch.full((B,), int(fixed[fr, v]), dtype=torch.long)
@@ -262,6 +274,9 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                                             & torch.from_numpy(sounding[:, v])[:, None])
                     if last_bar and f == 0 and v == 0:  # the last bar sounds from its start
                         mask = mask & no_rest
+                    if voicing is not None:
+                        mask = _voicing_mask(codec, voicing, v, mask, current, attacked,
+                                             before, sounding[:, v], grid_pitches)
                     masked = logits.masked_fill(~mask, -math.inf)
                     logprobs = torch.log_softmax(masked, dim=-1)
                     probs = torch.softmax(masked / max(temperature, 1e-4), dim=-1).double()
@@ -276,6 +291,10 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 t_np = toks.numpy()
                 new[:, fr, v] = t_np
                 sounding[:, v] = codec.sounds(t_np)
+                starts = (t_np >= codec.pitch0) & (t_np < codec.pitch0 + len(grid_pitches))
+                attacked[:, v] = starts
+                current[:, v] = np.where(starts, t_np - codec.pitch0 + codec.config.lowest,
+                                         np.where(sounding[:, v], current[:, v], -1))
                 if not (b == new_bars - 1 and f == F - 1 and v == V - 1):
                     logits = run(toks[:, None], cache, length)  # none after the last token
                 length += 1
@@ -300,10 +319,42 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 new[:] = new[src]
                 logp[:] = logp[src]
                 sounding[:] = sounding[src]
+                current[:] = current[src]
                 per_row_hist = [[list(h) for h in per_row_hist[i]] for i in src]
     rows = range(B) if bar_fault is None or B == 1 else [
         int(np.flatnonzero(group_of == g)[0]) for g in np.unique(group_of)]
     return [Sampled(new[r], logp[r] / max(1, count)) for r in rows]
+
+
+def _sounding_pitches(codec: GridCodec, context: np.ndarray, V: int) -> np.ndarray:
+    """(V,) the grid pitch each voice sounds at the end of ``context`` (-1 silent)."""
+    out = np.full(V, -1, dtype=np.int64)
+    for v in range(V):
+        for t in context[::-1, v].tolist():
+            if codec.is_pitch(t):
+                out[v] = t - codec.pitch0 + codec.config.lowest
+            if t != codec.hold:
+                break
+    return out
+
+
+def _voicing_mask(codec: GridCodec, voicing: Voicing, v: int, base: torch.Tensor,
+                  current: np.ndarray, attacked: np.ndarray, before: np.ndarray,
+                  sounding: np.ndarray, pitches: np.ndarray) -> torch.Tensor:
+    """``base`` ((rows, vocab) bool) narrowed to what ``voicing`` allows voice ``v`` now;
+    a held note must pass the same rules as a new one."""
+    ok = voicing.allowed(v, pitches, current, attacked, before)
+    mask = np.zeros(tuple(base.shape), dtype=bool)
+    mask[:, codec.pitch0:codec.pitch0 + len(pitches)] = ok
+    held = current[:, v]
+    rows = np.flatnonzero(sounding & (held >= 0))
+    mask[rows, codec.hold] = ok[rows, held[rows] - codec.config.lowest]
+    mask[:, codec.rest] = voicing.may_rest(v, current)
+    out = base & torch.from_numpy(mask)
+    empty = ~out.any(dim=1)
+    if empty.any():
+        out[empty] = base[empty]
+    return out
 
 
 def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str,

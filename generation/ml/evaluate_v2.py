@@ -229,7 +229,10 @@ def harmonization(n: int = 10) -> dict:
         tune = Piece(parts=[Part(list(top.notes), top.program, name="Soprano")],
                      time_signatures=piece.time_signatures[:1], key=piece.key)
         ours.append(harmonize(tune, "chorale", seed=k, model=engine))
-    return {"chorales": len(infos), "v2": _critic_rates(ours), "bach": _critic_rates(bach)}
+    from generation.music.voicing import mean_faults
+
+    return {"chorales": len(infos), "v2": _critic_rates(ours), "bach": _critic_rates(bach),
+            "voicing": {"v2": mean_faults(ours), "bach": mean_faults(bach)}}
 
 
 def _two_sample(real: list[dict], gens: list[dict]) -> dict:

@@ -12,7 +12,9 @@ returned unchanged, note for note; a note held into the selection keeps sounding
 rewrite starts after it; rewritten notes end at the selection's end.
 
 ``harmonize(melody, style="chorale")`` keeps the melody as the top voice (fixed tokens) and
-samples alto, tenor and bass under it; for the folk styles the same four-part harmony is
+samples alto, tenor and bass under it, keeping the chorale's voicing rules note by note
+(``generation.music.voicing``: ranges, spacing, no crossing, no clash, no voice dropping out
+under the melody); for the folk styles the same four-part harmony is
 returned as the melody plus an accompaniment part (the lower voices) for keyboard.
 """
 
@@ -43,6 +45,8 @@ from generation.music.grid import (
 )
 from generation.music.key import estimate_key
 from generation.music.notes import Note, Part, Piece
+from generation.music.voicing import CHORALE as CHORALE_VOICING
+from generation.music.voicing import SOPRANO_MEDIAN, Voicing
 
 LOOKAHEAD_BARS = 4
 DEFAULT_CANDIDATES = 6
@@ -185,6 +189,15 @@ def _splice(piece: Piece, order: list[int], frames: np.ndarray, voices: list[int
                  time_signatures=list(piece.time_signatures), key=piece.key, title=piece.title)
 
 
+def _voicing_for(tune: list[Note], transpose: int) -> Voicing:
+    """The chorale's voicing rules in the grid's pitches, moved by octaves to a melody that
+    lies far from a soprano's register (a tune in the bass clef, a piccolo line), so that the
+    voices under it keep its spacing."""
+    median = float(np.median([n.pitch for n in tune]))
+    octaves = round((median - SOPRANO_MEDIAN) / 12)
+    return CHORALE_VOICING.shifted(transpose + 12 * octaves)
+
+
 def harmonize(melody: Piece, style: str = "chorale", seed: int = 0,
               model: GridEngine | None = None, candidates: int = HARMONIZE_CANDIDATES) -> Piece:
     """The melody (the highest line of ``melody``) with three voices written under it."""
@@ -217,7 +230,7 @@ def harmonize(melody: Piece, style: str = "chorale", seed: int = 0,
         samples = sample_bars(engine, prefix, np.zeros((0, 4), np.int64), four, meter, total,
                               total, seeds, fixed=fixed,
                               bar_fault=bar_critic(engine, four, meter, mode),
-                              groups=BAR_GROUPS)
+                              groups=BAR_GROUPS, voicing=_voicing_for(tune, t))
         scores = _sequence_logp(engine, prefix, four, meter, [s.frames for s in samples],
                                 total, 0, 0)
     best, best_score = None, -math.inf
