@@ -60,6 +60,7 @@ from generation.music.grid import (
 )
 from generation.music.key import estimate_key
 from generation.music.notes import Note, Part, Piece
+from generation.music import voicing as voicing_rules
 from generation.music.voicing import Voicing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +79,8 @@ SHORTFALL_WEIGHT = 2.0
 DENSITY_WEIGHT = 1.0
 # How much one unit of the critic's penalty weighs against one nat of mean log-likelihood.
 CRITIC_WEIGHT = 0.5
+# Keep the style's voicing rules (generation.music.voicing) note by note while sampling
+VOICING = True
 
 
 @dataclass
@@ -487,7 +490,8 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
                                   style, m, bars, bars, cand_seeds, temperature, top_p,
                                   bar_fault=bar_critic(engine, style, m, bands["mode"],
                                                        bands["density_band"])
-                                  if groups else None, groups=groups or 1)
+                                  if groups else None, groups=groups or 1,
+                                  voicing=voicing_rules.for_style(style) if VOICING else None)
         best = None
         for smp in samples:
             piece_c = engine.codec.voices_to_piece(smp.frames, style, m,
@@ -586,7 +590,9 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
                                   bars, cand_seeds, temperature, top_p,
                                   bar_fault=bar_critic(engine, style, meter, bands["mode"],
                                                        bands["density_band"])
-                                  if groups else None, groups=groups or 1)
+                                  if groups else None, groups=groups or 1,
+                                  voicing=voicing_rules.for_style(style, transpose)
+                                  if VOICING else None)
         best = None
         for smp in samples:
             new_piece = codec.voices_to_piece(smp.frames, style, meter, transpose=-transpose,

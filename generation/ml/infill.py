@@ -191,10 +191,11 @@ def _splice(piece: Piece, order: list[int], frames: np.ndarray, voices: list[int
 
 def _voicing_for(tune: list[Note], transpose: int) -> Voicing:
     """The chorale's voicing rules in the grid's pitches, moved by octaves to a melody that
-    lies far from a soprano's register (a tune in the bass clef, a piccolo line), so that the
-    voices under it keep its spacing."""
+    lies far from a soprano's register (a tune in the bass clef, a piccolo line; an octave
+    at most: the model has seen nothing further), so that the voices under it keep their
+    spacing."""
     median = float(np.median([n.pitch for n in tune]))
-    octaves = round((median - SOPRANO_MEDIAN) / 12)
+    octaves = min(1, max(-1, round((median - SOPRANO_MEDIAN) / 12)))
     return CHORALE_VOICING.shifted(transpose + 12 * octaves)
 
 

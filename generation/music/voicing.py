@@ -89,6 +89,15 @@ class Voicing:
 
 SOPRANO_MEDIAN = 71  # the chorales' soprano notes: median B4
 CHORALE = Voicing(ranges=((60, 81), (55, 74), (50, 69), (38, 62)), max_gap=(0, 12, 12, 19))
+# The styles whose music is written under these rules (Renaissance polyphony is not: its
+# voices cross, rest and enter one by one).
+STYLE_VOICING = {"chorale": CHORALE}
+
+
+def for_style(style: str, transpose: int = 0) -> Voicing | None:
+    """The style's rules in the grid's pitches (the music moved by ``transpose``), or None."""
+    rules = STYLE_VOICING.get(style)
+    return rules.shifted(transpose) if rules is not None else None
 
 
 def faults(piece, voicing: Voicing = CHORALE) -> dict:

@@ -1,0 +1,110 @@
+"""The chorale's voicing rules (generation.music.voicing) and the harmonizer that keeps them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from generation.music.critic import critique
+from generation.music.notes import Note, Part, Piece
+from generation.music.voicing import CHORALE, Voicing, faults
+
+PITCHES = np.arange(30, 90)
+
+
+def _ok(v, current, attacked=None, before=None):
+    current = np.array([current])
+    attacked = np.zeros_like(current, dtype=bool) if attacked is None else np.array([attacked])
+    before = None if before is None else np.array([before])
+    return {int(p) for p in PITCHES[CHORALE.allowed(v, PITCHES, current, attacked, before)[0]]}
+
+
+def test_the_alto_stays_under_the_soprano_within_an_octave_and_its_range():
+    ok = _ok(1, [72, -1, -1, -1])
+    assert ok == set(range(60, 72))  # C4..B4: below C5, an octave at most, no unison
+    assert _ok(1, [79, -1, -1, -1]) == set(range(67, 75))  # the alto's range ends at D5
+
+
+def test_a_lower_voice_does_not_clash_with_a_voice_attacking_above_it():
+    ok = _ok(1, [73, -1, -1, -1], attacked=[True, False, False, False])  # soprano C#5
+    assert 72 not in ok and 62 not in ok and 61 in ok  # C5 (m2) and D4 (M7) clash, C#4 not
+    held = _ok(1, [73, -1, -1, -1], attacked=[False, False, False, False])
+    assert 62 in held  # against a held note it may (a passing dissonance)
+
+
+def test_no_parallel_fifths_or_octaves_against_a_voice_above():
+    # soprano G4 -> A4 over an alto C4: the alto may not go to D4 (fifths), it may stay
+    # or move the other way
+    ok = _ok(1, [69, 60, -1, -1], attacked=[True, False, False, False], before=[67, 60, -1, -1])
+    assert 62 not in ok and 60 in ok and 59 in ok
+    # soprano C5 -> D5 over a tenor C4 (octave + ...): tenor to D4 would be parallel octaves
+    ok = _ok(2, [74, 65, -1, -1], attacked=[True, True, False, False],
+             before=[72, 64, 60, -1])
+    assert 62 not in ok
+
+
+def test_only_the_top_voice_may_rest_while_it_sings():
+    current = np.array([[70, 62, 55, 48], [-1, 62, 55, 48]])
+    assert CHORALE.may_rest(0, current).all()
+    assert CHORALE.may_rest(2, current).tolist() == [False, True]
+
+
+def test_faults_count_bachs_kind_of_slips():
+    def part(pitches):
+        return Part([Note(float(i), p, 1.0) for i, p in enumerate(pitches)])
+
+    good = Piece(parts=[part([72, 74, 76, 77]), part([64, 65, 67, 69]), part([55, 57, 60, 60]),
+                        part([48, 50, 48, 53])], time_signatures=[(0.0, 4, 4)])
+    assert set(faults(good).values()) == {0.0}
+    crossed = Piece(parts=[part([72, 74, 76, 77]), part([64, 76, 79, 69]),
+                           part([55, 57, 60, 60]), part([36, 50, 48, 53])],
+                    time_signatures=[(0.0, 4, 4)])
+    f = faults(crossed)
+    assert f["out_of_range"] > 0 and f["crossed"] + f["unison"] > 0 and f["wide"] > 0
+
+
+def test_shifted_rules_move_every_range():
+    up = CHORALE.shifted(5)
+    assert isinstance(up, Voicing) and up.ranges[3] == (CHORALE.ranges[3][0] + 5,
+                                                       CHORALE.ranges[3][1] + 5)
+    assert up.max_gap == CHORALE.max_gap
+
+
+@pytest.fixture(scope="module")
+def random_engine():
+    """An untrained model: whatever it prefers, the rules must hold."""
+    from generation.ml.compose_v2 import GridEngine
+    from generation.ml.train_grid import model_config
+    from generation.ml.transformer import MusicTransformer
+    from generation.music.grid import GridCodec
+
+    codec = GridCodec()
+    torch.manual_seed(1)
+    model = MusicTransformer(model_config(codec.vocab_size, 32, 2, 2, 256, dropout=0.0)).eval()
+    return GridEngine(model, codec, torch.device("cpu"), "random", Path("."), {})
+
+
+@pytest.mark.parametrize(("key", "pitches"), [
+    ("G major", [67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 67]),
+    ("E- major", [63, 65, 67, 68, 70, 68, 67, 65, 63, 62, 63, 63]),
+    # a tune in the bass clef: the voices move down with it
+    ("D minor", [50, 52, 53, 55, 57, 55, 53, 52, 50, 49, 50, 50]),
+])
+def test_the_harmonizer_keeps_the_rules_whatever_the_model_prefers(random_engine, key,
+                                                                   pitches):
+    from generation.ml.infill import _voicing_for, harmonize
+    from generation.music.grid import shift_to_c
+
+    notes = [Note(float(i), p, 1.0) for i, p in enumerate(pitches)]
+    tune = Piece(parts=[Part(notes, program=0)], time_signatures=[(0.0, 4, 4)], key=key)
+    out = harmonize(tune, "chorale", seed=2, model=random_engine, candidates=3)
+    assert out.parts[0].notes == notes and all(p.notes for p in out.parts[1:])
+    rules = _voicing_for(notes, 0)
+    f = faults(out, rules)
+    assert f["crossed"] == f["unison"] == f["wide"] == f["clash"] == 0
+    assert f["silent_under_top"] == 0 and f["out_of_range"] == 0
+    assert critique(out).parallels == 0
+    octaves = min(1, max(-1, round((np.median(pitches) - 71) / 12)))
+    assert rules.ranges == CHORALE.shifted(12 * octaves).ranges
+    assert (octaves == -1) == (pitches[0] < 60) and shift_to_c(key) in range(-6, 6)
