@@ -108,3 +108,17 @@ def test_the_harmonizer_keeps_the_rules_whatever_the_model_prefers(random_engine
     octaves = min(1, max(-1, round((np.median(pitches) - 71) / 12)))
     assert rules.ranges == CHORALE.shifted(12 * octaves).ranges
     assert (octaves == -1) == (pitches[0] < 60) and shift_to_c(key) in range(-6, 6)
+
+
+def test_chord_faults_find_empty_fifths_and_clusters():
+    from generation.music.voicing import chord_faults
+
+    def part(pitches):
+        return Part([Note(float(i), p, 1.0) for i, p in enumerate(pitches)])
+
+    # beat 1 C major (full), beat 2 an empty fifth C-G, beat 3 E-F-G over C (a cluster),
+    # beat 4 G7 in root position (full, not a cluster)
+    piece = Piece(parts=[part([72, 67, 67, 71]), part([67, 60, 65, 65]),
+                         part([64, 55, 64, 62]), part([48, 48, 48, 43])],
+                  time_signatures=[(0.0, 4, 4)])
+    assert chord_faults(piece) == (1, 1, 4)

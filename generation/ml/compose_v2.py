@@ -44,6 +44,7 @@ from generation.ml.compose import (
 from generation.ml.device import select_device
 from generation.ml.sampling import filter_top_p, one_cpu_thread
 from generation.music import schema
+from generation.music import voicing as voicing_rules
 from generation.music.attributes import measure_attributes
 from generation.music.critic import critique, penalty
 from generation.music.grid import (
@@ -60,7 +61,6 @@ from generation.music.grid import (
 )
 from generation.music.key import estimate_key
 from generation.music.notes import Note, Part, Piece
-from generation.music import voicing as voicing_rules
 from generation.music.voicing import Voicing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +79,10 @@ SHORTFALL_WEIGHT = 2.0
 DENSITY_WEIGHT = 1.0
 # How much one unit of the critic's penalty weighs against one nat of mean log-likelihood.
 CRITIC_WEIGHT = 0.5
+# What a beat of an empty fifth or bare octave costs in a style of full chords (chorales)
+HOLLOW_WEIGHT = 1.5
+# ... and a beat of three pitch classes within a major third (E-F-G)
+CLUSTER_WEIGHT = 1.0
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
 VOICING = True
 
@@ -370,11 +374,14 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     tune's long note at a phrase end is not charged: one line has few faults to avoid). A bar
     of silence is charged as a bar with no attack (a tune that waits a whole bar to begin).
     Where a ``density_band`` is asked for, a row whose new bars so far are in another band
-    is charged ``DENSITY_WEIGHT``: the choice by faults would otherwise drift from it."""
+    is charged ``DENSITY_WEIGHT``: the choice by faults would otherwise drift from it. In a
+    style of full chords (one with voicing rules) each beat without a third or sixth costs
+    ``HOLLOW_WEIGHT``, each beat of a cluster ``CLUSTER_WEIGHT``."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
     top = codec.pitch_id(codec.config.highest)
+    chords = style in voicing_rules.STYLE_VOICING
 
     def fault(window: np.ndarray, bar: int, last: bool,
               so_far: np.ndarray | None = None) -> np.ndarray:
@@ -383,6 +390,9 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
         for r, frames in enumerate(window):
             piece = codec.voices_to_piece(frames, style, meter)
             out[r] = penalty(critique(piece, key=(0, mode), bars=n_bars), n_bars, ends=last)
+            if chords:
+                hollow, cluster, _ = voicing_rules.chord_faults(piece)
+                out[r] += (HOLLOW_WEIGHT * hollow + CLUSTER_WEIGHT * cluster) / n_bars
         last_bar = window[:, -F:]
         attacks = ((last_bar >= codec.pitch0) & (last_bar <= top)).sum(axis=(1, 2))
         median = float(np.median(attacks))

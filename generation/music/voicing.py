@@ -135,10 +135,42 @@ def faults(piece, voicing: Voicing = CHORALE) -> dict:
             clashes += any(attack[w, t] and pitch[w, t] >= 0
                            and (pitch[w, t] - pitch[v, t]) % 12 in CLASH for w in range(v))
     frames = max(1, int(full.sum()))
+    chords = chord_faults(piece)
     return {"out_of_range": out_of_range / n_notes, "wide": wide / frames,
             "crossed": crossed / frames, "unison": unison / frames,
             "silent_under_top": silent / max(1, int(sings.sum())),
-            "clash": clashes / max(1, attacks)}
+            "clash": clashes / max(1, attacks),
+            **dict(zip(("hollow", "cluster"),
+                       (x / max(1, chords[2]) for x in chords[:2]), strict=True))}
+
+
+def chord_faults(piece) -> tuple[int, int, int]:
+    """(hollow beats, cluster beats, beats where every voice sounds), counted on the beats'
+    full sonorities: hollow, no third or sixth among the pitch classes (an empty fifth or a
+    bare octave where a chord belongs); cluster, three pitch classes within a major third
+    (E-F-G, G-A-B). Bach's chorales: 4.9% and 4.0% of such beats (200 training chorales);
+    the listeners of our harmonizations named these chords first once the voicing rules
+    held."""
+    from generation.music.critic import STEP, _roll, lines_of
+
+    lines = lines_of(piece)
+    if len(lines) < 3 or not all(lines):
+        return 0, 0, 0
+    end = max(n.onset + n.duration for line in lines for n in line)
+    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    num, den = piece.time_signature
+    beat = int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))
+    cols = pitch[:, ::beat]
+    cols = cols[:, (cols >= 0).all(axis=0)] % 12
+    hollow = cluster = 0
+    for col in cols.T:
+        pcs = sorted(set(col.tolist()))
+        if not any((a - b) % 12 in (3, 4, 8, 9) for a in pcs for b in pcs):
+            hollow += 1
+        ext = pcs + [p + 12 for p in pcs]
+        if len(pcs) >= 3 and any(ext[i + 2] - ext[i] <= 4 for i in range(len(pcs))):
+            cluster += 1
+    return hollow, cluster, cols.shape[1]
 
 
 def mean_faults(pieces) -> dict:
