@@ -122,3 +122,19 @@ def test_chord_faults_find_empty_fifths_and_clusters():
                          part([64, 55, 64, 62]), part([48, 48, 48, 43])],
                   time_signatures=[(0.0, 4, 4)])
     assert chord_faults(piece) == (1, 1, 4)
+
+
+def test_composed_and_continued_chorales_keep_the_rules_too(random_engine):
+    from generation.ml.compose_v2 import compose, continue_piece
+
+    piece = compose({"mode": "minor"}, "chorale", bars=3, seed=4, model=random_engine,
+                    candidates=2)[0].piece
+    f = faults(piece)
+    assert f["crossed"] == f["unison"] == f["wide"] == f["clash"] == 0
+    assert critique(piece).parallels == 0
+    more = continue_piece(piece, bars=2, seed=5, model=random_engine, candidates=2)[0].piece
+    new = Piece(parts=[Part([n for n in p.notes if n.onset >= 3 * piece.bar_beats])
+                       for p in more.parts], time_signatures=more.time_signatures)
+    assert len(more.parts) == 4 and all(p.notes for p in new.parts)
+    g = faults(new)
+    assert g["crossed"] == g["unison"] == g["wide"] == g["clash"] == 0

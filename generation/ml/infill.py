@@ -5,7 +5,9 @@
 is causal, so the music before the selection is its context while it samples, and the music
 after it is used to choose: ``candidates`` rewrites are sampled and the one with the best
 likelihood of itself *and of the bars that follow it* (up to ``LOOKAHEAD_BARS``) is kept,
-minus the critic's penalty, so the new bars lead into what follows. Voices not chosen are
+minus the critic's penalty, so the new bars lead into what follows. In a chorale the
+rewritten voices keep the voicing rules (``generation.music.voicing``) against each other
+and against the voices kept. Voices not chosen are
 given to the model as fixed tokens inside the selection. Everything outside the selection
 (every note that starts before or after it, and every note of a voice not chosen) is
 returned unchanged, note for note; a note held into the selection keeps sounding and the
@@ -47,6 +49,7 @@ from generation.music.key import estimate_key
 from generation.music.notes import Note, Part, Piece
 from generation.music.voicing import CHORALE as CHORALE_VOICING
 from generation.music.voicing import SOPRANO_MEDIAN, Voicing
+from generation.music.voicing import for_style as voicing_for_style
 
 LOOKAHEAD_BARS = 4
 DEFAULT_CANDIDATES = 6
@@ -156,7 +159,7 @@ def infill(piece: Piece, start_bar: int, end_bar: int, voices: list[int] | None 
         samples = sample_bars(engine, prefix, grid[:s0], style, meter, total,
                               end_bar - start_bar + 1, seeds, temperature, top_p, fixed=fixed,
                               bar_fault=bar_critic(engine, style, meter, mode),
-                              groups=BAR_GROUPS)
+                              groups=BAR_GROUPS, voicing=voicing_for_style(style, t))
         after = min(total, end_bar + LOOKAHEAD_BARS)
         rows = [np.concatenate([grid[:s0], smp.frames, grid[s1:after * F]]) for smp in samples]
         scores = _sequence_logp(engine, prefix, style, meter, rows, total, 0, start_bar - 1)
