@@ -29,6 +29,8 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 
 from generation import services
 from generation.models import Job
@@ -69,6 +71,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if opts["jobs"] < 1:
             raise CommandError("--jobs must be at least 1")
+        _require_migrated()
         started: list[subprocess.Popen] = []
         try:
             env = self._services(started, opts["compose_module"])
@@ -223,3 +226,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{name:<12}{statistics.median(values):>10.3f}{percentile(values, 95):>10.3f}"
             )
+
+
+def _require_migrated() -> None:
+    """A database without the studio's tables gets one line, not a traceback from the
+    first query (``make bench`` migrates first; ``manage.py bench`` alone may not)."""
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CommandError("the database is not migrated: run `make setup` (or "
+                           "`python manage.py migrate`) first")
