@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from generation.ml import form
 from generation.ml.compose import (
     DEFAULT_ATTRIBUTES,
     STYLE_PROGRAMS,
@@ -83,6 +84,8 @@ CRITIC_WEIGHT = 0.5
 HOLLOW_WEIGHT = 1.5
 # ... and a beat of three pitch classes within a major third (E-F-G)
 CLUSTER_WEIGHT = 1.0
+# Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
+FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
 VOICING = True
 
@@ -188,7 +191,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 meter: tuple[int, int], total_bars: int, new_bars: int, seeds: list[int],
                 temperature: float = 1.0, top_p: float = 0.95,
                 fixed: np.ndarray | None = None, bar_fault=None,
-                groups: int = 1, voicing: Voicing | None = None) -> list[Sampled]:
+                groups: int = 1, voicing: Voicing | None = None,
+                repeats: dict[int, int] | None = None) -> list[Sampled]:
     """Sample ``new_bars`` bars after ``context`` ((bars*F, V) grid tokens of the bars before)
     for each seed, one row per seed. ``fixed`` ((new_bars*F, V), -1 = free) forces tokens
     (a given melody). The countdown runs towards ``total_bars`` = context bars + new bars.
@@ -212,7 +216,13 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     rules note by note for the free voices: ranges, spacing, no crossing or unison, no
     clash with a voice attacking at the same moment, no parallel fifths or octaves, no rest
     while the top voice sounds (a
-    row for which the rules leave nothing falls back to the style's ranges)."""
+    row for which the rules leave nothing falls back to the style's ranges).
+
+    ``repeats`` ({new bar: earlier new bar}, 0-based; ``generation.ml.form``) copies those
+    bars note for note from each row's own earlier bar (a bar that opens with a note held
+    from the bar before opens with that note struck where the copy's bar before is silent
+    or sounds another pitch); the model writes the others with the copies in its context.
+    Copied tokens, like fixed ones, take no part in ``logp``."""
     codec, model, dev = engine.codec, engine.model, engine.device
     V, F = STYLE_VOICES[style], bar_frames(style, meter)
     per_bar = 1 + V * F
@@ -276,6 +286,9 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
             for v in range(V):
                 if fixed is not None and fixed[fr, v] >= 0:
                     toks = torch.full((B,), int(fixed[fr, v]), dtype=torch.long)
+                elif repeats and b in repeats:
+                    toks = torch.from_numpy(_copied(codec, new, repeats[b] * F + f, v,
+                                                    current[:, v], f == 0))
                 else:
                     mask = allow_b[:, v] | (hold_mask[None]
                                             & torch.from_numpy(sounding[:, v])[:, None])
@@ -331,6 +344,26 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     rows = range(B) if bar_fault is None or B == 1 else [
         int(np.flatnonzero(group_of == g)[0]) for g in np.unique(group_of)]
     return [Sampled(new[r], logp[r] / max(1, count)) for r in rows]
+
+
+def _copied(codec: GridCodec, new: np.ndarray, src: int, v: int, sounding_now: np.ndarray,
+            bar_start: bool) -> np.ndarray:
+    """(rows,) the tokens of frame ``src`` of voice ``v`` copied; a Hold at a copied bar's
+    start becomes the held pitch struck again unless that very pitch sounds now."""
+    toks = new[:, src, v].copy()
+    if bar_start:
+        for r in np.flatnonzero(toks == codec.hold):
+            back = new[r, :src + 1, v]
+            pitched = np.flatnonzero((back >= codec.pitch0)
+                                     & (back < codec.pitch0 + codec.config.highest
+                                        - codec.config.lowest + 1))
+            if not len(pitched):
+                toks[r] = codec.rest
+                continue
+            pitch = int(back[pitched[-1]]) - codec.pitch0 + codec.config.lowest
+            if pitch != sounding_now[r]:
+                toks[r] = back[pitched[-1]]
+    return toks
 
 
 def _sounding_pitches(codec: GridCodec, context: np.ndarray, V: int) -> np.ndarray:
@@ -501,7 +534,8 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
                                   bar_fault=bar_critic(engine, style, m, bands["mode"],
                                                        bands["density_band"])
                                   if groups else None, groups=groups or 1,
-                                  voicing=voicing_rules.for_style(style) if VOICING else None)
+                                  voicing=voicing_rules.for_style(style) if VOICING else None,
+                                  repeats=form.draw(style, bars, s) if FORM else None)
         best = None
         for smp in samples:
             piece_c = engine.codec.voices_to_piece(smp.frames, style, m,
