@@ -11,8 +11,12 @@ Promises (beside v1's, see ``compose.py``):
 - ``candidates`` samples are drawn per variant and the best is kept by the model's own mean
   log-likelihood and a musical critic (``generation.music.critic``: parallels, unprepared
   strong-beat dissonance, crossings, hammered notes, wild leaps, notes out of key, a final
-  cadence), and by the requested mode and density band; nothing pushes the logits note by
-  note.
+  cadence), and by the requested mode and density band; no attribute is pushed into the
+  logits note by note.
+- Structure the model does not reliably keep by itself is given to it: a one-line tune's
+  repeat pattern is drawn from the corpus (``generation.ml.form``) and those bars copied; a
+  chorale keeps the voicing rules of ``generation.music.voicing`` (ranges, spacing, no
+  crossing, unison, clash, parallels) as masks while it is sampled.
 - ``continue_piece`` keeps the seed's notes verbatim and adds exactly ``bars`` bars after
   the first bar line that follows the seed, in the seed's meter and key, written into the
   seed's own parts.
