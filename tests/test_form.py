@@ -68,3 +68,22 @@ def test_the_sampler_copies_the_planned_bars_and_writes_the_rest(random_engine):
     again = sample_bars(random_engine, prefix, empty, "celtic", meter, 8, 8, [11, 12],
                         repeats=plan)
     assert [r.frames.tolist() for r in again] == [r.frames.tolist() for r in rows]
+
+
+def test_a_continuation_can_bring_back_a_bar_of_the_seed(random_engine, monkeypatch):
+    from generation.ml.compose_v2 import continue_piece
+    from generation.music.notes import Note, Part, Piece
+
+    # a 4-bar seed; the drawn form says bar 5 (0-based 4) repeats bar 1 (0-based 0)
+    monkeypatch.setattr(form, "draw", lambda style, bars, seed: {4: 0, 1: 0})
+    pitches = [67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 64, 62, 64, 66, 67, 67]
+    seed = Piece(parts=[Part([Note(float(i), p, 1.0) for i, p in enumerate(pitches)],
+                             program=0)], time_signatures=[(0.0, 4, 4)], key="G major")
+    out = continue_piece(seed, bars=2, style="german_folk", seed=3, model=random_engine,
+                         candidates=2)[0].piece
+    notes = out.parts[0].notes
+    assert [(n.onset, n.pitch) for n in notes if n.onset < 16] == [
+        (n.onset, n.pitch) for n in seed.parts[0].notes]  # the seed kept ({1: 0} ignored)
+    fifth = [(n.onset - 16, n.pitch) for n in notes if 16 <= n.onset < 20]
+    assert fifth == [(float(i), p) for i, p in enumerate(pitches[:4])]
+    assert out.bars == 6

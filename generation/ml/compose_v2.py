@@ -222,8 +222,9 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     while the top voice sounds (a
     row for which the rules leave nothing falls back to the style's ranges).
 
-    ``repeats`` ({new bar: earlier new bar}, 0-based; ``generation.ml.form``) copies those
-    bars note for note from each row's own earlier bar (a bar that opens with a note held
+    ``repeats`` ({new bar: earlier bar}, 0-based from the first new bar, a negative earlier
+    bar lying in ``context``; ``generation.ml.form``) copies those bars note for note from
+    each row's own earlier bar (a bar that opens with a note held
     from the bar before opens with that note struck where the copy's bar before is silent
     or sounds another pitch); the model writes the others with the copies in its context.
     Copied tokens, like fixed ones, take no part in ``logp``."""
@@ -291,8 +292,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 if fixed is not None and fixed[fr, v] >= 0:
                     toks = torch.full((B,), int(fixed[fr, v]), dtype=torch.long)
                 elif repeats and b in repeats:
-                    toks = torch.from_numpy(_copied(codec, new, repeats[b] * F + f, v,
-                                                    current[:, v], f == 0))
+                    toks = torch.from_numpy(_copied(codec, context, new, repeats[b] * F + f,
+                                                    v, current[:, v], f == 0))
                 else:
                     mask = allow_b[:, v] | (hold_mask[None]
                                             & torch.from_numpy(sounding[:, v])[:, None])
@@ -350,14 +351,20 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     return [Sampled(new[r], logp[r] / max(1, count)) for r in rows]
 
 
-def _copied(codec: GridCodec, new: np.ndarray, src: int, v: int, sounding_now: np.ndarray,
-            bar_start: bool) -> np.ndarray:
-    """(rows,) the tokens of frame ``src`` of voice ``v`` copied; a Hold at a copied bar's
-    start becomes the held pitch struck again unless that very pitch sounds now."""
-    toks = new[:, src, v].copy()
+def _copied(codec: GridCodec, context: np.ndarray, new: np.ndarray, src: int, v: int,
+            sounding_now: np.ndarray, bar_start: bool) -> np.ndarray:
+    """(rows,) the tokens of frame ``src`` of voice ``v`` copied (``src`` counts from the
+    first new frame; a negative one lies in ``context``); a Hold at a copied bar's start
+    becomes the held pitch struck again unless that very pitch sounds now."""
+    rows = new.shape[0]
+    if src >= 0:
+        toks = new[:, src, v].copy()
+    else:
+        toks = np.full(rows, context[len(context) + src, v], dtype=np.int64)
     if bar_start:
         for r in np.flatnonzero(toks == codec.hold):
-            back = new[r, :src + 1, v]
+            back = np.concatenate([context[:, v], new[r, :max(src + 1, 0), v]])
+            back = back[:len(context) + src + 1]
             pitched = np.flatnonzero((back >= codec.pitch0)
                                      & (back < codec.pitch0 + codec.config.highest
                                         - codec.config.lowest + 1))
@@ -634,8 +641,11 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
         cand_seeds = [s * 1000 + c for c in range(max(1, candidates))]
         with engine.lock:
             total = max(seed_bars + bars, piece_bars or 0)
+            plan = form.draw(style, total, s) if FORM else {}
+            repeats = {b - seed_bars: a - seed_bars for b, a in plan.items()
+                       if seed_bars <= b < seed_bars + bars}
             samples = sample_bars(engine, prefix, context, style, meter, total,
-                                  bars, cand_seeds, temperature, top_p,
+                                  bars, cand_seeds, temperature, top_p, repeats=repeats,
                                   bar_fault=bar_critic(engine, style, meter, bands["mode"],
                                                        bands["density_band"])
                                   if groups else None, groups=groups or 1,
