@@ -48,6 +48,22 @@ def test_only_the_top_voice_may_rest_while_it_sings():
     current = np.array([[70, 62, 55, 48], [-1, 62, 55, 48]])
     assert CHORALE.may_rest(0, current).all()
     assert CHORALE.may_rest(2, current).tolist() == [False, True]
+    ok = CHORALE.allowed(2, PITCHES, current, np.zeros_like(current, dtype=bool))
+    assert ok[0].any() and not ok[1].any()  # under a silent top voice: silence
+
+
+def test_the_harmony_falls_silent_with_the_melody(random_engine):
+    from generation.ml.infill import harmonize
+
+    # two phrases with a beat of rest between them
+    notes = [Note(float(i), p, 1.0) for i, p in enumerate([67, 69, 71, 72, 71, 69, 67])]
+    notes += [Note(8.0 + i, p, 1.0) for i, p in enumerate([71, 72, 74, 72, 71, 69, 67, 67])]
+    tune = Piece(parts=[Part(notes, program=0)], time_signatures=[(0.0, 4, 4)], key="G major")
+    out = harmonize(tune, "chorale", seed=1, model=random_engine, candidates=2)
+    for part in out.parts[1:]:
+        assert part.notes
+        assert not any(n.onset < 8.0 - 1e-9 and n.onset + n.duration > 7.0 + 1e-9
+                       for n in part.notes)
 
 
 def test_faults_count_bachs_kind_of_slips():
