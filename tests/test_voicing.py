@@ -154,3 +154,12 @@ def test_composed_and_continued_chorales_keep_the_rules_too(random_engine):
     assert len(more.parts) == 4 and all(p.notes for p in new.parts)
     g = faults(new)
     assert g["crossed"] == g["unison"] == g["wide"] == g["clash"] == 0
+
+
+def test_a_chorale_asked_for_a_high_register_stays_in_its_voices_ranges(random_engine):
+    from generation.ml.compose_v2 import compose
+
+    for band in ("low", "middle", "high"):
+        piece = compose({"register_band": band}, "chorale", bars=2, seed=7,
+                        model=random_engine, candidates=2)[0].piece
+        assert faults(piece)["out_of_range"] == 0, band

@@ -468,7 +468,10 @@ def choose_transpose(piece_in_c: Piece, style: str, register_band: str | None,
     """Semitones to move a result written in C: one whose mean pitch falls in the requested
     register band (within a tritone either way; an octave more for one-voice styles), and of
     those the key with the fewest accidentals, as a musician would write it; when no key
-    reaches the band, the one nearest to it."""
+    reaches the band, the one nearest to it. In a style with voicing rules the voices' ranges
+    come first: a key that would carry a note out of its voice's range is taken only when
+    every key does (the register bands are the corpus's tertiles of mean pitch, set by its
+    one-line tunes: "middle" would lift a chorale a sixth, its soprano to C6)."""
     pitches = [n.pitch for n in piece_in_c.all_notes()]
     if not pitches:
         return 0
@@ -477,6 +480,8 @@ def choose_transpose(piece_in_c: Piece, style: str, register_band: str | None,
     if STYLE_VOICES[style] == 1:
         options += [t + 12 for t in options] + [t - 12 for t in options]
     band = register_band and schema.band_interval("register_band", register_band)
+    rules = voicing_rules.STYLE_VOICING.get(style)
+    lines = voice_lines(piece_in_c) if rules else []
 
     def miss(t: int) -> float:
         if not band:
@@ -484,8 +489,14 @@ def choose_transpose(piece_in_c: Piece, style: str, register_band: str | None,
         m = mean + t
         return max(0.0, band[0] - m, m - band[1] + 1e-6)
 
-    return min(options, key=lambda t: (miss(t) > 0, miss(t), key_accidentals(t % 12, mode),
-                                       abs(t)))
+    def outside(t: int) -> int:
+        if not rules or len(lines) != len(rules.ranges):
+            return 0
+        return sum(not lo <= n.pitch + t <= hi
+                   for line, (lo, hi) in zip(lines, rules.ranges, strict=True) for n in line)
+
+    return min(options, key=lambda t: (outside(t), miss(t) > 0, miss(t),
+                                       key_accidentals(t % 12, mode), abs(t)))
 
 
 def _key_name(tonic: int, mode: str) -> str:
