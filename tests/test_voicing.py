@@ -163,3 +163,18 @@ def test_a_chorale_asked_for_a_high_register_stays_in_its_voices_ranges(random_e
         piece = compose({"register_band": band}, "chorale", bars=2, seed=7,
                         model=random_engine, candidates=2)[0].piece
         assert faults(piece)["out_of_range"] == 0, band
+
+
+def test_the_harmony_holds_under_a_long_melody_note(random_engine):
+    from generation.ml.infill import harmonize
+    from generation.music.voicing import moving_under_held
+
+    pitches = [67, 69, 71, 72]
+    notes = [Note(float(i), p, 1.0) for i, p in enumerate(pitches)]
+    notes += [Note(4.0, 74, 4.0)]  # a whole note: a fermata's length
+    notes += [Note(8.0 + i, p, 1.0) for i, p in enumerate([72, 71, 69, 67])]
+    tune = Piece(parts=[Part(notes, program=0)], time_signatures=[(0.0, 4, 4)], key="G major")
+    out = harmonize(tune, "chorale", seed=4, model=random_engine, candidates=2)
+    assert moving_under_held(out) == 0
+    for part in out.parts[1:]:
+        assert not any(4.0 < n.onset < 8.0 for n in part.notes)

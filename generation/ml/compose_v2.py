@@ -88,6 +88,10 @@ CRITIC_WEIGHT = 0.5
 HOLLOW_WEIGHT = 1.5
 # ... and a beat of three pitch classes within a major third (E-F-G)
 CLUSTER_WEIGHT = 1.0
+# ... and each lower-voice attack under a top-voice note of 3 beats or more (a fermata)
+HELD_WEIGHT = 1.0
+# ... and where the top voice is given (harmonizing), the others hold under such a note
+HELD_BEATS = 3.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -248,6 +252,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     current = np.broadcast_to(_sounding_pitches(codec, context, V), (B, V)).copy()
     attacked = np.zeros((B, V), dtype=bool)
     grid_pitches = np.arange(codec.config.lowest, codec.config.highest + 1)
+    under_held = _under_held_top(codec, fixed, style, new_bars * F) if voicing is not None \
+        else np.zeros(new_bars * F, dtype=bool)
 
     def window(bar_lists: list[list[int]]) -> list[int]:
         keep = max(0, len(bar_lists) - max(0, (block - len(prefix) - per_bar) // per_bar))
@@ -301,7 +307,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                         mask = mask & no_rest
                     if voicing is not None:
                         mask = _voicing_mask(codec, voicing, v, mask, current, attacked,
-                                             before, sounding[:, v], grid_pitches)
+                                             before, sounding[:, v], grid_pitches,
+                                             hold_only=v > 0 and bool(under_held[fr]))
                     masked = logits.masked_fill(~mask, -math.inf)
                     logprobs = torch.log_softmax(masked, dim=-1)
                     probs = torch.softmax(masked / max(temperature, 1e-4), dim=-1).double()
@@ -389,17 +396,41 @@ def _sounding_pitches(codec: GridCodec, context: np.ndarray, V: int) -> np.ndarr
     return out
 
 
+def _under_held_top(codec: GridCodec, fixed: np.ndarray | None, style: str,
+                    n_frames: int) -> np.ndarray:
+    """(frames,) True inside a given top-voice note (``fixed``) of HELD_BEATS or more, after
+    its first frame: a fermata's length, under which Bach holds the chord (he moves under 1
+    of 14 such notes in 12 held-out chorales; ``voicing.moving_under_held``)."""
+    out = np.zeros(n_frames, dtype=bool)
+    if fixed is None:
+        return out
+    top = fixed[:n_frames, 0]
+    frames = int(round(HELD_BEATS / float(STYLE_GRID[style])))
+    starts = [f for f in range(len(top)) if codec.is_pitch(int(top[f]))]
+    for a in starts:
+        b = a + 1
+        while b < len(top) and top[b] == codec.hold:
+            b += 1
+        if b - a >= frames:
+            out[a + 1:b] = True
+    return out
+
+
 def _voicing_mask(codec: GridCodec, voicing: Voicing, v: int, base: torch.Tensor,
                   current: np.ndarray, attacked: np.ndarray, before: np.ndarray,
-                  sounding: np.ndarray, pitches: np.ndarray) -> torch.Tensor:
+                  sounding: np.ndarray, pitches: np.ndarray,
+                  hold_only: bool = False) -> torch.Tensor:
     """``base`` ((rows, vocab) bool) narrowed to what ``voicing`` allows voice ``v`` now;
-    a held note must pass the same rules as a new one."""
+    a held note must pass the same rules as a new one. ``hold_only``: under a long held
+    top note a sounding voice holds too."""
     ok = voicing.allowed(v, pitches, current, attacked, before)
     mask = np.zeros(tuple(base.shape), dtype=bool)
-    mask[:, codec.pitch0:codec.pitch0 + len(pitches)] = ok
     held = current[:, v]
     rows = np.flatnonzero(sounding & (held >= 0))
     mask[rows, codec.hold] = ok[rows, held[rows] - codec.config.lowest]
+    if hold_only:
+        ok[mask[:, codec.hold]] = False  # where it may hold, it holds
+    mask[:, codec.pitch0:codec.pitch0 + len(pitches)] = ok
     mask[:, codec.rest] = voicing.may_rest(v, current)
     out = base & torch.from_numpy(mask)
     empty = ~out.any(dim=1)
@@ -420,7 +451,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     Where a ``density_band`` is asked for, a row whose new bars so far are in another band
     is charged ``DENSITY_WEIGHT``: the choice by faults would otherwise drift from it. In a
     style of full chords (one with voicing rules) each beat without a third or sixth costs
-    ``HOLLOW_WEIGHT``, each beat of a cluster ``CLUSTER_WEIGHT``."""
+    ``HOLLOW_WEIGHT``, each beat of a cluster ``CLUSTER_WEIGHT``, each lower-voice attack
+    under a held top note (``voicing.moving_under_held``) ``HELD_WEIGHT``."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -436,7 +468,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
             out[r] = penalty(critique(piece, key=(0, mode), bars=n_bars), n_bars, ends=last)
             if chords:
                 hollow, cluster, _ = voicing_rules.chord_faults(piece)
-                out[r] += (HOLLOW_WEIGHT * hollow + CLUSTER_WEIGHT * cluster) / n_bars
+                out[r] += (HOLLOW_WEIGHT * hollow + CLUSTER_WEIGHT * cluster
+                           + HELD_WEIGHT * voicing_rules.moving_under_held(piece)) / n_bars
         last_bar = window[:, -F:]
         attacks = ((last_bar >= codec.pitch0) & (last_bar <= top)).sum(axis=(1, 2))
         median = float(np.median(attacks))
