@@ -70,6 +70,22 @@ def tiny_model():
     return build
 
 
+@pytest.fixture(scope="module")
+def random_grid_engine():
+    """An untrained v2 grid model: what the decoding promises must hold whatever it prefers."""
+    import torch
+
+    from generation.ml.compose_v2 import GridEngine
+    from generation.ml.train_grid import model_config
+    from generation.ml.transformer import MusicTransformer
+    from generation.music.grid import GridCodec
+
+    codec = GridCodec()
+    torch.manual_seed(1)
+    model = MusicTransformer(model_config(codec.vocab_size, 32, 2, 2, 256, dropout=0.0)).eval()
+    return GridEngine(model, codec, torch.device("cpu"), "random", Path("."), {})
+
+
 @pytest.fixture
 def spare_redis():
     """A second, private redis-server that a test may stop to simulate an outage."""

@@ -1,25 +1,16 @@
 """Form for the one-line styles (generation.ml.form) and the sampler's copied bars."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from generation.ml import form
 from generation.music.grid import STYLE_VOICES, GridCodec, bar_frames
 
 
-@pytest.fixture(scope="module")
-def random_engine():
-    from generation.ml.compose_v2 import GridEngine
-    from generation.ml.train_grid import model_config
-    from generation.ml.transformer import MusicTransformer
-
-    codec = GridCodec()
-    torch.manual_seed(3)
-    model = MusicTransformer(model_config(codec.vocab_size, 32, 2, 2, 256, dropout=0.0)).eval()
-    return GridEngine(model, codec, torch.device("cpu"), "random", Path("."), {})
+@pytest.fixture
+def random_engine(random_grid_engine):
+    return random_grid_engine
 
 
 def test_the_committed_table_has_every_one_line_style_and_draws_earlier_bars():

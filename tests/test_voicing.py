@@ -1,10 +1,8 @@
 """The chorale's voicing rules (generation.music.voicing) and the harmonizer that keeps them."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from generation.music.critic import critique
 from generation.music.notes import Note, Part, Piece
@@ -87,18 +85,9 @@ def test_shifted_rules_move_every_range():
     assert up.max_gap == CHORALE.max_gap
 
 
-@pytest.fixture(scope="module")
-def random_engine():
-    """An untrained model: whatever it prefers, the rules must hold."""
-    from generation.ml.compose_v2 import GridEngine
-    from generation.ml.train_grid import model_config
-    from generation.ml.transformer import MusicTransformer
-    from generation.music.grid import GridCodec
-
-    codec = GridCodec()
-    torch.manual_seed(1)
-    model = MusicTransformer(model_config(codec.vocab_size, 32, 2, 2, 256, dropout=0.0)).eval()
-    return GridEngine(model, codec, torch.device("cpu"), "random", Path("."), {})
+@pytest.fixture
+def random_engine(random_grid_engine):
+    return random_grid_engine
 
 
 @pytest.mark.parametrize(("key", "pitches"), [
