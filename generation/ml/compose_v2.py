@@ -90,8 +90,6 @@ HOLLOW_WEIGHT = 1.5
 CLUSTER_WEIGHT = 1.0
 # ... and each lower-voice attack under a top-voice note of 3 beats or more (a fermata)
 HELD_WEIGHT = 1.0
-# ... and where the top voice is given (harmonizing), the others hold under such a note
-HELD_BEATS = 3.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -398,14 +396,14 @@ def _sounding_pitches(codec: GridCodec, context: np.ndarray, V: int) -> np.ndarr
 
 def _under_held_top(codec: GridCodec, fixed: np.ndarray | None, style: str,
                     n_frames: int) -> np.ndarray:
-    """(frames,) True inside a given top-voice note (``fixed``) of HELD_BEATS or more, after
+    """(frames,) True inside a given top-voice note (``fixed``) of ``voicing.HELD_BEATS`` or more, after
     its first frame: a fermata's length, under which Bach holds the chord (he moves under 1
     of 14 such notes in 12 held-out chorales; ``voicing.moving_under_held``)."""
     out = np.zeros(n_frames, dtype=bool)
     if fixed is None:
         return out
     top = fixed[:n_frames, 0]
-    frames = int(round(HELD_BEATS / float(STYLE_GRID[style])))
+    frames = int(round(voicing_rules.HELD_BEATS / float(STYLE_GRID[style])))
     starts = [f for f in range(len(top)) if codec.is_pitch(int(top[f]))]
     for a in starts:
         b = a + 1

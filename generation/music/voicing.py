@@ -91,6 +91,8 @@ class Voicing:
         return current[:, 0] < 0
 
 
+# A top-voice note this long (in quarter beats) is held like a fermata: the others hold too
+HELD_BEATS = 3.0
 SOPRANO_MEDIAN = 71  # the chorales' soprano notes: median B4
 CHORALE = Voicing(ranges=((60, 81), (55, 74), (50, 69), (38, 62)), max_gap=(0, 12, 12, 19))
 # The styles whose music is written under these rules (Renaissance polyphony is not: its
@@ -177,7 +179,7 @@ def chord_faults(piece) -> tuple[int, int, int]:
     return hollow, cluster, cols.shape[1]
 
 
-def moving_under_held(piece, min_beats: float = 3.0) -> int:
+def moving_under_held(piece, min_beats: float = HELD_BEATS) -> int:
     """Attacks of the lower voices inside a top-voice note of ``min_beats`` or more (a
     fermata's length): Bach holds the chord there, and moves under 1 of 14 such notes in
     12 held-out chorales where our harmonizations moved under 11 (a judge: "the harmony
