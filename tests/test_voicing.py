@@ -42,6 +42,33 @@ def test_no_parallel_fifths_or_octaves_against_a_voice_above():
     assert 62 not in ok
 
 
+def test_no_voice_leaps_a_tritone_a_seventh_or_past_an_octave():
+    before = [76, 67, 60, 48]  # the bass on C3
+    ok = _ok(3, [76, 67, 60, -1], before=before)
+    assert {41, 43, 53, 55} <= ok  # down a fifth, a fourth; up a fifth, a fourth
+    assert not ok & {42, 54, 38, 58, 59}  # tritones and sevenths either way
+    high = _ok(0, [-1, -1, -1, -1], before=[60, 55, 48, 40])
+    assert 72 in high and 73 not in high and 66 not in high  # the soprano: an octave at most
+    current = np.array([[76, 67, 60, -1]])
+    loose = CHORALE.allowed(3, PITCHES, current, np.zeros_like(current, dtype=bool),
+                            np.array([before]), leaps=False)[0]
+    assert 54 in {int(p) for p in PITCHES[loose]}  # without the leap rule the tritone is back
+
+
+def test_minor_cadences_tell_v_from_v_with_its_leading_tone():
+    from generation.music.voicing import minor_cadences
+
+    def cadence(alto):  # C minor: i - v|V - i, the last chord under a half note
+        lines = [[72, 74, 72], [67, alto, 67], [63, 62, 63], [48, 43, 48]]
+        return Piece(parts=[Part([Note(float(i), p, 2.0 if i == 2 else 1.0)
+                                  for i, p in enumerate(line)]) for line in lines],
+                     time_signatures=[(0.0, 4, 4)])
+
+    assert minor_cadences(cadence(70)) == (1, 0)  # Bb: v - i
+    assert minor_cadences(cadence(71)) == (0, 1)  # B natural: V - i
+    assert minor_cadences(cadence(70), tonic=2) == (0, 0)  # not a cadence in D minor
+
+
 def test_only_the_top_voice_may_rest_while_it_sings():
     current = np.array([[70, 62, 55, 48], [-1, 62, 55, 48]])
     assert CHORALE.may_rest(0, current).all()
@@ -76,6 +103,9 @@ def test_faults_count_bachs_kind_of_slips():
                     time_signatures=[(0.0, 4, 4)])
     f = faults(crossed)
     assert f["out_of_range"] > 0 and f["crossed"] + f["unison"] > 0 and f["wide"] > 0
+    leaping = Piece(parts=[*good.parts[:3], part([48, 59, 48, 53])],  # C3-B3: a seventh
+                    time_signatures=[(0.0, 4, 4)])
+    assert faults(leaping)["leap"] == 2 / 11  # up a seventh and back, of 11 moves
 
 
 def test_shifted_rules_move_every_range():
@@ -108,7 +138,7 @@ def test_the_harmonizer_keeps_the_rules_whatever_the_model_prefers(random_engine
     rules = _voicing_for(notes, 0)
     f = faults(out, rules)
     assert f["crossed"] == f["unison"] == f["wide"] == f["clash"] == 0
-    assert f["silent_under_top"] == 0 and f["out_of_range"] == 0
+    assert f["silent_under_top"] == 0 and f["out_of_range"] == 0 and f["leap"] == 0
     assert critique(out).parallels == 0
     octaves = min(1, max(-1, round((np.median(pitches) - 71) / 12)))
     assert rules.ranges == CHORALE.shifted(12 * octaves).ranges

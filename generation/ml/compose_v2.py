@@ -90,6 +90,8 @@ HOLLOW_WEIGHT = 1.5
 CLUSTER_WEIGHT = 1.0
 # ... and each lower-voice attack under a top-voice note of 3 beats or more (a fermata)
 HELD_WEIGHT = 1.0
+# ... and, in minor, a phrase end reached from a dominant without its leading tone (v-i)
+MINOR_CADENCE_WEIGHT = 2.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -420,8 +422,13 @@ def _voicing_mask(codec: GridCodec, voicing: Voicing, v: int, base: torch.Tensor
                   hold_only: bool = False) -> torch.Tensor:
     """``base`` ((rows, vocab) bool) narrowed to what ``voicing`` allows voice ``v`` now;
     a held note must pass the same rules as a new one. ``hold_only``: under a long held
-    top note a sounding voice holds too."""
+    top note a sounding voice holds too. A row left with nothing drops the leap rule first,
+    then all the rules."""
     ok = voicing.allowed(v, pitches, current, attacked, before)
+    stuck = ~ok.any(axis=1)
+    if stuck.any():
+        ok[stuck] = voicing.allowed(v, pitches, current[stuck], attacked[stuck],
+                                    before[stuck], leaps=False)
     mask = np.zeros(tuple(base.shape), dtype=bool)
     held = current[:, v]
     rows = np.flatnonzero(sounding & (held >= 0))
@@ -450,7 +457,9 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     is charged ``DENSITY_WEIGHT``: the choice by faults would otherwise drift from it. In a
     style of full chords (one with voicing rules) each beat without a third or sixth costs
     ``HOLLOW_WEIGHT``, each beat of a cluster ``CLUSTER_WEIGHT``, each lower-voice attack
-    under a held top note (``voicing.moving_under_held``) ``HELD_WEIGHT``."""
+    under a held top note (``voicing.moving_under_held``) ``HELD_WEIGHT``, and in minor each
+    phrase end reached from v rather than V (``voicing.minor_cadences``)
+    ``MINOR_CADENCE_WEIGHT``."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -468,6 +477,9 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
                 hollow, cluster, _ = voicing_rules.chord_faults(piece)
                 out[r] += (HOLLOW_WEIGHT * hollow + CLUSTER_WEIGHT * cluster
                            + HELD_WEIGHT * voicing_rules.moving_under_held(piece)) / n_bars
+                if mode == "minor":
+                    out[r] += (MINOR_CADENCE_WEIGHT * voicing_rules.minor_cadences(piece)[0]
+                               / n_bars)
         last_bar = window[:, -F:]
         attacks = ((last_bar >= codec.pitch0) & (last_bar <= top)).sum(axis=(1, 2))
         median = float(np.median(attacks))
