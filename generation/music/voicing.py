@@ -179,7 +179,7 @@ def leap_counts(lines) -> tuple[int, int]:
     pitch with no rest between."""
     moves = leaps = 0
     for line in lines:
-        for a, b in zip(line, line[1:]):
+        for a, b in zip(line, line[1:], strict=False):
             if b.pitch != a.pitch and b.onset - (a.onset + a.duration) < 1e-6:
                 moves += 1
                 leaps += bool(bad_leap(b.pitch - a.pitch))
