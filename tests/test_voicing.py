@@ -197,3 +197,23 @@ def test_the_harmony_holds_under_a_long_melody_note(random_engine):
     assert moving_under_held(out) == 0
     for part in out.parts[1:]:
         assert not any(4.0 < n.onset < 8.0 for n in part.notes)
+
+
+def test_six_fours_and_wobbles_are_counted():
+    from generation.music.voicing import six_fours, wobbles
+
+    def part(pitches, durs=None):
+        durs = durs or [1.0] * len(pitches)
+        onsets = np.cumsum([0.0] + durs[:-1])
+        return Part([Note(float(o), p, d) for o, p, d in zip(onsets, pitches, durs,
+                                                              strict=True)])
+
+    # C major on beat 1, C/G (a 6/4) on beat 2 under a half note, G7 as a 4/2 (F in the
+    # bass) on beat 4: one 6/4, at a long top note; the 4/2 is not one
+    piece = Piece(parts=[part([72, 72, 71], [1.0, 2.0, 1.0]), part([67, 64, 67], [1.0, 2.0, 1.0]),
+                         part([64, 60, 62], [1.0, 2.0, 1.0]), part([48, 55, 53], [1.0, 2.0, 1.0])],
+                  time_signatures=[(0.0, 4, 4)])
+    assert six_fours(piece) == (2, 1)  # beats 2 and 3 (the held 6/4), one where it begins
+    rocking = Piece(parts=[part([72] * 6), part([64] * 6), part([60] * 6),
+                           part([41, 43, 41, 43, 41, 40])], time_signatures=[(0.0, 4, 4)])
+    assert wobbles(rocking) == 2 and wobbles(piece) == 0

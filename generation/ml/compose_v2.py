@@ -92,6 +92,10 @@ CLUSTER_WEIGHT = 1.0
 HELD_WEIGHT = 1.0
 # ... and, in minor, a phrase end reached from a dominant without its leading tone (v-i)
 MINOR_CADENCE_WEIGHT = 2.0
+# ... and a 6/4 chord on a beat, once more where a top note of two beats or more begins
+SIX_FOUR_WEIGHT = 1.0
+# ... and a lower voice rocking between two pitches (F-G-F-G)
+WOBBLE_WEIGHT = 1.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -459,7 +463,9 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     ``HOLLOW_WEIGHT``, each beat of a cluster ``CLUSTER_WEIGHT``, each lower-voice attack
     under a held top note (``voicing.moving_under_held``) ``HELD_WEIGHT``, and in minor each
     phrase end reached from v rather than V (``voicing.minor_cadences``)
-    ``MINOR_CADENCE_WEIGHT``."""
+    ``MINOR_CADENCE_WEIGHT``; each 6/4 chord on a beat ``SIX_FOUR_WEIGHT``, twice at a phrase
+    end (``voicing.six_fours``), and each run of a lower voice rocking between two pitches
+    ``WOBBLE_WEIGHT`` (``voicing.wobbles``)."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -475,8 +481,11 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
             out[r] = penalty(critique(piece, key=(0, mode), bars=n_bars), n_bars, ends=last)
             if chords:
                 hollow, cluster, _ = voicing_rules.chord_faults(piece)
+                six_four = sum(voicing_rules.six_fours(piece))
                 out[r] += (HOLLOW_WEIGHT * hollow + CLUSTER_WEIGHT * cluster
-                           + HELD_WEIGHT * voicing_rules.moving_under_held(piece)) / n_bars
+                           + HELD_WEIGHT * voicing_rules.moving_under_held(piece)
+                           + SIX_FOUR_WEIGHT * six_four
+                           + WOBBLE_WEIGHT * voicing_rules.wobbles(piece)) / n_bars
                 if mode == "minor":
                     out[r] += (MINOR_CADENCE_WEIGHT * voicing_rules.minor_cadences(piece)[0]
                                / n_bars)
