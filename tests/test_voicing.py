@@ -217,3 +217,17 @@ def test_six_fours_and_wobbles_are_counted():
     rocking = Piece(parts=[part([72] * 6), part([64] * 6), part([60] * 6),
                            part([41, 43, 41, 43, 41, 40])], time_signatures=[(0.0, 4, 4)])
     assert wobbles(rocking) == 2 and wobbles(piece) == 0
+
+
+def test_phrase_end_chords_want_a_plain_triad_as_the_long_note_ends():
+    from generation.music.voicing import phrase_end_chords
+
+    def piece(alto_end):  # a half note in the soprano over C major, then over ...
+        lines = [[(72, 2.0), (74, 2.0)], [(67, 2.0), (alto_end, 2.0)], [(64, 2.0), (59, 2.0)],
+                 [(48, 2.0), (43, 2.0)]]
+        return Piece(parts=[Part([Note(2.0 * i, p, d) for i, (p, d) in enumerate(line)])
+                            for line in lines], time_signatures=[(0.0, 4, 4)])
+
+    assert phrase_end_chords(piece(67)) == (2, 2)  # C major, then G major (G-B-D-G)
+    assert phrase_end_chords(piece(65)) == (2, 1)  # then G7: not a plain triad
+    assert phrase_end_chords(piece(69)) == (2, 1)  # then G-A-B-D: not one either

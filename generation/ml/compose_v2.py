@@ -96,6 +96,9 @@ MINOR_CADENCE_WEIGHT = 2.0
 SIX_FOUR_WEIGHT = 1.0
 # ... and a lower voice rocking between two pitches (F-G-F-G)
 WOBBLE_WEIGHT = 1.0
+# ... and a top note of two beats or more that ends on anything but a plain triad in root
+# position or first inversion
+PHRASE_END_WEIGHT = 2.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -464,8 +467,9 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     under a held top note (``voicing.moving_under_held``) ``HELD_WEIGHT``, and in minor each
     phrase end reached from v rather than V (``voicing.minor_cadences``)
     ``MINOR_CADENCE_WEIGHT``; each 6/4 chord on a beat ``SIX_FOUR_WEIGHT``, twice at a phrase
-    end (``voicing.six_fours``), and each run of a lower voice rocking between two pitches
-    ``WOBBLE_WEIGHT`` (``voicing.wobbles``)."""
+    end (``voicing.six_fours``), each run of a lower voice rocking between two pitches
+    ``WOBBLE_WEIGHT`` (``voicing.wobbles``), and each long top note ending on anything but a
+    plain triad ``PHRASE_END_WEIGHT`` (``voicing.phrase_end_chords``)."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -482,10 +486,12 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
             if chords:
                 hollow, cluster, _ = voicing_rules.chord_faults(piece)
                 six_four = sum(voicing_rules.six_fours(piece))
+                ends, plain = voicing_rules.phrase_end_chords(piece)
                 out[r] += (HOLLOW_WEIGHT * hollow + CLUSTER_WEIGHT * cluster
                            + HELD_WEIGHT * voicing_rules.moving_under_held(piece)
                            + SIX_FOUR_WEIGHT * six_four
-                           + WOBBLE_WEIGHT * voicing_rules.wobbles(piece)) / n_bars
+                           + WOBBLE_WEIGHT * voicing_rules.wobbles(piece)
+                           + PHRASE_END_WEIGHT * (ends - plain)) / n_bars
                 if mode == "minor":
                     out[r] += (MINOR_CADENCE_WEIGHT * voicing_rules.minor_cadences(piece)[0]
                                / n_bars)

@@ -274,6 +274,34 @@ def six_fours(piece, long_beats: float = 2.0) -> tuple[int, int]:
     return int(on_beats), int(at_long)
 
 
+def phrase_end_chords(piece, long_beats: float = 2.0) -> tuple[int, int]:
+    """(top notes of ``long_beats`` or more with every voice sounding as they end, of those
+    the ones that end on a plain triad in root position or first inversion: a major or minor
+    triad's root and third, its fifth or not, nothing else). Bach's chorales: 64% of 1,234
+    such ends; our harmonizations 31% (judges: "a phrase-end half note with no third", "a
+    seventh chord with no leading tone under the fermata")."""
+    from generation.music.critic import STEP, _roll, lines_of
+
+    lines = lines_of(piece)
+    if len(lines) < 3 or not all(lines):
+        return 0, 0
+    end = max(n.onset + n.duration for line in lines for n in line)
+    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    ends = plain = 0
+    for note in lines[0]:
+        if note.duration < long_beats - 1e-9:
+            continue
+        col = pitch[:, min(int(round((note.onset + note.duration) / STEP)) - 1,
+                           pitch.shape[1] - 1)]
+        if (col < 0).any():
+            continue
+        ends += 1
+        pcs, bass = set((col % 12).tolist()), int(col[-1] % 12)
+        plain += any(pcs <= {r, (r + third) % 12, (r + 7) % 12} and (r + third) % 12 in pcs
+                     and bass in (r, (r + third) % 12) for r in pcs for third in (3, 4))
+    return ends, plain
+
+
 def wobbles(piece) -> int:
     """Four notes rocking between two pitches (F-G-F-G) in the lower voices, counted at each
     note where such a run starts: Bach's basses 1.1 per 100 notes, ours 2.6 (a judge: "the
