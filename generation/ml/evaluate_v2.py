@@ -232,7 +232,30 @@ def harmonization(n: int = 10) -> dict:
     from generation.music.voicing import mean_faults
 
     return {"chorales": len(infos), "v2": _critic_rates(ours), "bach": _critic_rates(bach),
-            "voicing": {"v2": mean_faults(ours), "bach": mean_faults(bach)}}
+            "voicing": {"v2": mean_faults(ours), "bach": mean_faults(bach)},
+            "phrases": {"v2": phrase_figures(ours), "bach": phrase_figures(bach)}}
+
+
+def phrase_figures(pieces: list) -> dict:
+    """The chorale's chord and phrase counts of ``generation.music.voicing``, summed over
+    ``pieces``: 6/4 chords (on beats, where a long top note begins), long top notes ending on
+    a plain triad, lower voices rocking between two pitches, and in minor keys v-i against
+    V-i at phrase ends (the key as written, or estimated)."""
+    from generation.music import voicing
+    from generation.music.grid import tonic_pc
+    from generation.music.key import estimate_key
+
+    six = np.array([voicing.six_fours(p) for p in pieces]).sum(axis=0)
+    ends = np.array([voicing.phrase_end_chords(p) for p in pieces]).sum(axis=0)
+    minor = np.zeros(2, dtype=int)
+    for p in pieces:
+        key = p.key or estimate_key(p)
+        if key.endswith("minor"):
+            minor += np.array(voicing.minor_cadences(p, tonic_pc(key)))
+    return {"six_four_beats": int(six[0]), "six_four_at_long_notes": int(six[1]),
+            "long_notes": int(ends[0]), "ending_on_plain_triad": int(ends[1]),
+            "wobbles": int(sum(voicing.wobbles(p) for p in pieces)),
+            "minor_v_i": int(minor[0]), "minor_V_i": int(minor[1])}
 
 
 def _two_sample(real: list[dict], gens: list[dict]) -> dict:

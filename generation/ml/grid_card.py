@@ -125,6 +125,11 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
                       "10 notes (same critic): " + ", ".join(
                           f"{k} v2 {har['v2'][k]} / Bach {har['bach'][k]}"
                           for k in ("parallels", "strong_dissonances", "crossings")) + ".", ""]
+            ph = har.get("phrases")
+            if ph:
+                lines += ["Phrase ends and chords in the same chorales, v2 / Bach: " + ", ".join(
+                    f"{k.replace('_', ' ')} {ph['v2'][k]} / {ph['bach'][k]}" for k in ph["v2"])
+                    + ".", ""]
         sp = ev["speed_16_bars"]
         lines += [f"16 bars as served, medians in one run: v1 {sp['v1']['median_s']} s, "
                   f"v2 {sp['v2']['median_s']} s (ratio {sp['ratio_v2_over_v1']}).", ""]
