@@ -284,6 +284,34 @@ def test_accidentals_are_spelled_by_the_key_and_the_line(key, midi, direction, n
     assert p.name == name and p.midi == midi
 
 
+@pytest.mark.parametrize(("midi", "direction", "sounding", "name"), [
+    (68, -1, (52, 64, 71), "G#"),  # in an E major chord, though the line falls next
+    (68, 1, (65, 72), "A-"),  # in an F minor chord, though the line rises next
+    (66, 0, (62, 69, 72), "F#"),  # the third of D7
+    (70, 1, (67, 74, 77), "B-"),  # the third of G minor
+    (61, 1, (), "C#"),  # nothing sounding with it: the line decides
+])
+def test_a_chromatic_note_is_spelled_by_the_chord_it_sounds_in(midi, direction, sounding,
+                                                                 name):
+    from music21 import key as m21key
+
+    k = m21key.Key("C", "major")
+    p = spell(midi, spelling_table(k), k.sharps, direction, sounding)
+    assert p.name == name and p.midi == midi
+
+
+def test_a_whole_score_spells_a_secondary_dominant_by_its_chord():
+    # C major: C - E7 (G# falling to G... in the alto) - A minor - C
+    sop = [72, 71, 72, 72]
+    alto = [67, 68, 64, 67]
+    bass = [48, 52, 45, 48]
+    parts = [Part(notes=[Note(float(i), p, 1.0) for i, p in enumerate(line)], program=0)
+             for line in (sop, alto, bass)]
+    names = [n.pitch.name for n in engrave_piece(Piece(parts=parts, key="C major"))
+             .recurse().notes if n.pitch.midi == 68]
+    assert names == ["G#"]
+
+
 def test_the_written_key_spells_a_whole_score():
     piece = Piece(parts=[Part(notes=[Note(0.0, 64, 1.0), Note(1.0, 63, 1.0), Note(2.0, 64, 2.0)],
                               program=73)], key="E major")

