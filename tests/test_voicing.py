@@ -231,3 +231,24 @@ def test_phrase_end_chords_want_a_plain_triad_as_the_long_note_ends():
     assert phrase_end_chords(piece(67)) == (2, 2)  # C major, then G major (G-B-D-G)
     assert phrase_end_chords(piece(65)) == (2, 1)  # then G7: not a plain triad
     assert phrase_end_chords(piece(69)) == (2, 1)  # then G-A-B-D: not one either
+
+
+def test_cadences_count_long_notes_reached_by_a_root_moving_a_fifth():
+    from generation.music.voicing import cadences, chord_root
+
+    assert chord_root([71, 67, 62, 43]) == 7  # G major, root position
+    assert chord_root([72, 67, 64, 52]) == 0  # C/E
+    assert chord_root([71, 65, 62, 43]) == 7  # G7
+    assert chord_root([72, 65, 62, 43]) is None  # G-D-F-C: a suspended fourth
+    assert chord_root([74, 69, 67, 48]) is None  # C-G-A-D: no third
+
+    def phrase(approach):  # beat 1 approach chord, beats 2-3 a half note on C major
+        lines = [[(approach[0], 1.0), (72, 2.0)], [(approach[1], 1.0), (67, 2.0)],
+                 [(approach[2], 1.0), (64, 2.0)], [(approach[3], 1.0), (48, 2.0)]]
+        return Piece(parts=[Part([Note(o, p, d) for o, (p, d) in zip((0.0, 1.0), line,
+                                                                      strict=True)])
+                            for line in lines], time_signatures=[(0.0, 3, 4)])
+
+    assert cadences(phrase((71, 67, 62, 43))) == (1, 1)  # V - I
+    assert cadences(phrase((72, 65, 57, 53))) == (1, 1)  # IV - I
+    assert cadences(phrase((74, 69, 65, 50))) == (1, 0)  # ii - I: no cadence

@@ -99,6 +99,8 @@ WOBBLE_WEIGHT = 1.0
 # ... and a top note of two beats or more that ends on anything but a plain triad in root
 # position or first inversion
 PHRASE_END_WEIGHT = 2.0
+# ... and a long top note not reached by a root moving a fifth (no cadence)
+CADENCE_WEIGHT = 1.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -469,7 +471,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     ``MINOR_CADENCE_WEIGHT``; each 6/4 chord on a beat ``SIX_FOUR_WEIGHT``, twice at a phrase
     end (``voicing.six_fours``), each run of a lower voice rocking between two pitches
     ``WOBBLE_WEIGHT`` (``voicing.wobbles``), and each long top note ending on anything but a
-    plain triad ``PHRASE_END_WEIGHT`` (``voicing.phrase_end_chords``)."""
+    plain triad ``PHRASE_END_WEIGHT`` (``voicing.phrase_end_chords``) and each not reached by
+    a root moving a fifth ``CADENCE_WEIGHT`` (``voicing.cadences``)."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -487,11 +490,13 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
                 hollow, cluster, _ = voicing_rules.chord_faults(piece)
                 six_four = sum(voicing_rules.six_fours(piece))
                 ends, plain = voicing_rules.phrase_end_chords(piece)
+                reached, by_fifth = voicing_rules.cadences(piece)
                 out[r] += (HOLLOW_WEIGHT * hollow + CLUSTER_WEIGHT * cluster
                            + HELD_WEIGHT * voicing_rules.moving_under_held(piece)
                            + SIX_FOUR_WEIGHT * six_four
                            + WOBBLE_WEIGHT * voicing_rules.wobbles(piece)
-                           + PHRASE_END_WEIGHT * (ends - plain)) / n_bars
+                           + PHRASE_END_WEIGHT * (ends - plain)
+                           + CADENCE_WEIGHT * (reached - by_fifth)) / n_bars
                 if mode == "minor":
                     out[r] += (MINOR_CADENCE_WEIGHT * voicing_rules.minor_cadences(piece)[0]
                                / n_bars)

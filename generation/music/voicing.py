@@ -302,6 +302,49 @@ def phrase_end_chords(piece, long_beats: float = 2.0) -> tuple[int, int]:
     return ends, plain
 
 
+def chord_root(col) -> int | None:
+    """The root's pitch class of a sounding column (MIDI pitches, the bass last) that is a
+    triad or a seventh chord (the root's third present; fifth, seventh, a diminished fifth
+    allowed), the bass's reading first; None for anything else."""
+    pcs = set((np.asarray(col) % 12).tolist())
+    bass = int(col[-1]) % 12
+    for r in sorted(pcs, key=lambda r: r != bass):
+        for third in (3, 4):
+            if (r + third) % 12 in pcs and pcs <= {r, (r + third) % 12, (r + 6) % 12,
+                                                     (r + 7) % 12, (r + 10) % 12, (r + 11) % 12}:
+                return r
+    return None
+
+
+def cadences(piece, long_beats: float = 2.0) -> tuple[int, int]:
+    """(top notes of ``long_beats`` or more with every voice sounding a beat before they
+    begin and as they end, of those the ones reached by a root moving a fifth: the chord a
+    beat before the note and the one it ends on, V-I or I-V, IV-I... as a cadence is).
+    Bach's chorales: 52% of 1,223; our harmonizations 20% (judges: "phrase ends ii-I6 with
+    no dominant", "iv-i", "vii6-I")."""
+    from generation.music.critic import STEP, _roll, lines_of
+
+    lines = lines_of(piece)
+    if len(lines) < 3 or not all(lines):
+        return 0, 0
+    end = max(n.onset + n.duration for line in lines for n in line)
+    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    num, den = piece.time_signature
+    beat = int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))
+    ends = fifths = 0
+    for note in lines[0]:
+        if note.duration < long_beats - 1e-9:
+            continue
+        t0 = int(round(note.onset / STEP))
+        t1 = min(int(round((note.onset + note.duration) / STEP)) - 1, pitch.shape[1] - 1)
+        if t0 < beat or (pitch[:, t0 - beat] < 0).any() or (pitch[:, t1] < 0).any():
+            continue
+        ends += 1
+        a, b = chord_root(pitch[:, t0 - beat]), chord_root(pitch[:, t1])
+        fifths += a is not None and b is not None and (a - b) % 12 in (5, 7)
+    return ends, fifths
+
+
 def wobbles(piece) -> int:
     """Four notes rocking between two pitches (F-G-F-G) in the lower voices, counted at each
     note where such a run starts: Bach's basses 1.1 per 100 notes, ours 2.6 (a judge: "the
