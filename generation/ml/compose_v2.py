@@ -263,6 +263,10 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     grid_pitches = np.arange(codec.config.lowest, codec.config.highest + 1)
     under_held = _under_held_top(codec, fixed, style, new_bars * F) if voicing is not None \
         else np.zeros(new_bars * F, dtype=bool)
+    num, den = meter
+    per_beat = max(1, int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den)
+                                / STYLE_GRID[style])))
+    at_beat = None  # (rows, voices): the pitches of the last beat, for the voicing rules
 
     def window(bar_lists: list[list[int]]) -> list[int]:
         keep = max(0, len(bar_lists) - max(0, (block - len(prefix) - per_bar) // per_bar))
@@ -303,6 +307,7 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
             fr = b * F + f
             attacked[:] = False
             before = current.copy()
+            on_beat = f % per_beat == 0
             for v in range(V):
                 if fixed is not None and fixed[fr, v] >= 0:
                     toks = torch.full((B,), int(fixed[fr, v]), dtype=torch.long)
@@ -317,7 +322,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                     if voicing is not None:
                         mask = _voicing_mask(codec, voicing, v, mask, current, attacked,
                                              before, sounding[:, v], grid_pitches,
-                                             hold_only=v > 0 and bool(under_held[fr]))
+                                             hold_only=v > 0 and bool(under_held[fr]),
+                                             beat_before=at_beat if on_beat else None)
                     masked = logits.masked_fill(~mask, -math.inf)
                     logprobs = torch.log_softmax(masked, dim=-1)
                     probs = torch.softmax(masked / max(temperature, 1e-4), dim=-1).double()
@@ -339,6 +345,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 if not (b == new_bars - 1 and f == F - 1 and v == V - 1):
                     logits = run(toks[:, None], cache, length)  # none after the last token
                 length += 1
+            if on_beat:
+                at_beat = current.copy()
         for r in range(B):
             per_row_hist[r].append([bar_tok, *new[r, b * F:(b + 1) * F].reshape(-1).tolist()])
         if bar_fault is not None and B > 1:
@@ -361,6 +369,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 logp[:] = logp[src]
                 sounding[:] = sounding[src]
                 current[:] = current[src]
+                if at_beat is not None:
+                    at_beat[:] = at_beat[src]
                 per_row_hist = [[list(h) for h in per_row_hist[i]] for i in src]
     rows = range(B) if bar_fault is None or B == 1 else [
         int(np.flatnonzero(group_of == g)[0]) for g in np.unique(group_of)]
@@ -428,12 +438,14 @@ def _under_held_top(codec: GridCodec, fixed: np.ndarray | None, style: str,
 def _voicing_mask(codec: GridCodec, voicing: Voicing, v: int, base: torch.Tensor,
                   current: np.ndarray, attacked: np.ndarray, before: np.ndarray,
                   sounding: np.ndarray, pitches: np.ndarray,
-                  hold_only: bool = False) -> torch.Tensor:
+                  hold_only: bool = False,
+                  beat_before: np.ndarray | None = None) -> torch.Tensor:
     """``base`` ((rows, vocab) bool) narrowed to what ``voicing`` allows voice ``v`` now;
     a held note must pass the same rules as a new one. ``hold_only``: under a long held
-    top note a sounding voice holds too. A row left with nothing drops the leap rule first,
-    then all the rules."""
-    ok = voicing.allowed(v, pitches, current, attacked, before)
+    top note a sounding voice holds too. ``beat_before``: on a beat, the pitches of the beat
+    before (no parallels from chord to chord). A row left with nothing drops the leap rule
+    and the beat-to-beat parallels first, then all the rules."""
+    ok = voicing.allowed(v, pitches, current, attacked, before, beat_before=beat_before)
     stuck = ~ok.any(axis=1)
     if stuck.any():
         ok[stuck] = voicing.allowed(v, pitches, current[stuck], attacked[stuck],

@@ -14,7 +14,9 @@ written; ``python -m generation.music.voicing`` prints the figures again):
   listeners heard "fill chords under a soprano rest");
 - a lower voice attacking a minor second, major seventh or minor ninth against a voice
   above that attacks at the same moment: 0.7% of the lower voices' attacks;
-- parallel fifths and octaves: none in the held-out chorales (``evaluate_v2``);
+- parallel fifths and octaves: none in the held-out chorales (``evaluate_v2``); from one beat
+  to the next over a passing note, 1.8 per 100 pairs of beats over the six pairs of voices
+  (``beat_parallels``; the judges' scripts count these);
 - melodic leaps of a tritone, a seventh or more than an octave from one note to the next:
   0.6% of the moves (the bass's tritones 0.7% and sevenths 0.4% the most; the listeners
   named "bass leaps of a seventh and a tritone", ours 1.6% and 2.4% of the bass's moves);
@@ -60,7 +62,7 @@ class Voicing:
 
     def allowed(self, v: int, pitches: np.ndarray, current: np.ndarray,
                 attacked: np.ndarray, before: np.ndarray | None = None,
-                leaps: bool = True) -> np.ndarray:
+                leaps: bool = True, beat_before: np.ndarray | None = None) -> np.ndarray:
         """(rows, len(pitches)) True where voice ``v`` may sound each of ``pitches`` now.
 
         ``current`` (rows, voices): the pitch each voice sounds at this moment (-1 silent),
@@ -70,7 +72,10 @@ class Voicing:
         are written against a voice above (the critic's count: both voices move, the same
         way, from one perfect interval to the same one), and no voice leaps from the pitch it
         sounded then by a tritone, a seventh or more than an octave (``bad_leap``; not with
-        ``leaps=False``, for a row that the other rules alone leave room for)."""
+        ``leaps=False``, for a row that the other rules alone leave room for). ``beat_before``
+        (rows, voices), on a beat: the pitches of the beat before, so that no fifths or
+        octaves run from chord to chord with a passing note between (Bach: 1.8 per 100
+        pairs of beats, counted over all six pairs of voices; ours were 6.8)."""
         lo, hi = self.ranges[v]
         rows = current.shape[0]
         ok = np.broadcast_to((pitches >= lo) & (pitches <= hi), (rows, len(pitches))).copy()
@@ -91,14 +96,16 @@ class Voicing:
             if hit.any():
                 dist = (current[hit, w, None] - pitches[None]) % 12
                 ok[hit] &= ~np.isin(dist, CLASH)
-        if before is not None:
+        for earlier in (before, beat_before):
+            if earlier is None:
+                continue
             for w in range(v):
-                was = (before[:, w] - before[:, v]) % 12
-                moved = current[:, w] - before[:, w]
-                hit = ((current[:, w] >= 0) & (before[:, w] >= 0) & (before[:, v] >= 0)
+                was = (earlier[:, w] - earlier[:, v]) % 12
+                moved = current[:, w] - earlier[:, w]
+                hit = ((current[:, w] >= 0) & (earlier[:, w] >= 0) & (earlier[:, v] >= 0)
                        & (moved != 0) & np.isin(was, (0, 7)))
                 if hit.any():
-                    step = pitches[None] - before[hit, v, None]
+                    step = pitches[None] - earlier[hit, v, None]
                     same_way = np.sign(step) == np.sign(moved[hit, None])
                     same_iv = (current[hit, w, None] - pitches[None]) % 12 == was[hit, None]
                     ok[hit] &= ~(same_way & same_iv)
@@ -300,6 +307,35 @@ def phrase_end_chords(piece, long_beats: float = 2.0) -> tuple[int, int]:
         plain += any(pcs <= {r, (r + third) % 12, (r + 7) % 12} and (r + third) % 12 in pcs
                      and bass in (r, (r + third) % 12) for r in pcs for third in (3, 4))
     return ends, plain
+
+
+def beat_parallels(piece) -> tuple[int, int]:
+    """(pairs of consecutive beats with every voice sounding, fifths or octaves between two
+    voices that both move the same way from the one beat to the next): the parallels a
+    reader sees from chord to chord, passing notes between them or not."""
+    from generation.music.critic import STEP, _roll, lines_of
+
+    lines = lines_of(piece)
+    if len(lines) < 2 or not all(lines):
+        return 0, 0
+    end = max(n.onset + n.duration for line in lines for n in line)
+    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    num, den = piece.time_signature
+    cols = pitch[:, ::int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))]
+    pairs = found = 0
+    V = len(lines)
+    for t in range(cols.shape[1] - 1):
+        a, b = cols[:, t], cols[:, t + 1]
+        if (a < 0).any() or (b < 0).any():
+            continue
+        pairs += 1
+        for i in range(V):
+            for j in range(i + 1, V):
+                di, dj = b[i] - a[i], b[j] - a[j]
+                found += bool(di and dj and np.sign(di) == np.sign(dj)
+                              and (a[i] - a[j]) % 12 == (b[i] - b[j]) % 12
+                              and (a[i] - a[j]) % 12 in (0, 7))
+    return pairs, found
 
 
 def chord_root(col) -> int | None:
