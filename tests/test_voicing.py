@@ -252,3 +252,32 @@ def test_cadences_count_long_notes_reached_by_a_root_moving_a_fifth():
     assert cadences(phrase((71, 67, 62, 43))) == (1, 1)  # V - I
     assert cadences(phrase((72, 65, 57, 53))) == (1, 1)  # IV - I
     assert cadences(phrase((74, 69, 65, 50))) == (1, 0)  # ii - I: no cadence
+
+
+def test_no_fifths_from_one_beat_to_the_next_over_a_passing_note():
+    from generation.music.voicing import beat_parallels
+
+    # beat 1: tenor G3 over bass C3 (a fifth); the tenor passes through A3; on beat 2 the
+    # bass goes to D3: the tenor may not be on A3 (a fifth again, both having risen)
+    current = np.array([[76, 72, -1, -1]])
+    beat = np.array([[76, 72, 55, 48]])
+    frame = np.array([[76, 72, 57, 48]])
+    ok = CHORALE.allowed(3, PITCHES, np.array([[76, 72, 57, -1]]),
+                         np.zeros_like(current, dtype=bool), frame, beat_before=beat)[0]
+    allowed = {int(p) for p in PITCHES[ok]}
+    assert 50 not in allowed and 45 in allowed  # D3 under A3 after C3 under G3; A2 is fine
+    loose = CHORALE.allowed(3, PITCHES, np.array([[76, 72, 57, -1]]),
+                            np.zeros_like(current, dtype=bool), frame)[0]
+    assert 50 in {int(p) for p in PITCHES[loose]}  # frame to frame alone it is no parallel
+
+    def part(pitches, durs):
+        onsets = np.cumsum([0.0] + durs[:-1])
+        return Part([Note(float(o), p, d) for o, p, d in zip(onsets, pitches, durs,
+                                                              strict=True)])
+
+    piece = Piece(parts=[part([76, 77], [1.0, 1.0]), part([72, 72], [1.0, 1.0]),
+                         part([55, 56, 57], [1.0, 0.5, 0.5]), part([48, 50], [1.0, 1.0])],
+                  time_signatures=[(0.0, 2, 4)])
+    assert beat_parallels(piece) == (1, 0)  # on beat 2 the tenor is on G#3: no fifth yet
+    piece.parts[2] = part([55, 57], [1.0, 1.0])
+    assert beat_parallels(piece) == (1, 1)

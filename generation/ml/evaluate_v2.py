@@ -255,6 +255,9 @@ def phrase_figures(pieces: list) -> dict:
     return {"six_four_beats": int(six[0]), "six_four_at_long_notes": int(six[1]),
             "long_notes": int(ends[0]), "ending_on_plain_triad": int(ends[1]),
             "wobbles": int(sum(voicing.wobbles(p) for p in pieces)),
+            "beat_pairs": int(sum(voicing.beat_parallels(p)[0] for p in pieces)),
+            "beat_to_beat_parallels": int(sum(voicing.beat_parallels(p)[1] for p in pieces)),
+            "long_notes_reached_by_a_fifth": int(sum(voicing.cadences(p)[1] for p in pieces)),
             "minor_v_i": int(minor[0]), "minor_V_i": int(minor[1])}
 
 
