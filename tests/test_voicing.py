@@ -281,3 +281,15 @@ def test_no_fifths_from_one_beat_to_the_next_over_a_passing_note():
     assert beat_parallels(piece) == (1, 0)  # on beat 2 the tenor is on G#3: no fifth yet
     piece.parts[2] = part([55, 57], [1.0, 1.0])
     assert beat_parallels(piece) == (1, 1)
+
+
+def test_thin_beats_are_those_of_two_pitch_classes_or_fewer():
+    from generation.music.voicing import thin_beats
+
+    def part(pitches):
+        return Part([Note(float(i), p, 1.0) for i, p in enumerate(pitches)])
+
+    # beat 1 C major (three pitch classes), beat 2 C-E doubled (two), beat 3 C-G (two)
+    piece = Piece(parts=[part([72, 76, 72]), part([67, 72, 67]), part([64, 64, 60]),
+                         part([48, 48, 48])], time_signatures=[(0.0, 3, 4)])
+    assert thin_beats(piece) == (3, 2)

