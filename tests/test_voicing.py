@@ -293,3 +293,17 @@ def test_thin_beats_are_those_of_two_pitch_classes_or_fewer():
     piece = Piece(parts=[part([72, 76, 72]), part([67, 72, 67]), part([64, 64, 60]),
                          part([48, 48, 48])], time_signatures=[(0.0, 3, 4)])
     assert thin_beats(piece) == (3, 2)
+
+
+def test_a_composed_chorale_holds_its_final_chord_to_the_last_bar_line(random_engine):
+    from generation.ml.compose_v2 import compose, hold_final_chord
+
+    piece = compose({}, "chorale", bars=3, seed=11, model=random_engine, candidates=2)[0].piece
+    assert max(n.onset + n.duration for p in piece.parts for n in p.notes) == \
+        pytest.approx(3 * piece.bar_beats)
+    short = Piece(parts=[Part([Note(0.0, 72, 1.0), Note(1.0, 71, 1.0)]),
+                         Part([Note(0.0, 64, 2.0)]), Part([Note(0.0, 48, 0.5)])],
+                  time_signatures=[(0.0, 4, 4)])
+    held = hold_final_chord(short, 4.0)
+    assert [(n.onset, n.duration) for p in held.parts for n in p.notes] == [
+        (0.0, 1.0), (1.0, 3.0), (0.0, 4.0), (0.0, 0.5)]  # the bass had stopped: it stays so

