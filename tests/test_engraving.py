@@ -446,3 +446,16 @@ def test_a_melody_around_middle_c_keeps_the_treble_clef():
 
     assert isinstance(clef_for([60, 62, 64, 65, 67, 69, 71, 69, 67, 60]), clef.TrebleClef)
     assert isinstance(clef_for([48, 50, 52, 55, 57, 60, 62, 64, 67]), clef.Treble8vbClef)
+
+
+def test_later_systems_label_a_part_by_its_own_name_cut_short():
+    from music21 import instrument
+
+    from generation.render.engraving import abbreviate
+
+    piano = instrument.instrumentFromMidiProgram(0)
+    assert abbreviate("Voice 1", piano, 0) == "Voi. 1"  # not the piano's "Pno"
+    assert abbreviate("Accompaniment", piano, 0) == "Acc."
+    assert abbreviate("SATB", piano, 0) == "SATB"
+    organ = instrument.instrumentFromMidiProgram(19)
+    assert abbreviate("Church Organ", organ, 19) == organ.instrumentAbbreviation

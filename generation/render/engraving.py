@@ -538,6 +538,24 @@ def split_rests_at_beats(measured) -> None:
                     holder.insert(a, note.Rest(quarterLength=b - a))
 
 
+def abbreviate(name: str, inst, program: int | None = None) -> str:
+    """The label of a part on later systems: ``name`` when short, the instrument's
+    abbreviation when ``name`` is the instrument's (music21's name for it or the General MIDI
+    name of ``program``), else the first word cut to three letters and a point, with any
+    number kept ("Voice 1" -> "Voi. 1")."""
+    import pretty_midi
+
+    if len(name) <= 6:
+        return name
+    own = {(inst.instrumentName or "").strip().lower()}
+    if program is not None and 0 <= program < 128:
+        own.add(pretty_midi.program_to_instrument_name(program).lower())
+    if name.strip().lower() in own:
+        return inst.instrumentAbbreviation or name[:3] + "."
+    words = name.split()
+    return " ".join([words[0][:3] + "."] + [w for w in words[1:] if w.isdigit()])
+
+
 def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: int,
                   end: Fraction, k, two_staves: bool):
     from music21 import chord, instrument, key, meter, note, stream
@@ -551,8 +569,9 @@ def _staff_stream(piece: Piece, layout: PartLayout, staff: Staff, staff_index: i
     if layout.name is not None:  # "" for no label
         inst.partName = layout.name
         # later systems are labelled with the abbreviation: a short name as it is ("SATB"),
-        # a long one by the instrument's own ("Church Organ": "P Org"), none for no name
-        short = layout.name if len(layout.name) <= 6 else inst.instrumentAbbreviation
+        # the instrument's own for its name ("Church Organ": "P Org"), else the name cut
+        # short ("Voice 1": "Voi. 1", not the instrument's "Pno"), none for no name
+        short = abbreviate(layout.name, inst, int(layout.program))
         inst.partAbbreviation = inst.instrumentAbbreviation = short
     ps.partName = inst.partName
     ps.insert(0, inst)
