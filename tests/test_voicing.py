@@ -307,3 +307,16 @@ def test_a_composed_chorale_holds_its_final_chord_to_the_last_bar_line(random_en
     held = hold_final_chord(short, 4.0)
     assert [(n.onset, n.duration) for p in held.parts for n in p.notes] == [
         (0.0, 1.0), (1.0, 3.0), (0.0, 4.0), (0.0, 0.5)]  # the bass had stopped: it stays so
+
+
+def test_a_chord_seventh_that_does_not_step_down_is_counted():
+    from generation.music.voicing import sevenths
+
+    def piece(bass_next):  # G7 in third inversion (F in the bass), then C/E or a leap
+        lines = [[71, 72], [67, 67], [62, 64], [53, bass_next]]
+        return Piece(parts=[Part([Note(float(i), p, 1.0) for i, p in enumerate(line)])
+                            for line in lines], time_signatures=[(0.0, 2, 4)])
+
+    assert sevenths(piece(52)) == (1, 0)  # F steps down to E
+    assert sevenths(piece(48)) == (1, 1)  # F leaps down to C
+    assert sevenths(piece(55)) == (1, 1)  # F goes up to G

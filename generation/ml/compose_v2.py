@@ -103,6 +103,8 @@ PHRASE_END_WEIGHT = 2.0
 CADENCE_WEIGHT = 2.0
 # ... and a beat of two pitch classes or fewer in four voices
 THIN_WEIGHT = 1.0
+# ... and a chord's seventh that does not step down (or stay) to the next note
+SEVENTH_WEIGHT = 1.0
 # Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
@@ -487,7 +489,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     ``WOBBLE_WEIGHT`` (``voicing.wobbles``), and each long top note ending on anything but a
     plain triad ``PHRASE_END_WEIGHT`` (``voicing.phrase_end_chords``), each not reached by
     a root moving a fifth ``CADENCE_WEIGHT`` (``voicing.cadences``), each beat of two pitch
-    classes or fewer ``THIN_WEIGHT`` (``voicing.thin_beats``)."""
+    classes or fewer ``THIN_WEIGHT`` (``voicing.thin_beats``), each chord seventh that does
+    not step down ``SEVENTH_WEIGHT`` (``voicing.sevenths``)."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -512,7 +515,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
                            + WOBBLE_WEIGHT * voicing_rules.wobbles(piece)
                            + PHRASE_END_WEIGHT * (ends - plain)
                            + CADENCE_WEIGHT * (reached - by_fifth)
-                           + THIN_WEIGHT * voicing_rules.thin_beats(piece)[1]) / n_bars
+                           + THIN_WEIGHT * voicing_rules.thin_beats(piece)[1]
+                           + SEVENTH_WEIGHT * voicing_rules.sevenths(piece)[1]) / n_bars
                 if mode == "minor":
                     out[r] += (MINOR_CADENCE_WEIGHT * voicing_rules.minor_cadences(piece)[0]
                                / n_bars)

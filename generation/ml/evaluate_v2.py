@@ -260,6 +260,8 @@ def phrase_figures(pieces: list) -> dict:
             "long_notes_reached_by_a_fifth": int(sum(voicing.cadences(p)[1] for p in pieces)),
             "full_beats": int(sum(voicing.thin_beats(p)[0] for p in pieces)),
             "thin_beats": int(sum(voicing.thin_beats(p)[1] for p in pieces)),
+            "chord_sevenths": int(sum(voicing.sevenths(p)[0] for p in pieces)),
+            "sevenths_not_stepping_down": int(sum(voicing.sevenths(p)[1] for p in pieces)),
             "minor_v_i": int(minor[0]), "minor_V_i": int(minor[1])}
 
 

@@ -398,6 +398,32 @@ def cadences(piece, long_beats: float = 2.0) -> tuple[int, int]:
     return ends, fifths
 
 
+def sevenths(piece) -> tuple[int, int]:
+    """(notes that are the minor seventh of the chord they begin in, of those the ones that
+    do not step down or stay for the next note). Bach's chorales: 1,794 such notes, 8.5%
+    not resolved; our harmonizations 43% (a judge: "a seventh in the bass that leaps away
+    instead of stepping down")."""
+    from generation.music.critic import STEP, _roll, lines_of
+
+    lines = lines_of(piece)
+    if len(lines) < 3 or not all(lines):
+        return 0, 0
+    end = max(n.onset + n.duration for line in lines for n in line)
+    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    found = loose = 0
+    for line in lines:
+        for a, b in zip(line, line[1:], strict=False):
+            col = pitch[:, min(int(round(a.onset / STEP)), pitch.shape[1] - 1)]
+            if (col < 0).any() or len(set((col % 12).tolist())) < 3:
+                continue
+            root = chord_root(col)
+            if root is None or (a.pitch - root) % 12 != 10:
+                continue
+            found += 1
+            loose += not 0 <= a.pitch - b.pitch <= 2
+    return found, loose
+
+
 def wobbles(piece) -> int:
     """Four notes rocking between two pitches (F-G-F-G) in the lower voices, counted at each
     note where such a run starts: Bach's basses 1.1 per 100 notes, ours 2.6 (a judge: "the
