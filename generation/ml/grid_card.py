@@ -60,9 +60,14 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
         "draws the repeat pattern of a training tune's opening (`generation/ml/form.py`, "
         "form.json: which bar comes back where, never the notes) and those bars are copied; "
         "chorales keep the voicing rules of `generation/music/voicing.py` note by note "
-        "(ranges, spacing, no crossing, unison, clash or parallels, no voice silent under the "
-        "soprano; each broken by Bach in under 1% of cases) and the bar critic charges empty "
-        "fifths and clusters on the beat. Infilling and harmonization: "
+        "(ranges, spacing, no crossing, unison, clash, parallels frame to frame or beat to "
+        "beat, leaps of a tritone, a seventh or past an octave, no voice silent under the "
+        "soprano; each broken by Bach in under 1% of cases) and the bar critic charges what "
+        "Bach writes far less often than we did: empty fifths, clusters and two-note chords "
+        "on the beat, 6/4 chords, a lower voice rocking between two pitches, a chord seventh "
+        "that does not step down, a long top note ending on anything but a plain triad or "
+        "reached without a root moving a fifth, v-i at a minor phrase end. Infilling and "
+        "harmonization: "
         "`generation/ml/infill.py`, judged bar by bar the same way.",
         "", "## Data", "",
         "The project's corpus `generation/data/corpus_v1`, train split only, pieces in a meter "
