@@ -254,7 +254,7 @@ def test_the_bar_critic_charges_a_chorale_bar_that_thins_out_not_a_tune(tiny_eng
     assert extra("celtic", (6, 8), np.stack([tune, silent])).tolist() == [
         0, compose_v2.SHORTFALL_WEIGHT]
     # four voices in quarter notes; in the thin copy the second bar is held throughout
-    chords = [(72, 67, 64, 48), (71, 67, 62, 55), (72, 64, 60, 57), (74, 65, 62, 53)]
+    chords = [(72, 67, 64, 48), (71, 67, 62, 55), (69, 66, 62, 50), (74, 67, 59, 55)]
     bar = np.full((16, 4), codec.hold)
     for i, chord in enumerate(chords):
         bar[4 * i] = [codec.pitch_id(p) for p in chord]
