@@ -135,6 +135,22 @@ def for_style(style: str, transpose: int = 0) -> Voicing | None:
     return rules.shifted(transpose) if rules is not None else None
 
 
+def _grid(piece, min_lines: int):
+    """(lines highest first, sounding pitch (V, frames), attacks (V, frames), frames a beat)
+    of ``piece`` on the critic's grid, or None when it has fewer than ``min_lines`` lines or
+    an empty one: what every count below starts from."""
+    from generation.music.critic import STEP, _roll, lines_of
+
+    lines = lines_of(piece)
+    if len(lines) < min_lines or not all(lines):
+        return None
+    end = max(n.onset + n.duration for line in lines for n in line)
+    pitch, attack = _roll(lines, int(round(end / STEP)) + 1)
+    num, den = piece.time_signature
+    return lines, pitch, attack, int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den)
+                                           / STEP))
+
+
 def faults(piece, voicing: Voicing = CHORALE) -> dict:
     """How often a four-voice piece breaks each rule, as shares: notes out of their voice's
     range (of the notes), frames too widely spaced / crossed / in unison (of the frames
@@ -198,15 +214,13 @@ def minor_cadences(piece, tonic: int = 0) -> tuple[int, int]:
     bass on the tonic under a top note of two beats or more (or one that reaches the end of
     the piece) and a third above, after a beat with the bass on the dominant; v when that
     beat has the minor seventh degree and not the leading tone."""
-    from generation.music.critic import STEP, _roll, lines_of
+    from generation.music.critic import STEP
 
-    lines = lines_of(piece)
-    if len(lines) < 3 or not all(lines):
+    grid = _grid(piece, 3)
+    if grid is None:
         return 0, 0
+    lines, pitch, _, beat = grid
     end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
-    num, den = piece.time_signature
-    beat = int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))
     ends = [int(round(n.onset / STEP)) for n in lines[0]
             if n.duration >= 2 - 1e-9 or n.onset + n.duration >= end - 1e-9]
     minor_v = major_v = 0
@@ -231,15 +245,11 @@ def chord_faults(piece) -> tuple[int, int, int]:
     (E-F-G, G-A-B). Bach's chorales: 4.9% and 4.0% of such beats (200 training chorales);
     the listeners of our harmonizations named these chords first once the voicing rules
     held."""
-    from generation.music.critic import STEP, _roll, lines_of
 
-    lines = lines_of(piece)
-    if len(lines) < 3 or not all(lines):
+    grid = _grid(piece, 3)
+    if grid is None:
         return 0, 0, 0
-    end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
-    num, den = piece.time_signature
-    beat = int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))
+    lines, pitch, _, beat = grid
     cols = pitch[:, ::beat]
     cols = cols[:, (cols >= 0).all(axis=0)] % 12
     hollow = cluster = 0
@@ -257,15 +267,12 @@ def thin_beats(piece) -> tuple[int, int]:
     """(beats where every voice sounds, of those the ones with two pitch classes or fewer):
     four voices on a third or a fifth alone, a chord a reader calls hollow. Bach's chorales
     2.2% of such beats, our harmonizations 7.3% (a judge: "many hollow two-note chords")."""
-    from generation.music.critic import STEP, _roll, lines_of
 
-    lines = lines_of(piece)
-    if len(lines) < 3 or not all(lines):
+    grid = _grid(piece, 3)
+    if grid is None:
         return 0, 0
-    end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
-    num, den = piece.time_signature
-    cols = pitch[:, ::int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))]
+    lines, pitch, _, beat = grid
+    cols = pitch[:, ::beat]
     cols = cols[:, (cols >= 0).all(axis=0)] % 12
     return cols.shape[1], int(sum(len(set(c.tolist())) <= 2 for c in cols.T))
 
@@ -276,15 +283,12 @@ def six_fours(piece, long_beats: float = 2.0) -> tuple[int, int]:
     sixth and nothing else (a triad in second inversion; a 4/2 chord is not one). Bach's
     chorales: 1.5% of the beats and 1.0% of the long notes; our harmonizations 6.4% and
     14.6% once the leap rule held (a judge: "phrase ends on a 6/4 chord")."""
-    from generation.music.critic import STEP, _roll, lines_of
+    from generation.music.critic import STEP
 
-    lines = lines_of(piece)
-    if len(lines) < 3 or not all(lines):
+    grid = _grid(piece, 3)
+    if grid is None:
         return 0, 0
-    end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
-    num, den = piece.time_signature
-    beat = int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))
+    lines, pitch, _, beat = grid
 
     def is_six_four(col) -> bool:
         if (col < 0).any():
@@ -304,13 +308,12 @@ def phrase_end_chords(piece, long_beats: float = 2.0) -> tuple[int, int]:
     triad's root and third, its fifth or not, nothing else). Bach's chorales: 64% of 1,234
     such ends; our harmonizations 31% (judges: "a phrase-end half note with no third", "a
     seventh chord with no leading tone under the fermata")."""
-    from generation.music.critic import STEP, _roll, lines_of
+    from generation.music.critic import STEP
 
-    lines = lines_of(piece)
-    if len(lines) < 3 or not all(lines):
+    grid = _grid(piece, 3)
+    if grid is None:
         return 0, 0
-    end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    lines, pitch, _, beat = grid
     ends = plain = 0
     for note in lines[0]:
         if note.duration < long_beats - 1e-9:
@@ -330,15 +333,12 @@ def beat_parallels(piece) -> tuple[int, int]:
     """(pairs of consecutive beats with every voice sounding, fifths or octaves between two
     voices that both move the same way from the one beat to the next): the parallels a
     reader sees from chord to chord, passing notes between them or not."""
-    from generation.music.critic import STEP, _roll, lines_of
 
-    lines = lines_of(piece)
-    if len(lines) < 2 or not all(lines):
+    grid = _grid(piece, 2)
+    if grid is None:
         return 0, 0
-    end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
-    num, den = piece.time_signature
-    cols = pitch[:, ::int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))]
+    lines, pitch, _, beat = grid
+    cols = pitch[:, ::beat]
     pairs = found = 0
     V = len(lines)
     for t in range(cols.shape[1] - 1):
@@ -375,15 +375,12 @@ def cadences(piece, long_beats: float = 2.0) -> tuple[int, int]:
     beat before the note and the one it ends on, V-I or I-V, IV-I... as a cadence is).
     Bach's chorales: 52% of 1,223; our harmonizations 20% (judges: "phrase ends ii-I6 with
     no dominant", "iv-i", "vii6-I")."""
-    from generation.music.critic import STEP, _roll, lines_of
+    from generation.music.critic import STEP
 
-    lines = lines_of(piece)
-    if len(lines) < 3 or not all(lines):
+    grid = _grid(piece, 3)
+    if grid is None:
         return 0, 0
-    end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
-    num, den = piece.time_signature
-    beat = int(round((1.5 if den == 8 and num % 3 == 0 else 4 / den) / STEP))
+    lines, pitch, _, beat = grid
     ends = fifths = 0
     for note in lines[0]:
         if note.duration < long_beats - 1e-9:
@@ -403,13 +400,12 @@ def sevenths(piece) -> tuple[int, int]:
     do not step down or stay for the next note). Bach's chorales: 1,794 such notes, 8.5%
     not resolved; our harmonizations 43% (a judge: "a seventh in the bass that leaps away
     instead of stepping down")."""
-    from generation.music.critic import STEP, _roll, lines_of
+    from generation.music.critic import STEP
 
-    lines = lines_of(piece)
-    if len(lines) < 3 or not all(lines):
+    grid = _grid(piece, 3)
+    if grid is None:
         return 0, 0
-    end = max(n.onset + n.duration for line in lines for n in line)
-    pitch, _ = _roll(lines, int(round(end / STEP)) + 1)
+    lines, pitch, _, beat = grid
     found = loose = 0
     for line in lines:
         for a, b in zip(line, line[1:], strict=False):
