@@ -491,6 +491,7 @@ class Generated:
     boundary_beat: float | None = None
     # facts the engine reports beside the music (a transfer's guessed source style and route)
     facts: dict[str, Any] = field(default_factory=dict)
+    style: str | None = None  # what the attributes are measured within (None: corpus-wide)
 
 
 def _as_generated(result: Any) -> Generated:
@@ -501,6 +502,7 @@ def _as_generated(result: Any) -> Generated:
         seed=int(result.seed),
         model_version=str(result.model_version)[:80],
         boundary_beat=float(result.boundary_beat) if result.boundary_beat else None,
+        style=getattr(result, "style", None),
     )
 
 
@@ -527,7 +529,8 @@ def generate_pieces(
         except ValueError as exc:  # TransferError: unknown style or no trained route
             raise InvalidJob(str(exc)) from exc
         # a TransferResult (generation.ml.transfer); an unchanged piece has no model version
-        generated = Generated(result.piece, seed, str(result.model_version or "cyclegan")[:80])
+        generated = Generated(result.piece, seed, str(result.model_version or "cyclegan")[:80],
+                              style=params["to_style"])
         generated.facts = {
             "source_style": result.source_style,
             "source_style_guessed": bool(result.guessed),
@@ -591,17 +594,21 @@ def _repair_pieces(kind: str, params: dict[str, Any], piece: Piece | None,
                              model=engine)
         except ValueError as exc:
             raise InvalidJob(f"The model cannot do this: {exc}.") from exc
-        out.append(Generated(result, seed + i, str(getattr(engine, "version", ""))[:80]))
+        out.append(Generated(result, seed + i, str(getattr(engine, "version", ""))[:80],
+                             style=(params.get("style") or "chorale")
+                             if kind == "harmonize" else None))
     return out
 
 
-def _measure(piece: Piece) -> dict[str, Any]:
+def _measure(piece: Piece, style: str | None = None) -> dict[str, Any]:
+    """The result's attributes as the page shows them: bands within its style, the way the
+    v2 composer reads a request ("sparse" = sparser than most pieces of that style)."""
     try:
         from generation.music.attributes import measure_attributes
 
         return {
             k: v
-            for k, v in measure_attributes(piece).items()
+            for k, v in measure_attributes(piece, style).items()
             if isinstance(v, str | int | float | bool)
         }
     except Exception as exc:  # attributes are a description, never a reason to fail a job
@@ -752,7 +759,7 @@ def run_pipeline(
                 title=piece.title,
                 seed=result.seed,
                 model_version=result.model_version,
-                attributes={**_measure(piece), **result.facts, "layout": {**layout_of(piece), **rendered.get("roll", {})}},
+                attributes={**_measure(piece, result.style), **result.facts, "layout": {**layout_of(piece), **rendered.get("roll", {})}},
                 duration_seconds=rendered["duration_seconds"],
             )
         )

@@ -87,11 +87,14 @@ class ComposeForm(forms.Form):
     tempo_bpm = forms.IntegerField(
         label=_("Tempo (beats per minute)"), required=False, min_value=30, max_value=240
     )
+    # the bands are read within the chosen style (attributes_schema.json by_style)
     density_band = forms.ChoiceField(
-        label=_("Note density"), required=False, choices=_band_choices("density_band")
+        label=_("Note density"), required=False, choices=_band_choices("density_band"),
+        help_text=_("Within the style: a sparse chorale moves less than most chorales."),
     )
     register_band = forms.ChoiceField(
-        label=_("Register"), required=False, choices=_band_choices("register_band")
+        label=_("Register"), required=False, choices=_band_choices("register_band"),
+        help_text=_("Within the style: a high chorale sits higher than most chorales."),
     )
     style = forms.ChoiceField(label=_("Style"), required=False, choices=[FROM_MOOD, *STYLE_CHOICES])
     # shared options

@@ -66,6 +66,48 @@ def test_write_band_edges_changes_only_the_edges(tmp_path, monkeypatch):
     assert len(before.splitlines()) == len(after.splitlines())  # layout kept
 
 
+def test_bands_within_a_style_have_edges_of_their_own():
+    # every style has its own committed edges, and they differ from the corpus-wide ones
+    for style in schema.STYLES:
+        for attr in ("density_band", "register_band"):
+            own = schema.band_edges(attr, style)
+            assert own is not None and own[0] < own[1], (attr, style)
+    assert schema.band_edges("density_band", "chorale") != schema.band_edges("density_band")
+    # a chorale in steady quarter notes (4 onsets a beat) is dense by the corpus-wide edges,
+    # like every chorale, but within chorales it is a calm one
+    quarters = Piece(parts=[Part(notes=[Note(b, p, 1.0) for b in range(16)])
+                            for p in (72, 67, 64, 48)])
+    assert A.density(quarters) == pytest.approx(4.0)
+    wide, own = A.measure_attributes(quarters), A.measure_attributes(quarters, "chorale")
+    assert wide["density_band"] == "dense" and own["density_band"] == "sparse"
+    lo, hi = schema.band_edges("register_band", "chorale")
+    assert schema.register_band(hi + 0.1, "chorale") == "high"
+    assert schema.register_band(hi + 0.1) == "low"  # a high chorale, low among all tunes
+    assert schema.band_interval("register_band", "middle", "chorale") == (lo, hi)
+    # a style the schema does not know falls back to the corpus-wide edges
+    assert schema.band_edges("density_band", "gamelan") == schema.band_edges("density_band")
+
+
+def test_write_style_edges_adds_then_replaces_by_style_only(tmp_path):
+    import json
+
+    copy = tmp_path / "attributes_schema.json"
+    shutil.copy(schema.SCHEMA_PATH, copy)
+    before = json.loads(copy.read_text())
+    new = {"density_band": {"chorale": [3.0, 3.5]}, "register_band": {"celtic": [70.0, 72.0]}}
+    for _ in range(2):  # a second write replaces the first rather than adding a second key
+        schema.write_style_edges(new, path=copy)
+    after = json.loads(copy.read_text())
+    assert after["attributes"]["density_band"]["by_style"] == {"chorale": [3.0, 3.5]}
+    assert after["attributes"]["register_band"]["by_style"] == {"celtic": [70.0, 72.0]}
+    for attr in ("density_band", "register_band"):
+        after["attributes"][attr]["by_style"] = before["attributes"][attr]["by_style"]
+    assert after == before
+    with pytest.raises(KeyError, match="unknown styles"):
+        schema.write_style_edges({"density_band": {"gamelan": [1, 2]}}, path=copy)
+    schema.load_schema.cache_clear()
+
+
 def test_register_and_polyphony():
     chord = Piece(parts=[Part(notes=[Note(0, 60, 2), Note(0, 64, 2), Note(0, 67, 2),
                                      Note(4, 72, 2)])])

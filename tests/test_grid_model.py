@@ -269,7 +269,8 @@ def test_the_bar_critic_charges_a_chorale_bar_that_thins_out_not_a_tune(tiny_eng
     both = np.stack([tune, held])
     charged = wants(both, 1, False, both) - plain(both, 1, False, both)
     assert charged.tolist() == [0, compose_v2.DENSITY_WEIGHT]
-    assert (schema.density_band(12 / 6), schema.density_band(6 / 6)) == ("dense", "sparse")
+    assert (schema.density_band(12 / 6, "celtic"),
+            schema.density_band(6 / 6, "celtic")) == ("dense", "sparse")
 
 
 def test_voices_stay_in_their_ranges_and_meter_requests_outside_the_style_fail(tiny_engine):
@@ -281,12 +282,26 @@ def test_voices_stay_in_their_ranges_and_meter_requests_outside_the_style_fail(t
 
 
 def test_register_band_chooses_the_key(tiny_engine):
-    for band in ("low", "high"):
+    from generation.music.attributes import measure_attributes
+
+    for band in ("low", "middle", "high"):
         p = compose({"register_band": band}, "celtic", bars=4, seed=3, model=tiny_engine,
                     candidates=1)[0].piece
-        from generation.music.attributes import measure_attributes
-
-        assert measure_attributes(p)["register_band"] == band
+        assert measure_attributes(p, "celtic")["register_band"] == band
+    # a chorale in C, its voices well inside their ranges: each band within chorales is a
+    # key away, the voices still in range (by the corpus-wide bands every chorale is low)
+    chords = [(72, 67, 64, 48), (71, 67, 62, 55), (69, 65, 60, 53), (67, 64, 60, 48)]
+    satb = Piece(parts=[Part(notes=[Note(float(b), c[v], 1.0) for b, c in enumerate(chords)])
+                        for v in range(4)], time_signatures=[(0.0, 4, 4)])
+    rules = compose_v2.voicing_rules.STYLE_VOICING["chorale"]
+    for band in ("low", "middle", "high"):
+        t = compose_v2.choose_transpose(satb, "chorale", band)
+        moved = Piece(
+            parts=[Part(notes=[Note(n.onset, n.pitch + t, n.duration) for n in part.notes])
+                   for part in satb.parts], time_signatures=satb.time_signatures)
+        assert measure_attributes(moved, "chorale")["register_band"] == band, (band, t)
+        for part, (lo, hi) in zip(moved.parts, rules.ranges, strict=True):
+            assert all(lo <= n.pitch <= hi for n in part.notes)
 
 
 def test_a_continuation_keeps_the_seed_and_adds_exactly_the_bars(tiny_engine):
@@ -585,3 +600,24 @@ def test_v2_refuses_bands_it_does_not_know_with_a_plain_message(attributes, mess
 
     with pytest.raises(ValueError, match=message):
         compose(attributes, "chorale", bars=1, seed=1, model=tiny_engine, candidates=1)
+
+
+def test_the_density_token_is_the_band_within_the_style(codec):
+    from generation.ml.style_bands import style_tertiles
+
+    seqs = build_sequences("train", codec, styles=["chorale"], limit=15)
+    bands = []
+    for s in seqs:
+        band = schema.density_band(s.density, "chorale")
+        head = s.tokens[:8].tolist()
+        assert codec.ids[f"Density_{band}"] in head
+        assert sum(codec.ids[f"Density_{b}"] in head for b in ("sparse", "moderate", "dense")) == 1
+        bands.append(band)
+    # by the corpus-wide edges all of these would be "dense"; within chorales they differ
+    assert len(set(bands)) >= 2
+    assert all(56 < s.register < 68 for s in seqs)  # in the piece's own key, not moved to C
+    edges = style_tertiles(seqs)
+    lo, hi = edges["density_band"]["chorale"]
+    below = sum(s.density < lo for s in seqs)
+    assert lo < hi and 3 <= below <= 7  # a third of 15 below the lower tertile
+    assert set(edges["register_band"]) == {"chorale"}

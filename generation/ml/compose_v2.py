@@ -529,7 +529,7 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
         if density_band and so_far is not None:
             n_attacks = ((so_far >= codec.pitch0) & (so_far <= top)).sum(axis=(1, 2))
             beats = so_far.shape[1] / F * beats_per_bar
-            out += DENSITY_WEIGHT * np.array([schema.density_band(a / beats) != density_band
+            out += DENSITY_WEIGHT * np.array([schema.density_band(a / beats, style) != density_band
                                               for a in n_attacks])
         return out
 
@@ -549,12 +549,12 @@ def key_accidentals(tonic_pc: int, mode: str) -> int:
 def choose_transpose(piece_in_c: Piece, style: str, register_band: str | None,
                      mode: str = "major") -> int:
     """Semitones to move a result written in C: one whose mean pitch falls in the requested
-    register band (within a tritone either way; an octave more for one-voice styles), and of
+    register band within the style (``schema.band_interval(..., style)``: the style's tertiles
+    of mean pitch; within a tritone either way, an octave more for one-voice styles), and of
     those the key with the fewest accidentals, as a musician would write it; when no key
     reaches the band, the one nearest to it. In a style with voicing rules the voices' ranges
     come first: a key that would carry a note out of its voice's range is taken only when
-    every key does (the register bands are the corpus's tertiles of mean pitch, set by its
-    one-line tunes: "middle" would lift a chorale a sixth, its soprano to C6)."""
+    every key does."""
     pitches = [n.pitch for n in piece_in_c.all_notes()]
     if not pitches:
         return 0
@@ -562,7 +562,7 @@ def choose_transpose(piece_in_c: Piece, style: str, register_band: str | None,
     options = list(range(-6, 6))
     if STYLE_VOICES[style] == 1:
         options += [t + 12 for t in options] + [t - 12 for t in options]
-    band = register_band and schema.band_interval("register_band", register_band)
+    band = register_band and schema.band_interval("register_band", register_band, style)
     rules = voicing_rules.STYLE_VOICING.get(style)
     lines = voice_lines(piece_in_c) if rules else []
 
@@ -650,7 +650,7 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
                 smp.frames, style, m, transpose=t, programs=STYLE_PROGRAMS[style],
                 key=_key_name(t, bands["mode"]))
             c = critique(piece)
-            measured = measure_attributes(piece)
+            measured = measure_attributes(piece, style)
             score = _score(c, smp.logp, bars, measured, bands)
             if best is None or score > best[0]:
                 best = (score, piece)
@@ -728,7 +728,7 @@ def continue_piece(seed_piece: Piece, bars: int = 8, temperature: float = 1.0,
     step = STYLE_GRID[style]
     key = seed_piece.key if seed_piece.key else estimate_key(seed_piece)
     transpose = shift_to_c(key)
-    measured = measure_attributes(seed_piece)
+    measured = measure_attributes(seed_piece, style)
     bands = _bands({"mode": measured.get("mode"), "density_band": measured.get("density_band"),
                     **{k: v for k, v in (attributes or {}).items() if v}})
     if V == 1:

@@ -100,9 +100,19 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
         lines += [f"As served, {sv['n']} compositions of {ev['bars']} bars over every style x "
                   f"mode x density x register setting: meters outside the style "
                   f"{sv['meter_outside_style']}, wrong bar counts {sv['wrong_bar_count']}, "
-                  f"valid MIDI {sv['valid_midi']:.1%}; control: " + ", ".join(
-                      f"{k} {v:.1%}" for k, v in sv["control"].items()) + ".", "",
-                  "Bare model (one sample, no reranking): " + ", ".join(
+                  f"valid MIDI {sv['valid_midi']:.1%}; control (bands within the style, "
+                  f"`attributes_schema.json` by_style): " + ", ".join(
+                      f"{k} {v:.1%}" for k, v in sv["control"].items()) + ".", ""]
+        if sv.get("control_corpus_wide"):
+            lines += ["The same compositions by the corpus-wide bands (by which all 340 "
+                      "chorales are dense and low, so a sparse or high chorale is no chorale): "
+                      + ", ".join(f"{k} {v:.1%}" for k, v in sv["control_corpus_wide"].items())
+                      + ".", ""]
+        if sv.get("control_by_style"):
+            lines += ["Control by style (bands within the style): " + "; ".join(
+                f"{st} " + ", ".join(f"{k.split('_')[0]} {v:.0%}" for k, v in c.items())
+                for st, c in sv["control_by_style"].items()) + ".", ""]
+        lines += ["Bare model (one sample, no reranking): " + ", ".join(
                       f"{k} {v:.1%}" for k, v in bare["control"].items()) + ".", "",
                   f"Two-sample test (cross-validated classifier accuracy, 0.5 = cannot tell): "
                   f"overall {ev['two_sample']['overall']}; " + ", ".join(
@@ -116,6 +126,9 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
                       f"the style {v1['meter_outside_style']}, wrong bar counts "
                       f"{v1['wrong_bar_count']}, valid MIDI {v1['valid_midi']:.1%}; control: "
                       + ", ".join(f"{k} {v:.1%}" for k, v in v1["control"].items())
+                      + (" (corpus-wide bands, which v1 was trained on: " + ", ".join(
+                          f"{k} {v:.1%}" for k, v in v1["control_corpus_wide"].items()) + ")"
+                         if v1.get("control_corpus_wide") else "")
                       + f"; two-sample overall {v1['two_sample']['overall']}, "
                       + ", ".join(f"{k} {v}" for k, v in v1["two_sample"]["per_style"].items())
                       + f"; copy {v1['copy']}.", ""]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generation.music import attributes, schema
 from generation.music.corpus import Corpus, PieceInfo, load_corpus
 from generation.music.grid import (
     MAX_FRAMES,
@@ -39,6 +40,16 @@ class GridSequence:
     style: str
     meter: tuple[int, int]
     tokens: np.ndarray  # int64, prefix + bars + End
+    density: float = 0.0  # onsets per beat of these voices as the grid holds them
+    register: float = 0.0  # their mean pitch in the piece's own key
+
+
+def measures(codec: GridCodec, frames: np.ndarray, style: str, meter: tuple[int, int],
+             transpose: int) -> tuple[float, float]:
+    """(density, register) of grid frames as ``measure_attributes`` reads a piece: the notes
+    the model sees (its voices, on its grid), in the key they were written in."""
+    piece = codec.voices_to_piece(frames, style, meter, transpose=-transpose)
+    return attributes.density(piece), attributes.register(piece)
 
 
 def usable_meter(info: PieceInfo) -> bool:
@@ -74,14 +85,16 @@ def piece_sequences(corpus: Corpus, info: PieceInfo, codec: GridCodec,
         inner = list(itertools.combinations(range(1, n_lines - 1), V - 2))
         subsets = [[0, *c, n_lines - 1] for c in inner[:max_subsets]]
     mode = info.mode if info.mode in ("major", "minor") else "major"
-    density = (info.attributes or {}).get("density_band") or "moderate"
     out = []
     for voices in subsets:
-        frames, _ = piece_to_grid(piece, info.style, tuple(info.meter), info.key, codec,
-                                  voices=voices)
-        tokens = codec.encode_voices(frames, info.style, tuple(info.meter), mode, density)
+        frames, transpose = piece_to_grid(piece, info.style, tuple(info.meter), info.key,
+                                          codec, voices=voices)
+        dens, reg = measures(codec, frames, info.style, tuple(info.meter), transpose)
+        # the density token: the band of these voices within the style (schema ``by_style``)
+        band = schema.density_band(dens, info.style) or "moderate"
+        tokens = codec.encode_voices(frames, info.style, tuple(info.meter), mode, band)
         out.append(GridSequence(info.id, info.style, tuple(info.meter),
-                                np.asarray(tokens, dtype=np.int64)))
+                                np.asarray(tokens, dtype=np.int64), dens, reg))
     return out
 
 

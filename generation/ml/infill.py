@@ -149,7 +149,7 @@ def infill(piece: Piece, start_bar: int, end_bar: int, voices: list[int] | None 
         if held:  # a note held into the selection keeps sounding
             until = min(s1 - s0, round((held[0].onset + held[0].duration - b0) / float(step)))
             fixed[:until, v] = codec.hold
-    measured = measure_attributes(piece)
+    measured = measure_attributes(piece, style)
     mode = (attributes or {}).get("mode") or measured.get("mode") or "major"
     dens = (attributes or {}).get("density_band") or measured.get("density_band") or "moderate"
     prefix_meter = meter if meter in STYLE_METERS[style] else STYLE_METERS[style][0]
@@ -227,7 +227,8 @@ def harmonize(melody: Piece, style: str = "chorale", seed: int = 0,
     fixed[:, 0] = grid[:, 0]
     measured = measure_attributes(melody)
     prefix_meter = meter if meter in STYLE_METERS[four] else STYLE_METERS[four][0]
-    prefix = codec.prefix(four, prefix_meter, measured.get("mode") or "major", "dense")
+    # the middle of the chorales' own density bands (``schema`` by_style): a plain setting
+    prefix = codec.prefix(four, prefix_meter, measured.get("mode") or "major", "moderate")
     seeds = [seed * 1000 + c for c in range(max(1, candidates))]
     with engine.lock:
         mode = measured.get("mode") or "major"

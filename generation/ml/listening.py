@@ -199,7 +199,8 @@ def make_set(out_dir: str | Path, per_style: int = 3, bars: int = 8, task: str =
             gen_seed = seed * 10_000 + len(entries)
             kw = {} if candidates is None else {"candidates": candidates}
             if task == "compose":
-                wanted = measure_attributes(codec.voices_to_piece(frames_g, style, meter))
+                wanted = measure_attributes(codec.voices_to_piece(frames_g, style, meter),
+                                            style)
                 attrs = {k2: wanted.get(k2) for k2 in ("mode", "density_band", "register_band")}
                 g = module.compose(attrs, style, bars=bars, seed=gen_seed, meter=meter,
                                    model=engine, **kw)[0].piece

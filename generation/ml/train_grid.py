@@ -82,7 +82,7 @@ def train(out: Path = DEFAULT_OUT, minutes: float = 60.0, max_steps: int = 10**9
           weight_decay: float = 0.1, eval_every: int = 100, eval_batches: int = 6,
           seed: int = 1337, resume: bool = False, init: Path | None = COMMITTED,
           threads: int = 2, model_args: dict | None = None, limit: int | None = None,
-          log=print) -> dict:
+          reset_best: bool = False, log=print) -> dict:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     out = Path(out)
@@ -103,6 +103,8 @@ def train(out: Path = DEFAULT_OUT, minutes: float = 60.0, max_steps: int = 10**9
         state.update(meta["training"])
         if (Path(init) / "loss.csv").exists() and not (out / "loss.csv").exists():
             (out / "loss.csv").write_bytes((Path(init) / "loss.csv").read_bytes())
+    if reset_best:  # the data changed (e.g. relabelled): older valid figures do not compare
+        state["best_valid"], state["best_step"] = float("inf"), state["step"]
     if model is None:
         model = MusicTransformer(model_config(codec.vocab_size, **(model_args or {})))
     model.train()
@@ -186,9 +188,11 @@ def main(argv=None) -> None:
     p.add_argument("--block", type=int, default=1024)
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--warmup", type=int, default=100, help="steps (a resumed run needs few)")
+    p.add_argument("--reset-best", action="store_true",
+                   help="forget the best valid loss so far (after the data's labels change)")
     a = p.parse_args(argv)
     train(Path(a.out), a.minutes, a.max_steps, a.batch, a.lr, warmup=a.warmup, resume=a.resume,
-          threads=a.threads, eval_every=a.eval_every,
+          threads=a.threads, eval_every=a.eval_every, reset_best=a.reset_best,
           model_args={"width": a.width, "layers": a.layers, "heads": a.heads,
                       "block": a.block})
 

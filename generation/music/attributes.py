@@ -11,9 +11,11 @@ ignored throughout.
 - ``density``: note onsets per quarter-note beat, all voices (a three-note chord is three
   onsets), over the piece's span from its first onset to its last note-off.
 - ``density_band``: sparse/moderate/dense by the frozen edges in ``attributes_schema.json``
-  (None while the edges are unset).
+  (None while the edges are unset): the corpus-wide ones, or, with ``style=``, the tertiles
+  within that style (v2 and its evaluation use those; v1 was trained on the corpus-wide ones).
 - ``register``: mean MIDI pitch of all notes (each note counts once).
-- ``register_band``: low/middle/high by the frozen edges (None while unset).
+- ``register_band``: low/middle/high by the frozen edges (None while unset), within the style
+  likewise.
 - ``polyphony``: see ``muspy_metrics``.
 
 ``muspy_metrics(piece)`` follows the definitions of MusPy (Dong et al., 2020), re-implemented:
@@ -178,8 +180,9 @@ def register(piece: Piece) -> float:
     return float(pitches.mean()) if pitches.size else 0.0
 
 
-def measure_attributes(piece: Piece) -> dict[str, Any]:
-    """Conditioning attributes plus the MusPy-style metrics, measured from the notes.
+def measure_attributes(piece: Piece, style: str | None = None) -> dict[str, Any]:
+    """Conditioning attributes plus the MusPy-style metrics, measured from the notes; the
+    density and register bands are those within ``style`` when given (``schema.band_edges``).
 
     Keys: mode, key, density, density_band, register, register_band, polyphony, and
     pitch_class_entropy, scale_consistency, groove_consistency, empty_beat_rate, pitch_range.
@@ -192,9 +195,9 @@ def measure_attributes(piece: Piece) -> dict[str, Any]:
         "mode": est_key.split()[1],
         "key": est_key,
         "density": round(dens, 4),
-        "density_band": schema.density_band(dens),
+        "density_band": schema.density_band(dens, style),
         "register": round(reg, 4),
-        "register_band": schema.register_band(reg),
+        "register_band": schema.register_band(reg, style),
     }
     out.update({k: round(v, 4) for k, v in muspy_metrics(piece).items()})
     return out

@@ -35,9 +35,18 @@ def band_names(attr: str) -> tuple[str, ...]:
     return tuple(load_schema()["attributes"][attr]["values"])
 
 
-def band_edges(attr: str) -> tuple[float, ...] | None:
-    """Numeric edges of a band attribute, or None while the schema leaves them unset."""
-    edges = load_schema()["attributes"][attr].get("edges")
+def band_edges(attr: str, style: str | None = None) -> tuple[float, ...] | None:
+    """Numeric edges of a band attribute, or None while the schema leaves them unset.
+
+    With a ``style`` that has edges of its own (``by_style``: the tertiles within that style,
+    so that a "sparse" chorale is a chorale that moves less than most chorales, not one in
+    whole notes) those; otherwise the corpus-wide edges (which v1 was trained on)."""
+    spec = load_schema()["attributes"][attr]
+    if style is not None:
+        own = (spec.get("by_style") or {}).get(style)
+        if own is not None:
+            return tuple(own)
+    edges = spec.get("edges")
     return None if edges is None else tuple(edges)
 
 
@@ -51,34 +60,37 @@ def tempo_band(bpm: float) -> str:
     return band_names("tempo_band")[bisect.bisect_right(edges, bpm)]
 
 
-def _numeric_band(attr: str, value: float) -> str | None:
-    edges = band_edges(attr)
+def _numeric_band(attr: str, value: float, style: str | None = None) -> str | None:
+    edges = band_edges(attr, style)
     if edges is None:
         return None
     return band_names(attr)[bisect.bisect_right(edges, value)]
 
 
-def density_band(x: float) -> str | None:
-    """Density band (sparse/moderate/dense) for note onsets per quarter-note beat.
+def density_band(x: float, style: str | None = None) -> str | None:
+    """Density band (sparse/moderate/dense) for note onsets per quarter-note beat, within
+    ``style`` when given (see ``band_edges``).
 
     A value on an edge belongs to the band above it. Returns None while the schema's edges are
     still unset (before the first `manage.py build_dataset`).
     """
-    return _numeric_band("density_band", x)
+    return _numeric_band("density_band", x, style)
 
 
-def register_band(x: float) -> str | None:
-    """Register band (low/middle/high) for a mean MIDI pitch; edge values go to the band above.
+def register_band(x: float, style: str | None = None) -> str | None:
+    """Register band (low/middle/high) for a mean MIDI pitch, within ``style`` when given;
+    edge values go to the band above.
 
     Returns None while the schema's edges are still unset.
     """
-    return _numeric_band("register_band", x)
+    return _numeric_band("register_band", x, style)
 
 
-def band_interval(attr: str, band: str) -> tuple[float, float] | None:
+def band_interval(attr: str, band: str, style: str | None = None
+                  ) -> tuple[float, float] | None:
     """(low, high) of a numeric band by the frozen edges (0 and ``math.inf`` for the open
-    ends), or None while the schema leaves the edges unset."""
-    edges = band_edges(attr)
+    ends), within ``style`` when given; None while the schema leaves the edges unset."""
+    edges = band_edges(attr, style)
     if edges is None:
         return None
     i = band_names(attr).index(band)
@@ -101,6 +113,34 @@ def write_band_edges(edges: dict[str, list[float]], path: Path | None = None) ->
                              r"(null|\[[^\]]*\])")
         literal = "[" + ", ".join(repr(round(float(v), 4)) for v in values) + "]"
         text, n = pattern.subn(lambda m, lit=literal: m.group(1) + lit, text, count=1)
+        if n != 1:
+            raise KeyError(f"no edges field for {attr!r} in {path}")
+    json.loads(text)  # refuse to write a file that no longer parses
+    path.write_text(text, encoding="utf-8")
+    load_schema.cache_clear()
+
+
+def write_style_edges(edges: dict[str, dict[str, list[float]]], path: Path | None = None
+                      ) -> None:
+    """Write per-style edges (``{attr: {style: [lo, hi]}}``) into the schema file as each
+    attribute's ``by_style``, right after its ``edges`` (replacing an older ``by_style``).
+
+    Used by ``python -m generation.ml.style_bands``; like ``write_band_edges`` it keeps the
+    rest of the hand-written file as it is."""
+    import re
+
+    path = path or SCHEMA_PATH
+    text = path.read_text(encoding="utf-8")
+    for attr, per_style in edges.items():
+        unknown = set(per_style) - set(STYLES)
+        if unknown:
+            raise KeyError(f"unknown styles {sorted(unknown)}")
+        body = ", ".join(f'"{st}": [' + ", ".join(repr(round(float(v), 4)) for v in e) + "]"
+                         for st, e in per_style.items())
+        pattern = re.compile('("' + re.escape(attr) + r'"\s*:\s*\{[^{}]*?"edges"\s*:\s*'
+                             r'(?:null|\[[^\]]*\]))(\s*,\s*"by_style"\s*:\s*\{[^{}]*\})?')
+        text, n = pattern.subn(lambda m, b=body: m.group(1) + ',\n      "by_style": {' + b + "}",
+                               text, count=1)
         if n != 1:
             raise KeyError(f"no edges field for {attr!r} in {path}")
     json.loads(text)  # refuse to write a file that no longer parses
