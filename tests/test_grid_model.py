@@ -621,3 +621,17 @@ def test_the_density_token_is_the_band_within_the_style(codec):
     below = sum(s.density < lo for s in seqs)
     assert lo < hi and 3 <= below <= 7  # a third of 15 below the lower tertile
     assert set(edges["register_band"]) == {"chorale"}
+
+
+def test_a_composition_can_be_the_opening_of_a_longer_piece(tiny_engine):
+    assert compose_v2._opening({5: 1, 2: 0, 3: 1}, 4) == {2: 0, 3: 1}
+    for style in ("celtic", "chorale"):
+        whole = compose({}, style, bars=4, seed=5, model=tiny_engine, candidates=2)[0].piece
+        opening = compose({}, style, bars=4, seed=5, model=tiny_engine, candidates=2,
+                          piece_bars=16)[0].piece
+        assert whole.bars == opening.bars == 4
+        # the countdown differs (4 bars to the end against 16), so the music does
+        assert ([n.pitch for n in whole.all_notes()]
+                != [n.pitch for n in opening.all_notes()]), style
+    with pytest.raises(ValueError):
+        compose({}, "celtic", bars=0, piece_bars=16, model=tiny_engine)

@@ -586,10 +586,16 @@ def _key_name(tonic: int, mode: str) -> str:
     return f"{PITCH_NAMES[tonic % 12]} {mode}"
 
 
-def _score(c, logp: float, bars: int, measured: dict, wanted: dict) -> float:
+def _score(c, logp: float, bars: int, measured: dict, wanted: dict, ends: bool = True
+           ) -> float:
     misses = sum(measured.get(k) != wanted.get(k) for k in ("mode", "density_band")
                  if wanted.get(k))
-    return logp - CRITIC_WEIGHT * penalty(c, bars) - 3.0 * misses
+    return logp - CRITIC_WEIGHT * penalty(c, bars, ends=ends) - 3.0 * misses
+
+
+def _opening(plan: dict[int, int], bars: int) -> dict[int, int]:
+    """The repeats of a form plan that fall inside its first ``bars`` bars."""
+    return {b: a for b, a in plan.items() if b < bars}
 
 
 def _bands(attributes: dict | None) -> dict:
@@ -620,14 +626,19 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
             tempo_bpm: float | None = None, meter: tuple[int, int] | None = None,
             model: GridEngine | None = None, candidates: int = DEFAULT_CANDIDATES,
             dynamics: str | None = None, groups: int = DEFAULT_GROUPS,
-            **_ignored) -> list[GeneratedPiece]:
-    """``variants`` compositions of exactly ``bars`` bars (see the module's promises)."""
+            piece_bars: int | None = None, **_ignored) -> list[GeneratedPiece]:
+    """``variants`` compositions of exactly ``bars`` bars (see the module's promises).
+    ``piece_bars``: the length of the whole piece these bars open, when it is longer (the
+    model counts down to that end and writes no ending here: the opening of a longer piece,
+    as the listening test and the evaluation compare it with real openings); by default the
+    bars are the whole piece and it ends with them."""
     engine = model or load_default_model()
     if style not in STYLE_VOICES:
         raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLE_VOICES)}")
     if bars < 1:
         raise ValueError("bars must be at least 1")
     bands = _bands(attributes)
+    total = max(bars, int(piece_bars or 0))
     out = []
     for i, s in enumerate(_seeds(seed, variants)):
         m = _meter_for(style, meter, s)
@@ -635,12 +646,13 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
         cand_seeds = [s * 1000 + c for c in range(max(1, candidates))]
         with engine.lock:
             samples = sample_bars(engine, prefix, np.zeros((0, STYLE_VOICES[style]), np.int64),
-                                  style, m, bars, bars, cand_seeds, temperature, top_p,
+                                  style, m, total, bars, cand_seeds, temperature, top_p,
                                   bar_fault=bar_critic(engine, style, m, bands["mode"],
                                                        bands["density_band"])
                                   if groups else None, groups=groups or 1,
                                   voicing=voicing_rules.for_style(style) if VOICING else None,
-                                  repeats=form.draw(style, bars, s) if FORM else None)
+                                  repeats=_opening(form.draw(style, total, s), bars)
+                                  if FORM else None)
         best = None
         for smp in samples:
             piece_c = engine.codec.voices_to_piece(smp.frames, style, m,
@@ -651,11 +663,11 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
                 key=_key_name(t, bands["mode"]))
             c = critique(piece)
             measured = measure_attributes(piece, style)
-            score = _score(c, smp.logp, bars, measured, bands)
+            score = _score(c, smp.logp, bars, measured, bands, ends=total == bars)
             if best is None or score > best[0]:
                 best = (score, piece)
         piece = best[1]
-        if style in voicing_rules.STYLE_VOICING:
+        if style in voicing_rules.STYLE_VOICING and total == bars:
             piece = hold_final_chord(piece, bars * piece.bar_beats)
         if tempo_bpm:
             piece = piece.with_tempo(float(tempo_bpm))

@@ -97,9 +97,11 @@ def v1_bits_per_note() -> dict:
 
 
 def generations(engine, per_style: int, bars: int, candidates: int | None,
-                seed: int = 1000, **decode) -> list[dict]:
+                seed: int = 1000, piece_bars: dict[str, list[int]] | None = None,
+                **decode) -> list[dict]:
     """Compositions over every style x attribute setting (cycled), fixed seeds; ``decode``
-    (temperature, top_p) goes to ``compose`` as it is."""
+    (temperature, top_p) goes to ``compose`` as it is. ``piece_bars`` (style -> lengths,
+    cycled): make each the opening of a piece that long rather than a whole piece."""
     settings = list(itertools.product(("major", "minor"), ("sparse", "moderate", "dense"),
                                       ("low", "middle", "high")))
     rng = np.random.default_rng(7)
@@ -112,7 +114,12 @@ def generations(engine, per_style: int, bars: int, candidates: int | None,
             mode, dens, reg = order[i % len(order)]
             target = {"mode": mode, "density_band": dens, "register_band": reg}
             t = time.perf_counter()
-            g = module.compose(target, style, bars=bars, seed=seed + i, model=engine, **kw)[0]
+            more = {}
+            if piece_bars and piece_bars.get(style):
+                lengths = piece_bars[style]
+                more["piece_bars"] = max(bars, lengths[i % len(lengths)])
+            g = module.compose(target, style, bars=bars, seed=seed + i, model=engine, **kw,
+                               **more)[0]
             out.append({"style": style, "target": target, "piece": g.piece, "bars": bars,
                         "seconds": time.perf_counter() - t,
                         "measured": measure_attributes(g.piece, style),
@@ -167,7 +174,8 @@ def real_excerpts(per_style: int, bars: int, seed: int = 5) -> list[dict]:
             except StopIteration:
                 break
             out.append({"style": style, "piece": codec.voices_to_piece(frames, style,
-                                                                       tuple(info.meter))})
+                                                                       tuple(info.meter)),
+                        "piece_bars": int(info.bars)})
     return out
 
 
@@ -322,6 +330,17 @@ def evaluate(per_style: int = 24, bars: int = 8, quick: bool = False) -> dict:
                    "control_corpus_wide": _control(bare, "measured_corpus_wide"), **_form(bare)}
     real = real_excerpts(per_style, bars)
     res["two_sample"] = _two_sample(real, served)
+    # like for like: the real excerpts are openings of longer pieces (most do not end at
+    # bar 8); the same targets and seeds composed as openings of pieces as long as theirs
+    lengths: dict[str, list[int]] = {}
+    for r in real:
+        lengths.setdefault(r["style"], []).append(r["piece_bars"])
+    openings = generations(engine, per_style, bars, None, piece_bars=lengths)
+    res["two_sample_openings"] = _two_sample(real, openings)
+    res["openings"] = {"control": _control(openings),
+                       "critic": _critic_rates([g["piece"] for g in openings]),
+                       "median_piece_bars": {st: int(statistics.median(v))
+                                             for st, v in lengths.items()}}
     runs = _training_runs()
     res["copy"] = {"generated": round(copy_rate([g["piece"] for g in served], runs), 3),
                    "real_heldout": round(copy_rate([r["piece"] for r in real], runs), 3)}

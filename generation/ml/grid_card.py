@@ -114,9 +114,23 @@ def write_card(directory: Path = DEFAULT_CHECKPOINT, notes: str = "") -> Path:
                 for st, c in sv["control_by_style"].items()) + ".", ""]
         lines += ["Bare model (one sample, no reranking): " + ", ".join(
                       f"{k} {v:.1%}" for k, v in bare["control"].items()) + ".", "",
-                  f"Two-sample test (cross-validated classifier accuracy, 0.5 = cannot tell): "
+                  f"Two-sample test (cross-validated classifier accuracy, 0.5 = cannot tell), "
+                  f"{ev['bars']}-bar pieces against real {ev['bars']}-bar openings: "
                   f"overall {ev['two_sample']['overall']}; " + ", ".join(
-                      f"{k} {v}" for k, v in ev["two_sample"]["per_style"].items()) + ".", "",
+                      f"{k} {v}" for k, v in ev["two_sample"]["per_style"].items()) + ".", ""]
+        op = ev.get("two_sample_openings")
+        if op:
+            lines += [f"The same, like for like: the first {ev['bars']} bars of pieces as long "
+                      f"as the real excerpts' pieces (median bars " + ", ".join(
+                          f"{k} {v}" for k, v in ev["openings"]["median_piece_bars"].items())
+                      + f"): overall {op['overall']}; " + ", ".join(
+                          f"{k} {v}" for k, v in op["per_style"].items()) + "; final cadence "
+                      f"at bar {ev['bars']} {ev['openings']['critic']['final_cadence']:.0%} "
+                      f"(real {ev['critic']['real']['final_cadence']:.0%}, whole "
+                      f"{ev['bars']}-bar pieces {ev['critic']['generated']['final_cadence']:.0%}).",
+                      ""]
+        lines += [
+                  f"Copy check (top line shares 8 interval+duration steps with a training "
                   f"Copy check (top line shares 8 interval+duration steps with a training "
                   f"piece): generated {ev['copy']['generated']}, real held-out "
                   f"{ev['copy']['real_heldout']}.", ""]

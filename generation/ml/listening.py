@@ -14,7 +14,9 @@ no title, the key signature estimated from the notes; MIDI files carry the same 
 (but the key signature).
 
 Tasks:
-- ``compose``: the first ``bars`` bars of a real piece against a composition of ``bars`` bars;
+- ``compose``: the first ``bars`` bars of a real piece against the first ``bars`` bars the
+  model composes for a piece as long as the matched real one (v2: ``piece_bars``; a real
+  8-bar folk song ends at bar 8, a chorale's opening goes on, and so do the model's);
 - ``continue``: a real piece's first ``bars`` bars against another piece's first ``bars/2``
   bars continued by the model for ``bars/2`` bars (the judge hears the seam in both);
 - ``infill``: a real excerpt against the same kind of excerpt with bars 5-8 rewritten;
@@ -202,6 +204,10 @@ def make_set(out_dir: str | Path, per_style: int = 3, bars: int = 8, task: str =
                 wanted = measure_attributes(codec.voices_to_piece(frames_g, style, meter),
                                             style)
                 attrs = {k2: wanted.get(k2) for k2 in ("mode", "density_band", "register_band")}
+                if module.__name__.endswith("compose_v2"):
+                    # the opening of a piece as long as the matched real one, as the real
+                    # excerpts are openings: an 8-bar piece ends, an opening need not
+                    kw["piece_bars"] = max(bars, info_g.bars)
                 g = module.compose(attrs, style, bars=bars, seed=gen_seed, meter=meter,
                                    model=engine, **kw)[0].piece
                 gmeter = g.time_signature
