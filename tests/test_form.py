@@ -78,3 +78,53 @@ def test_a_continuation_can_bring_back_a_bar_of_the_seed(random_engine, monkeypa
     fifth = [(n.onset - 16, n.pitch) for n in notes if 16 <= n.onset < 20]
     assert fifth == [(float(i), p) for i, p in enumerate(pitches[:4])]
     assert out.bars == 6
+
+
+def test_pickups_are_drawn_as_often_as_the_corpus_starts_there(tmp_path):
+    table = tmp_path / "form.json"
+    table.write_text('{"styles": {}, "pickups": {"chorale": {"4/4": [[0, 1], [12, 3]]}}}')
+    draws = [form.draw_lead_in("chorale", (4, 4), s, path=table) for s in range(400)]
+    assert set(draws) == {0, 12}
+    assert 0.65 < np.mean(np.array(draws) == 12) < 0.85  # 3 of 4
+    assert form.draw_lead_in("chorale", (3, 4), 1, path=table) == 0  # no row: the downbeat
+    assert form.draw_lead_in("celtic", (6, 8), 1, path=tmp_path / "none.json") == 0
+    # the committed table: most chorales in 4/4 begin with an upbeat, under a bar
+    committed = [form.draw_lead_in("chorale", (4, 4), s) for s in range(200)]
+    assert 0.6 < np.mean(np.array(committed) > 0) < 0.98
+    assert max(committed) < bar_frames("chorale", (4, 4))
+    assert all(form.draw_lead_in("renaissance", (4, 2), s) == 0 for s in range(20))
+
+
+def test_a_pickup_is_silence_then_the_top_voice_and_no_repeat_copies_it(random_engine):
+    from generation.ml.compose_v2 import _opening, sample_bars
+
+    codec = random_engine.codec
+    meter = (4, 4)
+    prefix = codec.prefix("chorale", meter, "major", "moderate")
+    rows = sample_bars(random_engine, prefix, np.zeros((0, 4), np.int64), "chorale", meter,
+                       4, 4, [3, 4, 5], lead_in=12)
+    for smp in rows:
+        assert (smp.frames[:12] == codec.rest).all()  # every voice waits
+        assert codec.is_pitch(int(smp.frames[12, 0]))  # the top voice's pickup note
+    assert _opening({4: 0, 5: 1, 9: 2}, 8, lead_in=12) == {5: 1}
+    assert _opening({4: 0, 5: 1}, 8) == {4: 0, 5: 1}
+
+
+def test_a_candidate_with_a_silent_bar_is_never_chosen(random_engine, monkeypatch):
+    from generation.ml import compose_v2
+
+    real = compose_v2.sample_bars
+
+    def one_silent(*args, **kwargs):  # the first candidate falls silent in bar 3
+        rows = real(*args, **kwargs)
+        F = bar_frames("celtic", (6, 8))
+        rows[0].frames[2 * F:3 * F] = random_engine.codec.rest
+        rows[0].logp = 0.0  # and is the likeliest by far
+        return rows
+
+    monkeypatch.setattr(compose_v2, "sample_bars", one_silent)
+    p = compose_v2.compose({}, "celtic", bars=4, seed=1, model=random_engine, candidates=3,
+                           groups=0, meter=(6, 8))[0].piece
+    bar = p.bar_beats
+    assert any(2 * bar - 1e-9 <= n.onset < 3 * bar or
+               (n.onset < 2 * bar < n.onset + n.duration) for n in p.all_notes())

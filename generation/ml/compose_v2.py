@@ -6,8 +6,9 @@ Promises (beside v1's, see ``compose.py``):
   number of voices, each voice one line from the first bar to the last (a note, a held note
   or a rest in every frame), inside the range the style's voice had in training.
 - The model writes in C (its training music was moved there); the key of the result is
-  chosen afterwards so that the mean pitch falls in the requested register band, closest to
-  the original pitch when several keys do.
+  chosen afterwards so that the mean pitch falls in the requested register band (the bands
+  within the style, ``schema.band_edges(..., style)``), with the fewest accidentals when
+  several keys do.
 - ``candidates`` samples are drawn per variant and the best is kept by the model's own mean
   log-likelihood and a musical critic (``generation.music.critic``: parallels, unprepared
   strong-beat dissonance, crossings, hammered notes, wild leaps, notes out of key, a final
@@ -15,7 +16,8 @@ Promises (beside v1's, see ``compose.py``):
   logits note by note.
 - Structure the model does not reliably keep by itself is given to it: a one-line tune's
   repeat pattern is drawn from the corpus (``generation.ml.form``) and those bars copied; a
-  chorale keeps the voicing rules of ``generation.music.voicing`` (ranges, spacing, no
+  new piece's pickup (how far into bar 1 its music starts) is drawn from the corpus too, as
+  often as real pieces of its style and meter start there; a chorale keeps the voicing rules of ``generation.music.voicing`` (ranges, spacing, no
   crossing, unison, clash, parallels) as masks while it is sampled.
 - ``continue_piece`` keeps the seed's notes verbatim and adds exactly ``bars`` bars after
   the first bar line that follows the seed, in the seed's meter and key, written into the
@@ -105,7 +107,10 @@ CADENCE_WEIGHT = 2.0
 THIN_WEIGHT = 1.0
 # ... and a chord's seventh that does not step down (or stay) to the next note
 SEVENTH_WEIGHT = 1.0
-# Draw a one-line tune's repeat pattern from the corpus (generation.ml.form)
+# a whole bar of silence in a candidate, in the final choice: any candidate without one wins
+SILENT_BAR_WEIGHT = 10.0
+# Draw a one-line tune's repeat pattern and a piece's pickup from the corpus
+# (generation.ml.form)
 FORM = True
 # Keep the style's voicing rules (generation.music.voicing) note by note while sampling
 VOICING = True
@@ -213,7 +218,7 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                 temperature: float = 1.0, top_p: float = 0.95,
                 fixed: np.ndarray | None = None, bar_fault=None,
                 groups: int = 1, voicing: Voicing | None = None,
-                repeats: dict[int, int] | None = None) -> list[Sampled]:
+                repeats: dict[int, int] | None = None, lead_in: int = 0) -> list[Sampled]:
     """Sample ``new_bars`` bars after ``context`` ((bars*F, V) grid tokens of the bars before)
     for each seed, one row per seed. ``fixed`` ((new_bars*F, V), -1 = free) forces tokens
     (a given melody). The countdown runs towards ``total_bars`` = context bars + new bars.
@@ -244,7 +249,10 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
     each row's own earlier bar (a bar that opens with a note held
     from the bar before opens with that note struck where the copy's bar before is silent
     or sounds another pitch); the model writes the others with the copies in its context.
-    Copied tokens, like fixed ones, take no part in ``logp``."""
+    Copied tokens, like fixed ones, take no part in ``logp``.
+
+    ``lead_in`` (frames, under a bar; ``form.draw_lead_in``): the first new bar is silent in
+    every voice until then and the top voice attacks there, a pickup."""
     codec, model, dev = engine.codec, engine.model, engine.device
     V, F = STYLE_VOICES[style], bar_frames(style, meter)
     per_bar = 1 + V * F
@@ -315,6 +323,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
             for v in range(V):
                 if fixed is not None and fixed[fr, v] >= 0:
                     toks = torch.full((B,), int(fixed[fr, v]), dtype=torch.long)
+                elif b == 0 and fr < lead_in:  # before the pickup: silence, as given
+                    toks = torch.full((B,), codec.rest, dtype=torch.long)
                 elif repeats and b in repeats:
                     toks = torch.from_numpy(_copied(codec, context, new, repeats[b] * F + f,
                                                     v, current[:, v], f == 0))
@@ -322,6 +332,8 @@ def sample_bars(engine: GridEngine, prefix: list[int], context: np.ndarray, styl
                     mask = allow_b[:, v] | (hold_mask[None]
                                             & torch.from_numpy(sounding[:, v])[:, None])
                     if last_bar and f == 0 and v == 0:  # the last bar sounds from its start
+                        mask = mask & no_rest
+                    if lead_in and b == 0 and fr == lead_in and v == 0:  # the pickup note
                         mask = mask & no_rest
                     if voicing is not None:
                         mask = _voicing_mask(codec, voicing, v, mask, current, attacked,
@@ -593,9 +605,10 @@ def _score(c, logp: float, bars: int, measured: dict, wanted: dict, ends: bool =
     return logp - CRITIC_WEIGHT * penalty(c, bars, ends=ends) - 3.0 * misses
 
 
-def _opening(plan: dict[int, int], bars: int) -> dict[int, int]:
-    """The repeats of a form plan that fall inside its first ``bars`` bars."""
-    return {b: a for b, a in plan.items() if b < bars}
+def _opening(plan: dict[int, int], bars: int, lead_in: int = 0) -> dict[int, int]:
+    """The repeats of a form plan that fall inside its first ``bars`` bars; after a pickup
+    (``lead_in`` > 0) none copies the first bar, its silence and all."""
+    return {b: a for b, a in plan.items() if b < bars and not (lead_in and a == 0)}
 
 
 def _bands(attributes: dict | None) -> dict:
@@ -644,6 +657,7 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
         m = _meter_for(style, meter, s)
         prefix = engine.codec.prefix(style, m, bands["mode"], bands["density_band"])
         cand_seeds = [s * 1000 + c for c in range(max(1, candidates))]
+        lead_in = form.draw_lead_in(style, m, s) if FORM else 0
         with engine.lock:
             samples = sample_bars(engine, prefix, np.zeros((0, STYLE_VOICES[style]), np.int64),
                                   style, m, total, bars, cand_seeds, temperature, top_p,
@@ -651,8 +665,8 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
                                                        bands["density_band"])
                                   if groups else None, groups=groups or 1,
                                   voicing=voicing_rules.for_style(style) if VOICING else None,
-                                  repeats=_opening(form.draw(style, total, s), bars)
-                                  if FORM else None)
+                                  repeats=_opening(form.draw(style, total, s), bars, lead_in)
+                                  if FORM else None, lead_in=lead_in)
         best = None
         for smp in samples:
             piece_c = engine.codec.voices_to_piece(smp.frames, style, m,
@@ -664,6 +678,10 @@ def compose(attributes: dict, style: str, bars: int = 8, temperature: float = 1.
             c = critique(piece)
             measured = measure_attributes(piece, style)
             score = _score(c, smp.logp, bars, measured, bands, ends=total == bars)
+            # a bar of silence in every voice: the piece falls short of its bars (the critic
+            # counts faults in what sounds, and silence has none)
+            silent = (smp.frames.reshape(bars, -1) == engine.codec.rest).all(axis=1).sum()
+            score -= SILENT_BAR_WEIGHT * float(silent)
             if best is None or score > best[0]:
                 best = (score, piece)
         piece = best[1]
