@@ -320,3 +320,47 @@ def test_a_chord_seventh_that_does_not_step_down_is_counted():
     assert sevenths(piece(52)) == (1, 0)  # F steps down to E
     assert sevenths(piece(48)) == (1, 1)  # F leaps down to C
     assert sevenths(piece(55)) == (1, 1)  # F goes up to G
+
+
+def test_renaissance_lines_cross_and_rest_freely_but_keep_the_line_rules():
+    from generation.music.voicing import RENAISSANCE, for_style
+
+    assert for_style("renaissance") == RENAISSANCE and for_style("celtic") is None
+    pitches = np.arange(40, 90)
+    # the alto may sound above the soprano, and rest while it sounds (a chorale's may not)
+    current = np.array([[67, -1, -1, -1]])
+    attacked = np.array([[True, False, False, False]])
+    ok = RENAISSANCE.allowed(1, pitches, current, attacked)[0]
+    assert ok[pitches == 72].all() and ok[pitches == 68].all()  # above it; a second against it
+    assert RENAISSANCE.may_rest(1, current).all() and not CHORALE.may_rest(1, current).any()
+    # but no tritone leap, and no parallel fifths against the voice above
+    before = np.array([[60, 53, -1, -1]])
+    now = np.array([[62, -1, -1, -1]])  # the top voice moved C -> D, a fifth above the alto's F
+    ok = RENAISSANCE.allowed(1, pitches, now, np.array([[True, False, False, False]]), before)[0]
+    assert not ok[pitches == 55].any()  # G: fifths C/F -> D/G
+    assert not ok[pitches == 59].any()  # F -> B, a tritone
+    assert ok[pitches == 57].all() and ok[pitches == 53].all()
+
+
+def test_composed_renaissance_keeps_the_line_rules_whatever_the_model_prefers(
+        random_grid_engine, monkeypatch):
+    from generation.ml import compose_v2
+    from generation.music import voicing
+
+    def write(rules: bool):
+        monkeypatch.setattr(compose_v2, "VOICING", rules)
+        return [compose_v2.compose({}, "renaissance", bars=4, seed=seed,
+                                   model=random_grid_engine, candidates=2)[0].piece
+                for seed in range(4)]
+
+    free, ruled = write(False), write(True)
+    count = {name: [sum(voicing.leap_counts([sorted(part.notes) for part in p.parts])[1]
+                        for p in pieces),
+                    sum(critique(p).parallels for p in pieces),
+                    sum(critique(p).crossings for p in pieces)]
+             for name, pieces in (("free", free), ("ruled", ruled))}
+    assert count["ruled"][0] == 0 < count["free"][0]  # no forbidden leap; free, it leaps
+    # fifths and octaves give way but where the voices move on different frames (the
+    # critic pairs common onsets) or a row has no other choice
+    assert count["ruled"][1] < count["free"][1]
+    assert count["ruled"][2] > 0  # the lines stay free to cross, as Renaissance voices do
