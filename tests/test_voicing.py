@@ -364,3 +364,23 @@ def test_composed_renaissance_keeps_the_line_rules_whatever_the_model_prefers(
     # critic pairs common onsets) or a row has no other choice
     assert count["ruled"][1] < count["free"][1]
     assert count["ruled"][2] > 0  # the lines stay free to cross, as Renaissance voices do
+
+
+def test_restrikes_count_a_lower_voice_striking_its_pitch_again_beyond_bachs_share():
+    from generation.ml import compose_v2
+    from generation.music.voicing import BACH_RESTRIKES, restrikes
+
+    def line(pitches):
+        return Part([Note(float(i), p, 1.0) for i, p in enumerate(pitches)])
+
+    # soprano moves freely (not counted); alto G G G A (2 of 3 moves), tenor E F E D (0),
+    # bass C C C C (3 of 3)
+    piece = Piece(parts=[line([72, 72, 74, 72]), line([67, 67, 67, 69]),
+                         line([64, 65, 64, 62]), line([48, 48, 48, 48])],
+                  time_signatures=[(0.0, 4, 4)])
+    assert restrikes(piece) == (9, 5)
+    assert compose_v2._excess_restrikes(piece) == pytest.approx(5 - BACH_RESTRIKES * 9)
+    moving = Piece(parts=[line([72, 74, 76, 77]), line([67, 69, 67, 65]),
+                          line([64, 65, 64, 62]), line([48, 50, 52, 53])],
+                   time_signatures=[(0.0, 4, 4)])
+    assert restrikes(moving) == (9, 0) and compose_v2._excess_restrikes(moving) == 0

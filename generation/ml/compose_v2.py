@@ -107,6 +107,8 @@ CADENCE_WEIGHT = 2.0
 THIN_WEIGHT = 1.0
 # ... and a chord's seventh that does not step down (or stay) to the next note
 SEVENTH_WEIGHT = 1.0
+# ... and each restrike of a lower voice's pitch beyond Bach's share of them (15% of moves)
+RESTRIKE_WEIGHT = 1.0
 # a whole bar of silence in a candidate, in the final choice: any candidate without one wins
 SILENT_BAR_WEIGHT = 10.0
 # Draw a one-line tune's repeat pattern and a piece's pickup from the corpus
@@ -502,7 +504,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
     plain triad ``PHRASE_END_WEIGHT`` (``voicing.phrase_end_chords``), each not reached by
     a root moving a fifth ``CADENCE_WEIGHT`` (``voicing.cadences``), each beat of two pitch
     classes or fewer ``THIN_WEIGHT`` (``voicing.thin_beats``), each chord seventh that does
-    not step down ``SEVENTH_WEIGHT`` (``voicing.sevenths``)."""
+    not step down ``SEVENTH_WEIGHT`` (``voicing.sevenths``), each lower-voice restrike of
+    the same pitch beyond Bach's 15% of moves ``RESTRIKE_WEIGHT`` (``voicing.restrikes``)."""
     codec = engine.codec
     F = bar_frames(style, meter)
     beats_per_bar = meter[0] * 4 / meter[1]
@@ -528,7 +531,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
                            + PHRASE_END_WEIGHT * (ends - plain)
                            + CADENCE_WEIGHT * (reached - by_fifth)
                            + THIN_WEIGHT * voicing_rules.thin_beats(piece)[1]
-                           + SEVENTH_WEIGHT * voicing_rules.sevenths(piece)[1]) / n_bars
+                           + SEVENTH_WEIGHT * voicing_rules.sevenths(piece)[1]
+                           + RESTRIKE_WEIGHT * _excess_restrikes(piece)) / n_bars
                 if mode == "minor":
                     out[r] += (MINOR_CADENCE_WEIGHT * voicing_rules.minor_cadences(piece)[0]
                                / n_bars)
@@ -546,6 +550,12 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
         return out
 
     return fault
+
+
+def _excess_restrikes(piece) -> float:
+    """Restrikes in the lower voices beyond Bach's share of their moves."""
+    moves, again = voicing_rules.restrikes(piece)
+    return max(0.0, again - voicing_rules.BACH_RESTRIKES * moves)
 
 
 # -- choosing among candidates ----------------------------------------------------------------

@@ -445,6 +445,24 @@ def wobbles(piece) -> int:
     return count
 
 
+BACH_RESTRIKES = 0.15  # share of the lower voices' moves that strike the same pitch again
+
+
+def restrikes(piece) -> tuple[int, int]:
+    """(moves, restrikes) in the lower voices: a restrike is a note struck again at the pitch
+    of the note just before it in the same voice. Bach's lower voices restrike at 15% of
+    their moves in 200 chorales, our compositions at 19-25% (judges: "the alto is stuck on
+    G for three bars", "alto and tenor stuck on repeated notes")."""
+    from generation.music.critic import lines_of
+
+    moves = again = 0
+    for line in lines_of(piece)[1:]:
+        ps = [n.pitch for n in line]
+        moves += max(0, len(ps) - 1)
+        again += sum(a == b for a, b in zip(ps, ps[1:]))
+    return moves, again
+
+
 def moving_under_held(piece, min_beats: float = HELD_BEATS) -> int:
     """Attacks of the lower voices inside a top-voice note of ``min_beats`` or more (a
     fermata's length): Bach holds the chord there, and moves under 1 of 14 such notes in
