@@ -17,8 +17,9 @@ Promises (beside v1's, see ``compose.py``):
 - Structure the model does not reliably keep by itself is given to it: a one-line tune's
   repeat pattern is drawn from the corpus (``generation.ml.form``) and those bars copied; a
   new piece's pickup (how far into bar 1 its music starts) is drawn from the corpus too, as
-  often as real pieces of its style and meter start there; a chorale keeps the voicing rules of ``generation.music.voicing`` (ranges, spacing, no
-  crossing, unison, clash, parallels) as masks while it is sampled.
+  often as real pieces of its style and meter start there; a chorale keeps the voicing rules
+  of ``generation.music.voicing`` (ranges, spacing, no crossing, unison, clash, parallels),
+  and Renaissance lines their leap and parallel rules, as masks while it is sampled.
 - ``continue_piece`` keeps the seed's notes verbatim and adds exactly ``bars`` bars after
   the first bar line that follows the seed, in the seed's meter and key, written into the
   seed's own parts.
@@ -545,8 +546,8 @@ def bar_critic(engine: GridEngine, style: str, meter: tuple[int, int], mode: str
         if density_band and so_far is not None:
             n_attacks = ((so_far >= codec.pitch0) & (so_far <= top)).sum(axis=(1, 2))
             beats = so_far.shape[1] / F * beats_per_bar
-            out += DENSITY_WEIGHT * np.array([schema.density_band(a / beats, style) != density_band
-                                              for a in n_attacks])
+            out += DENSITY_WEIGHT * np.array(
+                [schema.density_band(a / beats, style) != density_band for a in n_attacks])
         return out
 
     return fault

@@ -459,7 +459,7 @@ def restrikes(piece) -> tuple[int, int]:
     for line in lines_of(piece)[1:]:
         ps = [n.pitch for n in line]
         moves += max(0, len(ps) - 1)
-        again += sum(a == b for a, b in zip(ps, ps[1:]))
+        again += sum(a == b for a, b in zip(ps, ps[1:], strict=False))
     return moves, again
 
 
