@@ -580,6 +580,7 @@ def _repair_pieces(kind: str, params: dict[str, Any], piece: Piece | None,
     ValueError: a piece the model cannot repair) fails the job with its message."""
     engine = infill_model()
     seed = int(params.get("seed", 0))
+    style = params.get("style") or "chorale"  # harmonize's style (infill finds its own)
     out = []
     for i in range(variants):
         try:
@@ -590,13 +591,11 @@ def _repair_pieces(kind: str, params: dict[str, Any], piece: Piece | None,
                              seed=seed + i, model=engine)
             else:
                 run = _engine_function(infill_module(), "harmonize", "repair model")
-                result = run(piece, style=params.get("style") or "chorale", seed=seed + i,
-                             model=engine)
+                result = run(piece, style=style, seed=seed + i, model=engine)
         except ValueError as exc:
             raise InvalidJob(f"The model cannot do this: {exc}.") from exc
         out.append(Generated(result, seed + i, str(getattr(engine, "version", ""))[:80],
-                             style=(params.get("style") or "chorale")
-                             if kind == "harmonize" else None))
+                             style=style if kind == "harmonize" else None))
     return out
 
 
